@@ -1,0 +1,384 @@
+"""TOML configuration, validated into frozen dataclasses.
+
+Every problem is a `ConfigError` that names the file, the dotted key and what is wrong,
+so `logship check` can print one line a user can act on:
+
+    config.toml: routes[0].sinks: unknown sink 'erors' (known: errors, members)
+
+Strings may use `${NAME}` (or `${NAME:-default}`) to read the environment; a sink's URL
+may come from `url_file` instead (systemd credentials). Relative paths are taken from the
+config file's folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from logship.event import Level
+from logship.webhook_url import WebhookURL, WebhookURLError
+
+DEFAULT_LOCATIONS = (Path("config.toml"), Path("/etc/logship/config.toml"))
+FORMATS = ("auto", "json", "tree", "text")
+START_AT = ("end", "beginning")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+
+class ConfigError(Exception):
+    """A configuration problem, located by file and key."""
+
+    def __init__(self, path: Path | str, key: str, problem: str) -> None:
+        super().__init__(f"{path}: {key}: {problem}" if key else f"{path}: {problem}")
+        self.path = str(path)
+        self.key = key
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    state_dir: Path
+    spool_dir: Path
+    drain_timeout: float = 10.0
+    checkpoint_interval: float = 1.0
+    metrics_listen: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    name: str
+    paths: tuple[str, ...]
+    format: str = "auto"
+    start_at: str = "end"
+    exclude: tuple[str, ...] = ()
+    max_line_bytes: int = 65536
+
+
+@dataclass(frozen=True)
+class SinkConfig:
+    name: str
+    url: WebhookURL
+    type: str = "discord"
+    username: str | None = None
+    avatar_url: str | None = None
+    channel: str | None = None  # sinks naming the same channel share its message budget
+    webhook_requests: int = 5  # local budget before Discord's headers say otherwise
+    webhook_window: float = 2.0
+    channel_messages: int = 30
+    channel_window: float = 60.0
+    queue_size: int = 1000
+    timeout: float = 10.0
+    retry_base: float = 0.5
+    retry_cap: float = 30.0
+    max_attempts: int = 6  # then the batch goes to the spool as `fallback`
+
+
+@dataclass(frozen=True)
+class RouteConfig:
+    name: str
+    sinks: tuple[str, ...]
+    min_level: Level = Level.DEBUG
+    sources: tuple[str, ...] = ()  # empty: every source
+    match: Mapping[str, str] = field(default_factory=dict)  # field -> regex (search)
+    template: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    daemon: DaemonConfig
+    sources: tuple[SourceConfig, ...]
+    sinks: Mapping[str, SinkConfig]
+    routes: tuple[RouteConfig, ...]
+
+
+def find_config(explicit: Path | None = None, env: Mapping[str, str] | None = None) -> Path:
+    """The config file to use: `--config`, else `$LOGSHIP_CONFIG`, else ./config.toml, else /etc.
+
+    Returns the first candidate that exists, or the most specific one given (so the
+    error message names what the user asked for).
+    """
+    env = os.environ if env is None else env
+    if explicit is not None:
+        return explicit
+    if env.get("LOGSHIP_CONFIG"):
+        return Path(env["LOGSHIP_CONFIG"])
+    for candidate in DEFAULT_LOCATIONS:
+        if candidate.exists():
+            return candidate
+    return DEFAULT_LOCATIONS[0]
+
+
+def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate the config file at `path`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(path, "", f"cannot read: {exc.strerror or exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, "", f"TOML syntax error: {exc}") from None
+    return parse_config(data, path, os.environ if env is None else env)
+
+
+def parse_config(data: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> Config:
+    """Validate already-decoded TOML `data` (pure apart from reading `url_file`s)."""
+    reader = _Reader(path, env)
+    reader.no_unknown(data, "", {"daemon", "sources", "sinks", "routes"})
+    daemon = _daemon(reader, reader.table(data, "daemon", "daemon"))
+    sources = tuple(
+        _source(reader, item, f"sources[{i}]")
+        for i, item in enumerate(reader.array_of_tables(data, "sources", "sources"))
+    )
+    reader.unique([s.name for s in sources], "sources", "source")
+    sinks_table = reader.table(data, "sinks", "sinks")
+    sinks = {
+        name: _sink(reader, name, reader.table(sinks_table, name, f"sinks.{name}"))
+        for name in sinks_table
+    }
+    routes = tuple(
+        _route(reader, item, f"routes[{i}]", sinks, sources)
+        for i, item in enumerate(reader.array_of_tables(data, "routes", "routes"))
+    )
+    reader.unique([r.name for r in routes], "routes", "route")
+    return Config(path=path, daemon=daemon, sources=sources, sinks=sinks, routes=routes)
+
+
+def _daemon(r: _Reader, t: Mapping[str, Any]) -> DaemonConfig:
+    r.no_unknown(t, "daemon", {"state_dir", "spool_dir", "drain_timeout",
+                               "checkpoint_interval", "metrics_listen"})
+    state_dir = r.path(r.string(t, "state_dir", "daemon", default="/var/lib/logship"))
+    spool = r.string(t, "spool_dir", "daemon", default=None)
+    return DaemonConfig(
+        state_dir=state_dir,
+        spool_dir=r.path(spool) if spool else state_dir / "spool",
+        drain_timeout=r.number(t, "drain_timeout", "daemon", 10.0, minimum=0.0),
+        checkpoint_interval=r.number(t, "checkpoint_interval", "daemon", 1.0, minimum=0.05),
+        metrics_listen=r.string(t, "metrics_listen", "daemon", default=None),
+    )
+
+
+def _source(r: _Reader, t: Mapping[str, Any], key: str) -> SourceConfig:
+    r.no_unknown(t, key, {"name", "paths", "format", "start_at", "exclude", "max_line_bytes"})
+    paths = r.strings(t, "paths", key, required=True)
+    if not paths:
+        raise ConfigError(r.file, f"{key}.paths", "needs at least one path or glob")
+    return SourceConfig(
+        name=r.name(t, key),
+        paths=tuple(str(r.path(p)) for p in paths),
+        format=r.choice(t, "format", key, FORMATS, "auto"),
+        start_at=r.choice(t, "start_at", key, START_AT, "end"),
+        exclude=tuple(r.strings(t, "exclude", key)),
+        max_line_bytes=int(r.number(t, "max_line_bytes", key, 65536, minimum=256)),
+    )
+
+
+def _sink(r: _Reader, name: str, t: Mapping[str, Any]) -> SinkConfig:
+    key = f"sinks.{name}"
+    if not _NAME.match(name):
+        raise ConfigError(r.file, key, "a sink name may use letters, digits, '_', '-' and '.'")
+    defaults = SinkConfig(name=name, url=None)  # type: ignore[arg-type]
+    numeric = {
+        "webhook_requests": 1, "webhook_window": 0.1, "channel_messages": 1,
+        "channel_window": 0.1, "queue_size": 1, "timeout": 0.1, "retry_base": 0.0,
+        "retry_cap": 0.0, "max_attempts": 1,
+    }
+    r.no_unknown(t, key, {"type", "url", "url_file", "username", "avatar_url", "channel",
+                          *numeric})
+    r.choice(t, "type", key, ("discord",), "discord")
+    values = {
+        option: type(getattr(defaults, option))(
+            r.number(t, option, key, getattr(defaults, option), minimum=minimum)
+        )
+        for option, minimum in numeric.items()
+    }
+    username = r.string(t, "username", key, default=None)
+    if username is not None:
+        _check_username(r, username, f"{key}.username")
+    return SinkConfig(
+        name=name,
+        url=_webhook_url(r, t, key),
+        username=username,
+        avatar_url=r.string(t, "avatar_url", key, default=None),
+        channel=r.string(t, "channel", key, default=None),
+        **values,
+    )
+
+
+def _check_username(r: _Reader, username: str, key: str) -> None:
+    """Discord refuses these usernames with a 400, so refuse them here first."""
+    lowered = username.lower()
+    if not 1 <= len(username) <= 80:
+        raise ConfigError(r.file, key, "must be 1 to 80 characters")
+    if "discord" in lowered or "clyde" in lowered or lowered in ("everyone", "here"):
+        raise ConfigError(
+            r.file, key, "Discord rejects usernames containing 'discord' or 'clyde', "
+            "or equal to 'everyone' or 'here'"
+        )
+
+
+def _webhook_url(r: _Reader, t: Mapping[str, Any], key: str) -> WebhookURL:
+    url = r.string(t, "url", key, default=None)
+    url_file = r.string(t, "url_file", key, default=None)
+    if (url is None) == (url_file is None):
+        raise ConfigError(r.file, key, "set exactly one of 'url' or 'url_file'")
+    if url_file is not None:
+        try:
+            url = r.path(url_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(r.file, f"{key}.url_file",
+                              f"cannot read {url_file}: {exc.strerror or exc}") from None
+    assert url is not None
+    try:
+        return WebhookURL.parse(url)
+    except WebhookURLError as exc:
+        which = "url" if url_file is None else "url_file"
+        raise ConfigError(r.file, f"{key}.{which}", str(exc)) from None
+
+
+def _route(
+    r: _Reader, t: Mapping[str, Any], key: str, sinks: Mapping[str, SinkConfig],
+    sources: tuple[SourceConfig, ...],
+) -> RouteConfig:
+    r.no_unknown(t, key, {"name", "sinks", "min_level", "sources", "match", "template"})
+    route_sinks = r.strings(t, "sinks", key, required=True)
+    if not route_sinks:
+        raise ConfigError(r.file, f"{key}.sinks", "needs at least one sink")
+    for sink in route_sinks:
+        if sink not in sinks:
+            known = ", ".join(sorted(sinks)) or "none defined"
+            raise ConfigError(r.file, f"{key}.sinks", f"unknown sink {sink!r} (known: {known})")
+    route_sources = r.strings(t, "sources", key)
+    source_names = {s.name for s in sources}
+    for source in route_sources:
+        if source not in source_names:
+            known = ", ".join(sorted(source_names)) or "none defined"
+            raise ConfigError(r.file, f"{key}.sources",
+                              f"unknown source {source!r} (known: {known})")
+    level_name = r.string(t, "min_level", key, default="debug")
+    level = Level.__members__.get(level_name.upper())
+    if level is None:
+        choices = ", ".join(name.lower() for name in Level.__members__)
+        raise ConfigError(r.file, f"{key}.min_level",
+                          f"unknown level {level_name!r} (one of: {choices})")
+    match = r.table(t, "match", key)
+    patterns: dict[str, str] = {}
+    for field_name, pattern in match.items():
+        if not isinstance(pattern, str):
+            raise ConfigError(r.file, f"{key}.match.{field_name}", "must be a regex string")
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(r.file, f"{key}.match.{field_name}",
+                              f"invalid regex: {exc}") from None
+        patterns[field_name] = pattern
+    return RouteConfig(
+        name=r.name(t, key),
+        sinks=tuple(route_sinks),
+        min_level=level,
+        sources=tuple(route_sources),
+        match=patterns,
+        template=r.string(t, "template", key, default=None),
+    )
+
+
+class _Reader:
+    """Typed access to TOML tables that reports problems with file and key."""
+
+    def __init__(self, file: Path, env: Mapping[str, str]) -> None:
+        self.file = file
+        self.env = env
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(self.file, key, problem)
+
+    def no_unknown(self, t: Mapping[str, Any], key: str, known: set[str]) -> None:
+        for name in t:
+            if name not in known:
+                where = f"{key}.{name}" if key else name
+                raise self.fail(where, f"unknown key (expected one of: {', '.join(sorted(known))})")
+
+    def table(self, t: Mapping[str, Any], name: str, key: str) -> Mapping[str, Any]:
+        value = t.get(name, {})
+        if not isinstance(value, Mapping):
+            raise self.fail(key, "must be a table")
+        return value
+
+    def array_of_tables(self, t: Mapping[str, Any], name: str, key: str) -> list[Mapping[str, Any]]:
+        value = t.get(name, [])
+        if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+            raise self.fail(key, f"must be an array of tables ([[{name}]])")
+        return value
+
+    def expand(self, text: str, key: str) -> str:
+        def substitute(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in self.env:
+                return self.env[name]
+            if default is not None:
+                return default
+            raise self.fail(key, f"environment variable {name} is not set")
+
+        return _ENV_REF.sub(substitute, text)
+
+    def string(self, t: Mapping[str, Any], name: str, key: str, *, default: Any) -> Any:
+        if name not in t:
+            return default
+        value = t[name]
+        if not isinstance(value, str):
+            raise self.fail(f"{key}.{name}", f"must be a string, not {type(value).__name__}")
+        return self.expand(value, f"{key}.{name}")
+
+    def strings(self, t: Mapping[str, Any], name: str, key: str, required: bool = False
+                ) -> list[str]:
+        if name not in t:
+            if required:
+                raise self.fail(f"{key}.{name}", "is required")
+            return []
+        value = t[name]
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(f"{key}.{name}", "must be a list of strings")
+        return [self.expand(v, f"{key}.{name}") for v in value]
+
+    def number(self, t: Mapping[str, Any], name: str, key: str, default: float,
+               minimum: float) -> float:
+        value = t.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(f"{key}.{name}", f"must be a number, not {type(value).__name__}")
+        if value < minimum:
+            raise self.fail(f"{key}.{name}", f"must be at least {minimum}")
+        return value
+
+    def choice(self, t: Mapping[str, Any], name: str, key: str, choices: tuple[str, ...],
+               default: str) -> str:
+        value = self.string(t, name, key, default=default)
+        if value not in choices:
+            raise self.fail(f"{key}.{name}", f"{value!r} is not one of: {', '.join(choices)}")
+        return value
+
+    def name(self, t: Mapping[str, Any], key: str) -> str:
+        value = self.string(t, "name", key, default=None)
+        if value is None:
+            raise self.fail(f"{key}.name", "is required")
+        if not _NAME.match(value):
+            raise self.fail(f"{key}.name", "may use letters, digits, '_', '-' and '.'")
+        return value
+
+    def unique(self, names: list[str], key: str, what: str) -> None:
+        seen: set[str] = set()
+        for name in names:
+            if name in seen:
+                raise self.fail(key, f"two {what}s are named {name!r}")
+            seen.add(name)
+
+    def path(self, text: str) -> Path:
+        path = Path(text).expanduser()
+        return path if path.is_absolute() else self.file.parent / path
