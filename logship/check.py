@@ -1,0 +1,58 @@
+"""`logship check`: what a valid config will do, in a few readable lines."""
+
+from __future__ import annotations
+
+import stat
+
+from logship.config import Config
+from logship.route import describe as describe_routes
+from logship.tail.globs import PathMatcher
+
+
+def describe(config: Config) -> list[str]:
+    """The lines `logship check` prints for a config that loaded without error."""
+    lines = [f"config {config.path}: OK", ""]
+    lines.append("sources:")
+    for source in config.sources:
+        matcher = PathMatcher(source.paths, source.exclude)
+        found = matcher.scan()
+        lines.append(f"  {source.name}: format={source.format} start_at={source.start_at} "
+                     f"({len(found)} files match now)")
+        lines += [f"    {path}" for path in source.paths]
+    lines += ["", "sinks:"]
+    for sink in config.sinks.values():
+        extra = f" username={sink.username!r}" if sink.username else ""
+        channel = f" channel={sink.channel}" if sink.channel else ""
+        lines.append(f"  {sink.name}: {sink.url.masked}{extra}{channel} "
+                     f"(budget {sink.webhook_requests} req/{sink.webhook_window:g}s, "
+                     f"{sink.channel_messages} msg/{sink.channel_window:g}s)")
+    lines += ["", "routes:"]
+    lines += [f"  {row}" for row in describe_routes(config.routes)]
+    unrouted = set(config.sinks) - {s for r in config.routes for s in r.sinks}
+    if unrouted:
+        lines.append(f"  (no route sends to: {', '.join(sorted(unrouted))})")
+    lines += ["", f"state: {config.daemon.state_dir} (checkpoints.json), "
+                  f"spool: {config.daemon.spool_dir}"]
+    lines += warnings(config)
+    return lines
+
+
+def warnings(config: Config) -> list[str]:
+    """Things that work but should be fixed."""
+    found: list[str] = []
+    try:
+        mode = config.path.stat().st_mode
+    except OSError:
+        return found
+    if mode & (stat.S_IRGRP | stat.S_IROTH) and _has_inline_url(config):
+        found.append(f"warning: {config.path} is readable by group or others and holds a "
+                     "webhook URL (a secret): chmod 600 it, or use url_file / ${ENV}")
+    return found
+
+
+def _has_inline_url(config: Config) -> bool:
+    try:
+        text = config.path.read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return "/webhooks/" in text

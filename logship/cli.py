@@ -1,0 +1,149 @@
+"""The `logship` command line.
+
+Heavy modules (aiohttp, watchfiles, the daemon) are imported inside the commands that
+need them, so `logship --help` and `logship check` start fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from logship.config import Config
+
+app = typer.Typer(
+    name="logship",
+    help="Ship a Discord bot's log files to Discord webhooks, losing nothing.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c",
+        help="Config file. Default: $LOGSHIP_CONFIG, else ./config.toml, else "
+             "/etc/logship/config.toml.",
+        dir_okay=False,
+    ),
+]
+EXIT_CONFIG = 2
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """logship's own log: stderr, level first, no time (journald adds it)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for noisy in ("watchfiles", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _load(config_path: Path | None) -> Config:
+    from logship.config import ConfigError, find_config, load_config
+
+    path = find_config(config_path)
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+
+
+@app.command()
+def run(
+    config: ConfigOption = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Run the daemon in the foreground (what the systemd unit starts)."""
+    setup_logging(verbose)
+    loaded = _load(config)
+    from logship.daemon import run_daemon
+
+    raise typer.Exit(run_daemon(loaded))
+
+
+@app.command()
+def check(config: ConfigOption = None) -> None:
+    """Validate the config and print its sources, sinks and routes."""
+    loaded = _load(config)
+    from logship.check import describe
+
+    for line in describe(loaded):
+        typer.echo(line)
+
+
+@app.command("test-webhook")
+def test_webhook(
+    target: Annotated[str, typer.Argument(help="A sink name, or a level "
+                                          "(debug|info|warning|error|critical) whose routes "
+                                          "pick the sinks.")],
+    config: ConfigOption = None,
+) -> None:
+    """Send one real test message and show Discord's answer."""
+    loaded = _load(config)
+    from logship.testwebhook import run_test_webhook
+
+    raise typer.Exit(run_test_webhook(loaded, target, typer.echo))
+
+
+@app.command()
+def replay(
+    spool_dir: Annotated[Path, typer.Argument(help="The spool folder (daemon.spool_dir).",
+                                              exists=True, file_okay=False)],
+    config: ConfigOption = None,
+    sink: Annotated[str | None, typer.Option(help="Only this sink's events.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be sent.")] = False,
+) -> None:
+    """Re-send spooled events to their sinks as configured now."""
+    setup_logging()
+    loaded = _load(config)
+    from logship.replay import run_replay
+
+    raise typer.Exit(run_replay(loaded, spool_dir, sink=sink, dry_run=dry_run))
+
+
+@app.command()
+def demo(
+    duration: Annotated[float | None, typer.Option(
+        help="Stop after this many seconds (default: run until Ctrl-C).")] = None,
+    rate: Annotated[float, typer.Option(help="Sample log lines written per second.")] = 20.0,
+) -> None:
+    """Everything on this machine: a local Discord emulator, a sample bot writing logs,
+    and the real daemon shipping them. Shows what each channel receives."""
+    from logship.demo import run_demo
+
+    raise typer.Exit(run_demo(duration=duration, rate=rate))
+
+
+@app.command("fake-discord")
+def fake_discord(
+    port: Annotated[int, typer.Option(help="TCP port (0 picks a free one).")] = 8030,
+    host: Annotated[str, typer.Option(help="Loopback address to bind.")] = "127.0.0.1",
+    fail_rate: Annotated[float, typer.Option(help="Fraction of requests answered 5xx.")] = 0.0,
+    quiet: Annotated[bool, typer.Option(help="Do not print each message.")] = False,
+) -> None:
+    """Run the local Discord webhook emulator (for tests and dry runs)."""
+    from logship.fake_discord import serve
+
+    try:
+        serve(host, port, quiet=quiet, fail_rate=fail_rate)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,218 @@
+"""The running daemon: wires tail → route → workers, and owns signals and checkpoints.
+
+Lifecycle of `Daemon.run()`:
+1. load checkpoints, start one worker per sink, start the tailer;
+2. save checkpoints every `checkpoint_interval` while something changed;
+3. on SIGTERM/SIGINT: stop reading, let the workers drain for up to `drain_timeout`,
+   spool what is left, save checkpoints, return 0. A second signal skips the drain.
+4. on SIGHUP: reload the config; an invalid one is reported and the old one stays.
+
+The daemon is the only place that knows both the tailer and the workers: `dispatch`
+routes each event, registers it with the file's watermark, and queues it per sink.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+from logship.config import Config, ConfigError, SinkConfig, load_config
+from logship.deliver import Item, SinkWorker
+from logship.discord.client import WebhookClient
+from logship.discord.ratelimit import RateLimits
+from logship.event import Event
+from logship.route import Router
+from logship.spool import Spool
+from logship.tail.checkpoint import CheckpointStore, FileProgress
+from logship.tail.tailer import Tailer
+
+log = logging.getLogger("logship.daemon")
+
+
+@dataclass
+class _Running:
+    worker: SinkWorker
+    task: asyncio.Task[None]
+
+
+class Daemon:
+    """One logship process: `await Daemon(config).run()` until stopped."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.router = Router(config.routes)
+        self.host = socket.gethostname()
+        self.spool = Spool(config.daemon.spool_dir)
+        self.store = CheckpointStore(config.daemon.state_dir)
+        self.limits = RateLimits()
+        self.sinks: dict[str, _Running] = {}
+        self.tailer: Tailer | None = None
+        self._stop = asyncio.Event()  # stop reading
+        self._signals = 0
+        self._hurry = asyncio.Event()  # a second stop signal: skip the drain
+        self._client: WebhookClient | None = None
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    async def run(self) -> int:
+        self._install_signal_handlers()
+        self.config.daemon.state_dir.mkdir(parents=True, exist_ok=True)
+        saved = self.store.load()
+        async with aiohttp.ClientSession() as session:
+            self._client = WebhookClient(session)
+            for sink in self.config.sinks.values():
+                self._start_worker(sink)
+            self.tailer = Tailer(self.config.sources, saved, self._dispatch)
+            tail_task = asyncio.create_task(self.tailer.run(self._stop), name="tail")
+            saver = asyncio.create_task(self._save_periodically(), name="checkpoints")
+            log.info("running: %d sources, %d sinks, %d routes", len(self.config.sources),
+                     len(self.config.sinks), len(self.config.routes))
+            await self._until_stopped(tail_task)
+            await self._shutdown(tail_task, saver)
+        return 0
+
+    def stop(self) -> None:
+        """Begin a graceful stop (what SIGTERM does)."""
+        self._stop.set()
+
+    async def _until_stopped(self, tail_task: asyncio.Task[None]) -> None:
+        stop_wait = asyncio.create_task(self._stop.wait())
+        done, _ = await asyncio.wait({tail_task, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+        stop_wait.cancel()
+        if tail_task in done and tail_task.exception() is not None:
+            log.error("the tailer failed: %r; shutting down", tail_task.exception())
+            self._stop.set()
+
+    async def _shutdown(self, tail_task: asyncio.Task[None], saver: asyncio.Task[None]) -> None:
+        self._stop.set()
+        with contextlib.suppress(Exception):
+            await tail_task
+        await self._drain()
+        for running in self.sinks.values():
+            running.task.cancel()
+        await asyncio.gather(*(r.task for r in self.sinks.values()), return_exceptions=True)
+        for running in self.sinks.values():
+            left = running.worker.abandon("shutdown before delivery")
+            if left:
+                log.warning("sink %s: %d undelivered events spooled at shutdown",
+                            running.worker.name, left)
+        saver.cancel()
+        self._save_checkpoints(force=True)
+        assert self.tailer is not None
+        self.tailer.close()
+        log.info("stopped")
+
+    async def _drain(self) -> None:
+        """Give the workers `drain_timeout` to finish, cut short by a second signal."""
+        timeout = self.config.daemon.drain_timeout
+        if self._hurry.is_set() or timeout <= 0:
+            return
+        log.info("stopping: draining queues for up to %.1f s", timeout)
+        drains = [asyncio.create_task(r.worker.drain(timeout)) for r in self.sinks.values()]
+        hurry = asyncio.create_task(self._hurry.wait())
+        await asyncio.wait([asyncio.gather(*drains), hurry],
+                           return_when=asyncio.FIRST_COMPLETED)
+        hurry.cancel()
+        for task in drains:
+            task.cancel()
+
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_stop_signal, sig)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+
+    def _on_stop_signal(self, sig: signal.Signals) -> None:
+        self._signals += 1
+        if self._signals > 1:
+            log.warning("second %s: not waiting for the queues to drain", sig.name)
+            self._hurry.set()
+        else:
+            log.info("%s received: stopping", sig.name)
+        self._stop.set()
+
+    # -- the pipeline -------------------------------------------------------------
+
+    async def _dispatch(self, events: list[Event], progress: FileProgress) -> None:
+        """Route `events`; queue those that go somewhere, tracked by their file's watermark."""
+        match = self.router.match
+        sinks = self.sinks
+        for event in events:
+            targets = match(event)
+            if not targets:
+                continue
+            event.ack = progress.track(event.offset, len(targets))
+            for route, sink in targets:
+                await sinks[sink].worker.put(Item(event, route))
+
+    def _start_worker(self, sink: SinkConfig) -> None:
+        assert self._client is not None
+        limiter = self.limits.limiter(
+            channel=sink.channel or f"webhook:{sink.url.webhook_id}",
+            webhook_requests=sink.webhook_requests,
+            webhook_window=sink.webhook_window,
+            channel_messages=sink.channel_messages,
+            channel_window=sink.channel_window,
+        )
+        worker = SinkWorker(sink, self._client, limiter, self.spool, host=self.host)
+        task = asyncio.create_task(worker.run(), name=f"sink:{sink.name}")
+        self.sinks[sink.name] = _Running(worker, task)
+        log.info("sink %s → %s", sink.name, sink.url.masked)
+
+    # -- checkpoints --------------------------------------------------------------
+
+    async def _save_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.daemon.checkpoint_interval)
+            self._save_checkpoints()
+
+    def _save_checkpoints(self, force: bool = False) -> None:
+        tailer = self.tailer
+        if tailer is None or not (force or tailer.changed):
+            return
+        try:
+            self.store.save(tailer.checkpoints())
+            tailer.mark_saved()
+        except OSError as exc:
+            log.error("cannot write %s: %s", self.store.path, exc.strerror or exc)
+
+    # -- reload -------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """SIGHUP: re-read the config file; routes and sinks change, queues are kept."""
+        path = self.config.path
+        try:
+            new = load_config(path)
+        except ConfigError as exc:
+            log.error("reload refused, keeping the running config: %s", exc)
+            return
+        if new.sources != self.config.sources or new.daemon != self.config.daemon:
+            log.warning("reload: changes to [daemon] and [[sources]] take effect at restart")
+        for name, sink in new.sinks.items():
+            running = self.sinks.get(name)
+            if running is None:
+                self._start_worker(sink)
+            else:
+                running.worker.sink = sink
+        self.router = Router(new.routes)
+        self.config = Config(path=path, daemon=self.config.daemon, sources=self.config.sources,
+                             sinks=new.sinks, routes=new.routes)
+        log.info("reloaded %s: %d sinks, %d routes", path, len(new.sinks), len(new.routes))
+
+
+def run_daemon(config: Config) -> int:
+    """Run the daemon in a fresh event loop until it is stopped; the exit status."""
+    return asyncio.run(Daemon(config).run())
+
+
+def state_paths(config: Config) -> dict[str, Path]:
+    """Where the daemon keeps its state, for `logship check` to show."""
+    return {"checkpoints": CheckpointStore(config.daemon.state_dir).path,
+            "spool": config.daemon.spool_dir}

@@ -1,0 +1,154 @@
+"""One HTTP call to a webhook, and what its answer means for delivery.
+
+`WebhookClient.execute` never raises for HTTP or network trouble: it returns a
+`Response` whose `outcome` tells the worker what to do (done, wait, retry, split,
+give up). Error texts are scrubbed of the webhook token before anyone can log them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import aiohttp
+import orjson
+
+from logship.webhook_url import WebhookURL
+
+RATE_LIMIT_HEADERS = (
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset-After",
+    "X-RateLimit-Bucket",
+    "X-RateLimit-Scope",
+    "Retry-After",
+)
+# Codes Discord uses for a webhook that no longer exists or a token that no longer works.
+GONE_CODES = {10015: "unknown webhook", 50027: "invalid webhook token"}
+
+
+class Outcome(Enum):
+    DELIVERED = "delivered"  # 200 with a message object: the only proof of delivery
+    RATE_LIMITED = "rate_limited"  # 429: wait retry_after, send the same again
+    RETRY = "retry"  # 5xx, timeout, connection error: back off and retry
+    REJECTED = "rejected"  # 400 (50035 and friends): never resend the same bytes
+    GONE = "gone"  # 401/403/404: the webhook is deleted or its token revoked
+
+
+@dataclass
+class Response:
+    status: int  # 0 when no HTTP answer came
+    latency: float
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    error: str | None = None
+
+    @property
+    def outcome(self) -> Outcome:
+        status = self.status
+        if status == 200 and isinstance(self.body, dict) and "id" in self.body:
+            return Outcome.DELIVERED
+        if status == 429:
+            return Outcome.RATE_LIMITED
+        if status in (401, 403, 404):
+            return Outcome.GONE
+        if 400 <= status < 500:
+            return Outcome.REJECTED
+        return Outcome.RETRY
+
+    @property
+    def code(self) -> int | None:
+        return self.body.get("code") if isinstance(self.body, dict) else None
+
+    @property
+    def retry_after(self) -> float:
+        """Seconds a 429 asks to wait; a 429 without a usable value still waits 1 s."""
+        value: Any = self.body.get("retry_after") if isinstance(self.body, dict) else None
+        if value is None:
+            value = self.headers.get("Retry-After")
+        try:
+            return max(0.0, float(value))
+        except (TypeError, ValueError):
+            return 1.0
+
+    @property
+    def is_global(self) -> bool:
+        return bool(isinstance(self.body, dict) and self.body.get("global"))
+
+    def describe(self) -> str:
+        """A short human reason, e.g. 'webhook deleted (404, code 10015)'."""
+        if self.status == 0:
+            return self.error or "no response"
+        code = self.code
+        if self.outcome is Outcome.GONE:
+            what = "webhook deleted" if code == 10015 or self.status == 404 else "webhook refused"
+            detail = GONE_CODES.get(code or 0)
+            suffix = f", code {code}" if code else ""
+            return f"{what} ({self.status}{suffix})" + (f": {detail}" if detail else "")
+        message = self.body.get("message") if isinstance(self.body, dict) else None
+        parts = [str(self.status)] + ([f"code {code}"] if code else [])
+        text = f"HTTP {', '.join(parts)}"
+        if message:
+            text += f": {message}"
+        if self.outcome is Outcome.REJECTED and isinstance(self.body, dict):
+            errors = self.body.get("errors")
+            if errors:
+                text += f" {orjson.dumps(errors).decode()[:300]}"
+        return text
+
+    def rate_limit_headers(self) -> dict[str, str]:
+        return {k: v for k, v in self.headers.items() if k in RATE_LIMIT_HEADERS}
+
+
+class WebhookClient:
+    """Posts payloads to webhooks over one shared aiohttp session."""
+
+    def __init__(self, session: aiohttp.ClientSession, timeout: float = 10.0) -> None:
+        self._session = session
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def execute(
+        self, url: WebhookURL, payload: dict[str, Any], *, thread_id: str | None = None
+    ) -> Response:
+        """POST `payload` with `?wait=true`; the answer, never an exception."""
+        params = {"wait": "true"}
+        if thread_id:
+            params["thread_id"] = thread_id
+        started = time.monotonic()
+        try:
+            async with self._session.post(
+                url.post_url,
+                params=params,
+                data=orjson.dumps(payload),
+                headers={"Content-Type": "application/json"},
+                timeout=self._timeout,
+            ) as resp:
+                raw = await resp.read()
+                return Response(
+                    status=resp.status,
+                    latency=time.monotonic() - started,
+                    headers=_canonical_headers(resp.headers),
+                    body=_json_or_none(raw),
+                )
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            reason = str(exc).replace(url.token, "****") or type(exc).__name__
+            return Response(status=0, latency=time.monotonic() - started,
+                            error=f"{type(exc).__name__}: {reason}")
+
+
+def _canonical_headers(headers: Any) -> dict[str, str]:
+    """Header names as Discord documents them, whatever case the server used."""
+    wanted = {name.lower(): name for name in RATE_LIMIT_HEADERS}
+    return {wanted.get(k.lower(), k): v for k, v in headers.items()}
+
+
+def _json_or_none(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None

@@ -1,0 +1,149 @@
+"""Where each file has been read to, and how far of that is safe to remember.
+
+`FileProgress` is the acknowledgement watermark of one file: events complete out of
+order (different sinks, retries), but the offset it reports only moves to the end of
+the longest prefix whose events are all done. `CheckpointStore` keeps those offsets in
+`state_dir/checkpoints.json`, written atomically (temp file, fsync, rename) and only
+when something changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import deque
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import orjson
+
+from logship.event import Ack
+
+log = logging.getLogger("logship.checkpoint")
+
+CHECKPOINT_FILE = "checkpoints.json"
+_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class FileIdentity:
+    """Who a file is: device + inode, plus a hash of its first bytes.
+
+    The head hash tells a recreated file (or a reused inode) from the one checkpointed;
+    `head_len` records how many bytes it covers, since a young file's head still grows.
+    """
+
+    dev: int
+    inode: int
+    head_len: int
+    head_hash: str
+
+
+@dataclass
+class Checkpoint:
+    """One file's saved position."""
+
+    path: str
+    identity: FileIdentity
+    offset: int
+
+
+class FileProgress:
+    """The acknowledgement watermark of one file.
+
+    >>> progress = FileProgress(0)
+    >>> first, second = progress.track(10, shares=1), progress.track(20, shares=1)
+    >>> second.resolve(); progress.committed      # the first is still pending
+    0
+    >>> first.resolve(); progress.committed
+    20
+    """
+
+    __slots__ = ("committed", "_inflight", "changed")
+
+    def __init__(self, committed: int) -> None:
+        self.committed = committed
+        self._inflight: deque[Ack] = deque()
+        self.changed = False
+
+    @property
+    def pending(self) -> int:
+        """How many tracked events are not yet done."""
+        return sum(1 for ack in self._inflight if not ack.done)
+
+    def track(self, offset: int, shares: int) -> Ack:
+        """A handle for an event ending at `offset` that `shares` sinks must resolve."""
+        ack = Ack(offset, self._on_done)
+        ack.expect(shares)
+        self._inflight.append(ack)
+        return ack
+
+    def read_through(self, offset: int) -> None:
+        """Everything before `offset` that was not tracked needs no delivery."""
+        if not self._inflight:
+            self._advance_to(offset)
+        elif offset > self._inflight[-1].offset:
+            self._inflight.append(Ack(offset))
+
+    def reset(self, offset: int = 0) -> None:
+        """The file was truncated: forget what is in flight for the old content."""
+        self._inflight.clear()
+        self.committed = offset
+        self.changed = True
+
+    def _on_done(self, _ack: Ack) -> None:
+        inflight = self._inflight
+        while inflight and inflight[0].done:
+            self._advance_to(inflight.popleft().offset)
+
+    def _advance_to(self, offset: int) -> None:
+        if offset > self.committed:
+            self.committed = offset
+            self.changed = True
+
+
+class CheckpointStore:
+    """checkpoints.json: read once at start, written atomically when asked."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / CHECKPOINT_FILE
+
+    def load(self) -> list[Checkpoint]:
+        """The checkpoints on disk; a missing file is an empty list, a corrupt one is
+        moved aside (so the evidence is kept) and logged."""
+        try:
+            data = orjson.loads(self.path.read_bytes())
+            entries = [
+                Checkpoint(e["path"], FileIdentity(**e["identity"]), int(e["offset"]))
+                for e in data["files"]
+            ]
+        except FileNotFoundError:
+            return []
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            aside = self.path.with_suffix(".corrupt")
+            os.replace(self.path, aside)
+            log.error("checkpoint file %s is unreadable (%s); moved to %s, starting fresh",
+                      self.path, exc, aside)
+            return []
+        return entries
+
+    def save(self, checkpoints: list[Checkpoint]) -> None:
+        """Write all `checkpoints` atomically: temp file, fsync, rename, fsync the folder."""
+        body = orjson.dumps(
+            {"version": _FORMAT_VERSION, "files": [asdict(c) for c in checkpoints]},
+            option=orjson.OPT_INDENT_2,
+        )
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, body)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.path)
+        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)

@@ -1,0 +1,117 @@
+"""Glob patterns for source paths: what to watch, and whether a changed path matters.
+
+Python 3.11's fnmatch lets `*` cross `/`, which would make `logs/*/logs.json` match
+`logs/a/b/logs.json`; these helpers keep shell semantics: `*` and `?` stay within one
+path component and `**` spans any number of them.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+_MAGIC = re.compile(r"[*?\[]")
+
+
+def translate(pattern: str) -> str:
+    """A regex source for a shell glob where `*` does not cross `/`.
+
+    >>> bool(re.fullmatch(translate("/l/*/x.json"), "/l/2025-07-16/x.json"))
+    True
+    >>> bool(re.fullmatch(translate("/l/*/x.json"), "/l/a/b/x.json"))
+    False
+    >>> bool(re.fullmatch(translate("/l/**/x.json"), "/l/a/b/x.json"))
+    True
+    """
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+            continue
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            close = pattern.find("]", i + 2)
+            if close == -1:
+                out.append(re.escape(c))
+            else:
+                body = pattern[i + 1 : close]
+                if body.startswith("!"):
+                    body = "^" + body[1:]
+                out.append(f"[{body}]")
+                i = close
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return "".join(out)
+
+
+def static_root(pattern: str) -> Path:
+    """The deepest folder of `pattern` that holds no glob character.
+
+    >>> static_root("/opt/bot/logs/*/logs.json")
+    PosixPath('/opt/bot/logs')
+    """
+    parts = Path(pattern).parts
+    fixed: list[str] = []
+    for part in parts[:-1]:
+        if _MAGIC.search(part):
+            break
+        fixed.append(part)
+    return Path(*fixed) if fixed else Path(".")
+
+
+def existing_ancestor(path: Path) -> Path:
+    """`path` itself if it exists, else its nearest existing parent."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+@dataclass(frozen=True)
+class PathMatcher:
+    """Which paths belong to a source: its globs minus its exclusions.
+
+    Exclusions match the file name or the whole path (`*.gz`, `/var/log/old/*`).
+    """
+
+    patterns: tuple[str, ...]
+    exclude: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        include = "|".join(f"(?:{translate(p)})" for p in self.patterns) or "(?!)"
+        exclude = "|".join(f"(?:{translate(p)})" for p in self.exclude) or "(?!)"
+        object.__setattr__(self, "_include", re.compile(include))
+        object.__setattr__(self, "_exclude", re.compile(exclude))
+
+    def matches(self, path: str) -> bool:
+        if not self._include.fullmatch(path):  # type: ignore[attr-defined]
+            return False
+        name = os.path.basename(path)
+        excluded = self._exclude  # type: ignore[attr-defined]
+        return not (excluded.fullmatch(name) or excluded.fullmatch(path))
+
+    def scan(self) -> list[str]:
+        """Every existing regular file the patterns match now, sorted."""
+        found: set[str] = set()
+        for pattern in self.patterns:
+            for path in glob.iglob(pattern, recursive=True):
+                if self.matches(path) and os.path.isfile(path):
+                    found.add(path)
+        return sorted(found)
+
+    def roots(self) -> set[Path]:
+        """Folders to watch (recursively) so that every future match is seen."""
+        return {existing_ancestor(static_root(p)) for p in self.patterns}

@@ -1,0 +1,152 @@
+"""Reading one file from an offset, in large chunks, one complete line at a time.
+
+`TailedFile` owns an open descriptor, so a file renamed or deleted while it is being
+read can still be read to its end before it is let go. It hands out complete lines
+only: a partial last line waits for its newline. A line longer than `max_line_bytes`
+is cut at that length (the rest up to its newline is skipped) and reported, never fatal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from itertools import accumulate
+
+from logship.tail.checkpoint import FileIdentity
+
+HEAD_BYTES = 256
+CHUNK_BYTES = 1 << 20
+
+
+def read_identity(fd: int, head_len: int = HEAD_BYTES) -> FileIdentity:
+    """The identity of the open file `fd`: device, inode and a hash of its first bytes."""
+    st = os.fstat(fd)
+    head = os.pread(fd, head_len, 0)
+    return FileIdentity(
+        dev=st.st_dev,
+        inode=st.st_ino,
+        head_len=len(head),
+        head_hash=hashlib.blake2b(head, digest_size=16).hexdigest(),
+    )
+
+
+def is_same_file(fd: int, saved: FileIdentity) -> bool:
+    """True when the open file `fd` is the one `saved` describes (same inode, same head)."""
+    current = read_identity(fd, saved.head_len)
+    return current == saved
+
+
+@dataclass
+class Lines:
+    """A batch of complete lines and the offset just past each one's newline."""
+
+    lines: list[bytes]
+    ends: list[int]
+    cut: list[int] = field(default_factory=list)  # indexes of lines cut at max_line_bytes
+
+
+class TailedFile:
+    """An open file and the position up to which its lines have been handed out."""
+
+    def __init__(self, path: str, fd: int, position: int, max_line_bytes: int) -> None:
+        self.path = path
+        self.fd = fd
+        self.position = position  # just past the last byte consumed (complete lines)
+        self.max_line_bytes = max_line_bytes
+        self.identity = read_identity(fd)
+        self._partial = b""
+        self._skipping = False  # inside the rest of a cut line
+
+    @classmethod
+    def open(cls, path: str, position: int | None, max_line_bytes: int) -> TailedFile:
+        """Open `path` at `position`; None means at the end of its last complete line."""
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            if position is None:
+                position = end_of_last_line(fd)
+            return cls(path, fd, position, max_line_bytes)
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    @property
+    def closed(self) -> bool:
+        return self.fd < 0
+
+    def size(self) -> int:
+        return os.fstat(self.fd).st_size
+
+    def was_truncated(self) -> bool:
+        """The file is now shorter than what was read: it was truncated in place."""
+        return self.size() < self.position + len(self._partial)
+
+    def rewind(self) -> None:
+        """Start again from offset 0 (after truncation)."""
+        self.position = 0
+        self._partial = b""
+        self._skipping = False
+        self.identity = read_identity(self.fd)
+
+    def refresh_identity(self) -> None:
+        """Re-read the head hash while the file is still shorter than HEAD_BYTES."""
+        if self.identity.head_len < HEAD_BYTES:
+            self.identity = read_identity(self.fd)
+
+    def read_lines(self, limit: int = CHUNK_BYTES) -> Lines | None:
+        """The next complete lines from one read of at most `limit` bytes; None at EOF."""
+        data = os.pread(self.fd, limit, self.position + len(self._partial))
+        if not data:
+            return None
+        buf = self._partial + data
+        base = self.position
+        if self._skipping:  # discard the rest of a line already handed out cut
+            newline = buf.find(b"\n")
+            if newline < 0:
+                self.position, self._partial = base + len(buf), b""
+                return Lines([], [])
+            self._skipping = False
+            base, buf = base + newline + 1, buf[newline + 1 :]
+        batch = Lines([], [])
+        last_newline = buf.rfind(b"\n")
+        if last_newline >= 0:
+            batch.lines = buf[:last_newline].split(b"\n")
+            batch.ends = list(accumulate((len(line) + 1 for line in batch.lines), initial=base))
+            del batch.ends[0]
+            base = batch.ends[-1]
+            buf = buf[last_newline + 1 :]
+            self._cut_long_lines(batch)
+        self.position, self._partial = base, buf
+        if len(buf) > self.max_line_bytes:
+            self._cut_partial(batch)
+        return batch
+
+    def _cut_long_lines(self, batch: Lines) -> None:
+        limit = self.max_line_bytes
+        for i, line in enumerate(batch.lines):
+            if len(line) > limit:
+                batch.lines[i] = line[:limit]
+                batch.cut.append(i)
+
+    def _cut_partial(self, batch: Lines) -> None:
+        """A partial line already over the limit goes out cut; the rest of it is skipped."""
+        self.position += len(self._partial)
+        batch.lines.append(self._partial[: self.max_line_bytes])
+        batch.ends.append(self.position)
+        batch.cut.append(len(batch.lines) - 1)
+        self._partial = b""
+        self._skipping = True
+
+
+def end_of_last_line(fd: int, window: int = 65536) -> int:
+    """The offset just past the last newline of the open file (0 when it has none)."""
+    size = os.fstat(fd).st_size
+    start = max(0, size - window)
+    tail = os.pread(fd, size - start, start)
+    newline = tail.rfind(b"\n")
+    return start + newline + 1 if newline >= 0 else (0 if start == 0 else size)

@@ -1,0 +1,158 @@
+"""Config: the TOML contract, env expansion, url_file, and errors that name file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from logship.config import ConfigError, Level, find_config, load_config
+from logship.webhook_url import WebhookURL, WebhookURLError
+
+HOOK = "https://discord.com/api/webhooks/123456789012345678/tok-en_1"
+
+BASE = f"""
+[daemon]
+state_dir = "state"
+
+[[sources]]
+name = "statsbot"
+paths = ["logs/*/logs.json"]
+format = "json"
+
+[sinks.errors]
+url = "{HOOK}"
+username = "StatsBot logs"
+
+[[routes]]
+name = "errors"
+min_level = "error"
+sinks = ["errors"]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def error_for(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text), env=env or {})
+    return info.value
+
+
+def test_valid_config_loads_with_defaults(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, BASE), env={})
+    assert config.daemon.state_dir == tmp_path / "state"
+    assert config.daemon.spool_dir == tmp_path / "state" / "spool"
+    assert config.daemon.drain_timeout == 10.0
+    (source,) = config.sources
+    assert source.paths == (str(tmp_path / "logs/*/logs.json"),)
+    assert source.start_at == "end" and source.max_line_bytes == 65536
+    sink = config.sinks["errors"]
+    assert sink.url.post_url == "https://discord.com/api/v10/webhooks/123456789012345678/tok-en_1"
+    assert (sink.webhook_requests, sink.webhook_window) == (5, 2.0)
+    assert (sink.channel_messages, sink.channel_window) == (30, 60.0)
+    (route,) = config.routes
+    assert route.min_level is Level.ERROR and route.sinks == ("errors",)
+
+
+def test_env_expansion_and_default(tmp_path: Path) -> None:
+    text = BASE.replace(HOOK, "${HOOK}").replace('"StatsBot logs"', '"${NAME:-Bot logs}"')
+    config = load_config(write(tmp_path, text), env={"HOOK": HOOK})
+    assert config.sinks["errors"].url.webhook_id == "123456789012345678"
+    assert config.sinks["errors"].username == "Bot logs"
+
+
+def test_missing_env_variable_names_key(tmp_path: Path) -> None:
+    err = error_for(tmp_path, BASE.replace(HOOK, "${DISCORD_WEBHOOK_ERRORS}"))
+    assert err.key == "sinks.errors.url"
+    assert "DISCORD_WEBHOOK_ERRORS is not set" in str(err)
+    assert str(tmp_path / "config.toml") in str(err)
+
+
+def test_url_file(tmp_path: Path) -> None:
+    (tmp_path / "cred").write_text(HOOK + "\n")
+    text = BASE.replace(f'url = "{HOOK}"', 'url_file = "cred"')
+    config = load_config(write(tmp_path, text), env={})
+    assert config.sinks["errors"].url.token == "tok-en_1"
+
+
+def test_missing_url_file(tmp_path: Path) -> None:
+    err = error_for(tmp_path, BASE.replace(f'url = "{HOOK}"', 'url_file = "nope"'))
+    assert err.key == "sinks.errors.url_file" and "cannot read" in err.problem
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "words"),
+    [
+        ('sinks = ["errors"]', 'sinks = ["erors"]', "routes[0].sinks", "unknown sink 'erors'"),
+        ('min_level = "error"', 'min_level = "loud"', "routes[0].min_level", "unknown level"),
+        (HOOK, "https://example.com/api/webhooks/123456789012345678/x", "sinks.errors.url",
+         "not Discord"),
+        ('format = "json"', 'format = "xml"', "sources[0].format", "not one of"),
+        ('username = "StatsBot logs"', 'username = "Discord alerts"', "sinks.errors.username",
+         "discord"),
+        ('state_dir = "state"', 'state_dir = "state"\ndrain_timout = 3', "daemon.drain_timout",
+         "unknown key"),
+        ('min_level = "error"', 'min_level = "error"\nmatch = { message = "(" }',
+         "routes[0].match.message", "invalid regex"),
+    ],
+)
+def test_errors_name_the_key(tmp_path: Path, old: str, new: str, key: str, words: str) -> None:
+    err = error_for(tmp_path, BASE.replace(old, new))
+    assert err.key == key
+    assert words in err.problem
+
+
+def test_toml_syntax_error_has_line(tmp_path: Path) -> None:
+    text = BASE + "\n[[routes]\n"
+    bad_line = text.count("\n")  # the last line, where the ']]' is missing
+    err = error_for(tmp_path, text)
+    assert "TOML syntax error" in err.problem and f"line {bad_line}," in err.problem
+
+
+def test_find_config_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert find_config(Path("x.toml"), env={"LOGSHIP_CONFIG": "y.toml"}) == Path("x.toml")
+    assert find_config(None, env={"LOGSHIP_CONFIG": "y.toml"}) == Path("y.toml")
+    (tmp_path / "config.toml").write_text("")
+    assert find_config(None, env={}) == Path("config.toml")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://discord.com/api/webhooks/123456789012345678/abc",
+        "https://discordapp.com/api/v9/webhooks/123456789012345678/abc",
+        "https://ptb.discord.com/api/v10/webhooks/123456789012345678/abc/",
+        "https://canary.discord.com/api/webhooks/123456789012345678/abc",
+    ],
+)
+def test_webhook_forms_post_to_canonical_v10(url: str) -> None:
+    parsed = WebhookURL.parse(url)
+    assert parsed.post_url == "https://discord.com/api/v10/webhooks/123456789012345678/abc"
+    assert "abc" not in str(parsed) and "abc" not in repr(parsed)
+    assert parsed.masked == "…/webhooks/123456789012345678/****"
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:8030", "localhost:9", "[::1]:8030", "127.1.2.3"])
+def test_loopback_webhooks_are_allowed(host: str) -> None:
+    parsed = WebhookURL.parse(f"http://{host}/api/webhooks/123456789012345678/abc")
+    assert parsed.post_url == f"http://{host}/api/v10/webhooks/123456789012345678/abc"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://discord.com/api/webhooks/123456789012345678/abc",  # not https
+        "https://discord.com.evil.example/api/webhooks/123456789012345678/abc",
+        "https://10.0.0.1/api/webhooks/123456789012345678/abc",
+        "https://discord.com/api/channels/123456789012345678/messages",
+    ],
+)
+def test_bad_webhook_urls(url: str) -> None:
+    with pytest.raises(WebhookURLError):
+        WebhookURL.parse(url)

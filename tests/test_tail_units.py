@@ -1,0 +1,178 @@
+"""The tail layer's pieces: globs, the line reader, the acknowledgement watermark, checkpoints."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from logship.tail.checkpoint import Checkpoint, CheckpointStore, FileIdentity, FileProgress
+from logship.tail.globs import PathMatcher, static_root
+from logship.tail.reader import TailedFile, end_of_last_line, is_same_file, read_identity
+
+
+def test_glob_star_stays_in_one_folder(tmp_path: Path) -> None:
+    (tmp_path / "logs/2025-07-15").mkdir(parents=True)
+    (tmp_path / "logs/2025-07-15/logs.json").write_text("")
+    (tmp_path / "logs/a/b").mkdir(parents=True)
+    (tmp_path / "logs/a/b/logs.json").write_text("")
+    matcher = PathMatcher((f"{tmp_path}/logs/*/logs.json",))
+    assert matcher.scan() == [f"{tmp_path}/logs/2025-07-15/logs.json"]
+    assert matcher.roots() == {tmp_path / "logs"}
+    assert static_root("/a/b/*/c.json") == Path("/a/b")
+
+
+def test_glob_exclude_by_name_or_path() -> None:
+    matcher = PathMatcher(("/l/**/*",), exclude=("*.gz", "/l/old/*"))
+    assert matcher.matches("/l/x/app.log")
+    assert not matcher.matches("/l/x/app.log.1.gz")
+    assert not matcher.matches("/l/old/app.log")
+
+
+def test_roots_of_missing_folder_is_nearest_existing(tmp_path: Path) -> None:
+    matcher = PathMatcher((f"{tmp_path}/not/yet/*.log",))
+    assert matcher.roots() == {tmp_path}
+
+
+def open_file(path: Path, position: int = 0, max_line: int = 64) -> TailedFile:
+    return TailedFile.open(str(path), position, max_line)
+
+
+def test_reader_hands_out_complete_lines_only(tmp_path: Path) -> None:
+    path = tmp_path / "a.log"
+    path.write_bytes(b"one\ntwo\npart")
+    reader = open_file(path)
+    batch = reader.read_lines()
+    assert batch is not None
+    assert batch.lines == [b"one", b"two"] and batch.ends == [4, 8]
+    assert reader.read_lines() is None  # the partial line waits
+    with path.open("ab") as f:
+        f.write(b"ial\n")
+    batch = reader.read_lines()
+    assert batch is not None and batch.lines == [b"partial"] and batch.ends == [16]
+    reader.close()
+
+
+def test_reader_cuts_long_lines_and_skips_their_rest(tmp_path: Path) -> None:
+    path = tmp_path / "a.log"
+    path.write_bytes(b"x" * 100 + b"\nshort\n")
+    reader = open_file(path, max_line=10)
+    batch = reader.read_lines()
+    assert batch is not None
+    assert batch.lines == [b"x" * 10, b"short"] and batch.cut == [0]
+    assert batch.ends == [101, 107]
+    reader.close()
+
+
+def test_reader_cuts_a_long_partial_line_across_reads(tmp_path: Path) -> None:
+    path = tmp_path / "a.log"
+    path.write_bytes(b"y" * 50)
+    reader = open_file(path, max_line=10)
+    first = reader.read_lines()
+    assert first is not None and first.lines == [b"y" * 10] and first.cut == [0]
+    with path.open("ab") as f:
+        f.write(b"y" * 50 + b"\nnext\n")
+    second = reader.read_lines()
+    assert second is not None and second.lines == [b"next"] and second.ends == [106]
+    reader.close()
+
+
+@given(st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=30),
+       st.integers(min_value=1, max_value=64))
+def test_reader_any_chunking_yields_every_line_once(lines: list[bytes], chunk: int) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "f.log"
+        path.write_bytes(b"".join(line + b"\n" for line in lines))
+        reader = TailedFile.open(str(path), 0, 1 << 20)
+        seen: list[bytes] = []
+        ends: list[int] = []
+        while (batch := reader.read_lines(limit=chunk)) is not None:
+            seen += batch.lines
+            ends += batch.ends
+        reader.close()
+    assert seen == lines
+    assert ends == [sum(len(x) + 1 for x in lines[: i + 1]) for i in range(len(lines))]
+
+
+def test_end_of_last_line(tmp_path: Path) -> None:
+    path = tmp_path / "a.log"
+    path.write_bytes(b"a\nbb\npartial")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert end_of_last_line(fd) == 5
+    finally:
+        os.close(fd)
+
+
+def test_identity_tells_recreated_file_apart(tmp_path: Path) -> None:
+    path = tmp_path / "a.log"
+    path.write_bytes(b"first file\n")
+    fd = os.open(path, os.O_RDONLY)
+    saved = read_identity(fd)
+    assert is_same_file(fd, saved)
+    os.close(fd)
+    path.unlink()
+    path.write_bytes(b"other file\n")  # may well get the same inode back
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert not is_same_file(fd, saved)
+    finally:
+        os.close(fd)
+
+
+def test_identity_of_growing_young_file_still_matches(tmp_path: Path) -> None:
+    path = tmp_path / "a.log"
+    path.write_bytes(b"short\n")
+    fd = os.open(path, os.O_RDONLY)
+    saved = read_identity(fd)
+    with path.open("ab") as f:
+        f.write(b"more lines\n" * 50)
+    try:
+        assert is_same_file(fd, saved)
+    finally:
+        os.close(fd)
+
+
+def test_watermark_waits_for_the_oldest_event() -> None:
+    progress = FileProgress(0)
+    a = progress.track(10, shares=2)  # routed to two sinks
+    b = progress.track(20, shares=1)
+    progress.read_through(30)  # an unrouted line after b
+    b.resolve()
+    a.resolve()
+    assert progress.committed == 0
+    a.resolve()
+    assert progress.committed == 30 and progress.pending == 0
+
+
+def test_watermark_moves_at_once_with_nothing_in_flight() -> None:
+    progress = FileProgress(5)
+    progress.read_through(50)
+    assert progress.committed == 50 and progress.changed
+
+
+def test_ack_resolved_too_often_is_a_bug() -> None:
+    progress = FileProgress(0)
+    ack = progress.track(10, shares=1)
+    ack.resolve()
+    with pytest.raises(RuntimeError):
+        ack.resolve()
+
+
+def test_checkpoint_store_round_trip_and_atomic_file(tmp_path: Path) -> None:
+    store = CheckpointStore(tmp_path)
+    ident = FileIdentity(dev=1, inode=2, head_len=3, head_hash="abc")
+    store.save([Checkpoint("/l/a.json", ident, 42)])
+    assert not (tmp_path / "checkpoints.tmp").exists()
+    assert CheckpointStore(tmp_path).load() == [Checkpoint("/l/a.json", ident, 42)]
+
+
+def test_corrupt_checkpoint_file_is_moved_aside(tmp_path: Path) -> None:
+    (tmp_path / "checkpoints.json").write_text("{not json")
+    assert CheckpointStore(tmp_path).load() == []
+    assert (tmp_path / "checkpoints.corrupt").read_text() == "{not json"
