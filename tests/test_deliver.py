@@ -1,0 +1,179 @@
+"""The sink worker against scripted Discord answers (aioresponses): batching, 429s,
+retries, refusals, a deleted webhook, the spool fallback, and acknowledgements."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+from aioresponses import CallbackResult, aioresponses
+
+from logship.config import SinkConfig
+from logship.deliver import Item, SinkWorker
+from logship.discord.client import WebhookClient
+from logship.discord.ratelimit import RateLimits
+from logship.event import Event, Level
+from logship.spool import Spool, read_segment, segments
+from logship.tail.checkpoint import FileProgress
+from logship.webhook_url import WebhookURL
+
+URL = WebhookURL.parse("http://127.0.0.1:9/api/webhooks/123456789012345678/secret-token")
+POST = re.compile(r"^http://127\.0\.0\.1:9/api/v10/webhooks/123456789012345678/secret-token\?.*$")
+OK = {"id": "1", "channel_id": "2", "type": 0}
+
+
+def sink(**options: Any) -> SinkConfig:
+    defaults: dict[str, Any] = dict(name="errors", url=URL, max_attempts=3, retry_base=0.0,
+                                    retry_cap=0.0)
+    return SinkConfig(**(defaults | options))
+
+
+@pytest.fixture
+def mocked() -> aioresponses:
+    with aioresponses() as m:
+        yield m
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+def make_worker(session: aiohttp.ClientSession, tmp_path: Path, **options: Any) -> SinkWorker:
+    config = sink(**options)
+    limiter = RateLimits().limiter(channel="c", webhook_requests=50, webhook_window=1.0,
+                                   channel_messages=500, channel_window=1.0)
+    return SinkWorker(config, WebhookClient(session), limiter, Spool(tmp_path / "spool"),
+                      backoff=lambda *_: 0.0)
+
+
+def events(progress: FileProgress, *levels: Level) -> list[Item]:
+    items = []
+    for i, level in enumerate(levels):
+        event = Event(ts=None, level=level, message=f"event {i}", offset=(i + 1) * 10)
+        event.ack = progress.track(event.offset, 1)
+        items.append(Item(event))
+    return items
+
+
+async def run_until_idle(worker: SinkWorker, items: list[Item]) -> None:
+    for item in items:
+        await worker.put(item)
+    task = asyncio.create_task(worker.run())
+    assert await worker.drain(timeout=10)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+def sent_payloads(mocked: aioresponses) -> list[dict[str, Any]]:
+    return [orjson.loads(call.kwargs["data"]) for calls in mocked.requests.values()
+            for call in calls]
+
+
+async def test_queued_events_share_one_request_errors_first(mocked, session, tmp_path) -> None:
+    mocked.post(POST, payload=OK, repeat=True)
+    progress = FileProgress(0)
+    worker = make_worker(session, tmp_path)
+    await run_until_idle(worker, events(progress, Level.INFO, Level.ERROR, Level.WARNING))
+    (payload,) = sent_payloads(mocked)
+    titles = [embed.get("title", "") for embed in payload["embeds"]]
+    assert len(titles) == 3 and "ERROR" in titles[0] and "WARNING" in titles[1]
+    assert payload["allowed_mentions"] == {"parse": []}
+    assert progress.committed == 30 and progress.pending == 0
+
+
+async def test_wait_true_is_always_sent(mocked, session, tmp_path) -> None:
+    mocked.post(POST, payload=OK, repeat=True)
+    worker = make_worker(session, tmp_path)
+    await run_until_idle(worker, events(FileProgress(0), Level.ERROR))
+    ((_, url),) = list(mocked.requests)
+    assert url.query["wait"] == "true"
+
+
+async def test_429_waits_retry_after_then_resends(mocked, session, tmp_path) -> None:
+    mocked.post(POST, status=429, payload={"retry_after": 0.2, "global": False})
+    mocked.post(POST, payload=OK)
+    progress = FileProgress(0)
+    worker = make_worker(session, tmp_path)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await run_until_idle(worker, events(progress, Level.ERROR))
+    assert loop.time() - started >= 0.2  # it waited (a lower bound, not a timing claim)
+    assert worker.stats.rate_limited == 1 and worker.stats.delivered == 1
+    assert progress.committed == 10
+
+
+async def test_server_errors_are_retried(mocked, session, tmp_path) -> None:
+    mocked.post(POST, status=502)
+    mocked.post(POST, status=500)
+    mocked.post(POST, payload=OK)
+    progress = FileProgress(0)
+    worker = make_worker(session, tmp_path)
+    await run_until_idle(worker, events(progress, Level.ERROR))
+    assert worker.stats.retries == 2 and worker.stats.delivered == 1
+    assert progress.committed == 10
+
+
+async def test_connection_errors_exhaust_into_the_spool(mocked, session, tmp_path) -> None:
+    mocked.post(POST, exception=aiohttp.ClientConnectionError("refused"), repeat=True)
+    progress = FileProgress(0)
+    worker = make_worker(session, tmp_path, max_attempts=2)
+    await run_until_idle(worker, events(progress, Level.ERROR, Level.CRITICAL))
+    (segment,) = segments(tmp_path / "spool")
+    records = list(read_segment(segment))
+    assert [r.reason for r in records] == ["fallback", "fallback"]
+    assert all("refused" in r.error and r.attempts == 2 for r in records)
+    assert progress.committed == 20  # spooled counts as done: the spool holds them
+
+
+async def test_refused_batch_is_split_and_the_bad_event_is_dead(mocked, session, tmp_path) -> None:
+    refusal = {"code": 50035, "message": "Invalid Form Body"}
+
+    def answer(url: Any, **kwargs: Any) -> CallbackResult:
+        body = orjson.loads(kwargs["data"])
+        bad = any("poison" in e.get("description", "") for e in body["embeds"])
+        return CallbackResult(status=400, payload=refusal) if bad else CallbackResult(payload=OK)
+
+    mocked.post(POST, callback=answer, repeat=True)
+    progress = FileProgress(0)
+    items = events(progress, *[Level.ERROR] * 4)
+    items[2].event.message = "poison"
+    worker = make_worker(session, tmp_path)
+    await run_until_idle(worker, items)
+    assert worker.stats.delivered == 3
+    (record,) = list(read_segment(segments(tmp_path / "spool")[0]))
+    assert record.reason == "dead" and "50035" in record.error
+    assert record.event.message == "poison"
+    assert progress.committed == 40
+
+
+async def test_deleted_webhook_stops_calls_and_spools(mocked, session, tmp_path, caplog) -> None:
+    mocked.post(POST, status=404, payload={"message": "Unknown Webhook", "code": 10015},
+                repeat=True)
+    progress = FileProgress(0)
+    worker = make_worker(session, tmp_path)
+    await run_until_idle(worker, events(progress, Level.ERROR))
+    await run_until_idle(worker, events(progress, Level.ERROR, Level.ERROR))
+    assert worker.stats.requests == 1
+    assert worker.gone == "webhook deleted (404, code 10015): unknown webhook"
+    assert len(list(read_segment(segments(tmp_path / "spool")[0]))) + sum(
+        len(list(read_segment(s))) for s in segments(tmp_path / "spool")[1:]) == 3
+    assert "secret-token" not in caplog.text and "…/webhooks/123456789012345678/****" in caplog.text
+
+
+async def test_abandon_spools_what_is_left(session, tmp_path) -> None:
+    progress = FileProgress(0)
+    worker = make_worker(session, tmp_path)
+    for item in events(progress, Level.ERROR, Level.INFO):
+        await worker.put(item)
+    assert worker.abandon("shutdown before delivery") == 2
+    assert progress.committed == 20
+    records = list(read_segment(segments(tmp_path / "spool")[0]))
+    assert {r.error for r in records} == {"shutdown before delivery"}

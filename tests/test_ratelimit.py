@@ -1,0 +1,77 @@
+"""Rate-limit budgets: local windows, Discord's headers, 429 pauses."""
+
+from __future__ import annotations
+
+from logship.discord.ratelimit import SAFETY_MARGIN, RateLimits, SlidingWindow
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_window_allows_limit_then_waits_from_completion() -> None:
+    clock = FakeClock()
+    window = SlidingWindow(5, 2.0, clock)
+    for _ in range(5):
+        assert window.wait_time() == 0
+        window.reserve()
+        clock.now += 0.1
+        window.release()
+    # the first request completed at 1000.1: the sixth may go at 1002.1
+    assert abs(window.wait_time() - (1002.1 - clock.now)) < 1e-9
+    clock.now = 1002.1
+    assert window.wait_time() == 0
+
+
+def test_in_flight_requests_hold_budget() -> None:
+    clock = FakeClock()
+    window = SlidingWindow(1, 2.0, clock)
+    window.reserve()
+    assert window.wait_time() == 2.0  # unknown until it completes: a whole window
+    window.release()
+    assert window.wait_time() == 2.0
+    clock.now += 2.0
+    assert window.wait_time() == 0
+
+
+def limiter(clock: FakeClock, limits: RateLimits | None = None, channel: str = "c"):
+    limits = limits or RateLimits(clock)
+    return limits.limiter(channel=channel, webhook_requests=5, webhook_window=2.0,
+                          channel_messages=30, channel_window=60.0)
+
+
+def test_headers_with_nothing_remaining_wait_for_reset() -> None:
+    clock = FakeClock()
+    lim = limiter(clock)
+    lim.completed({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset-After": "1.5",
+                   "X-RateLimit-Bucket": "abc"})
+    assert abs(lim.wait_time() - (1.5 + SAFETY_MARGIN)) < 1e-9
+    clock.now += 1.6
+    assert lim.wait_time() == 0
+
+
+def test_429_pauses_this_webhook_and_global_pauses_all() -> None:
+    clock = FakeClock()
+    limits = RateLimits(clock)
+    a, b = limiter(clock, limits, "a"), limiter(clock, limits, "b")
+    a.rate_limited(3.0, is_global=False)
+    assert a.wait_time() > 3.0 and b.wait_time() == 0
+    b.rate_limited(1.0, is_global=True)
+    assert a.wait_time() > 3.0 and b.wait_time() > 1.0
+
+
+def test_channel_budget_is_shared_by_sinks_naming_it() -> None:
+    clock = FakeClock()
+    limits = RateLimits(clock)
+    kwargs = dict(webhook_requests=5, webhook_window=2.0, channel_messages=2, channel_window=60.0)
+    a = limits.limiter(channel="alerts", **kwargs)
+    b = limits.limiter(channel="alerts", **kwargs)
+    for lim in (a, b):
+        lim.webhook.reserve()
+        lim.channel.reserve()
+        lim.completed({})
+    assert a.wait_time() > 59 and b.wait_time() > 59
