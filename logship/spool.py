@@ -115,6 +115,8 @@ class Spool:
 
 def segments(root: Path, sink: str | None = None) -> list[Path]:
     """Every segment file under `root` (or of one sink), oldest first."""
+    if not root.is_dir():
+        return []
     folders = [root / sink] if sink else sorted(p for p in root.iterdir() if p.is_dir())
     found: list[Path] = []
     for folder in folders:

@@ -1,0 +1,76 @@
+"""The router: levels, sources, regex matches on attributes and fields, one send per sink."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from logship.config import RouteConfig
+from logship.event import Event, Level
+from logship.route import Router, describe, event_value
+
+
+def event(level: Level = Level.ERROR, message: str = "boom", **attrs: Any) -> Event:
+    return Event(ts=None, level=level, message=message, **attrs)
+
+
+def sinks(router: Router, e: Event) -> list[str]:
+    return [sink for _, sink in router.match(e)]
+
+
+def test_min_level_is_inclusive() -> None:
+    router = Router([RouteConfig(name="r", sinks=("s",), min_level=Level.WARNING)])
+    assert sinks(router, event(Level.WARNING)) == ["s"]
+    assert sinks(router, event(Level.CRITICAL)) == ["s"]
+    assert sinks(router, event(Level.INFO)) == []
+
+
+def test_sources_restrict_the_route() -> None:
+    router = Router([RouteConfig(name="r", sinks=("s",), sources=("statsbot",))])
+    assert sinks(router, event(source="statsbot")) == ["s"]
+    assert sinks(router, event(source="other")) == []
+
+
+def test_match_searches_attributes_and_fields() -> None:
+    router = Router([
+        RouteConfig(name="members", sinks=("m",), match={"kind": "^member$"}),
+        RouteConfig(name="monitoring", sinks=("mon",), match={"service": "^monitoring$",
+                                                               "message": "slow"}),
+    ])
+    assert sinks(router, event(kind="member")) == ["m"]
+    assert sinks(router, event(message="a slow query", fields={"service": "monitoring"})) == [
+        "mon"]
+    assert sinks(router, event(message="a fast query", fields={"service": "monitoring"})) == []
+    assert sinks(router, event(message="slow", fields={})) == []  # missing field: no match
+
+
+def test_level_matches_by_lowercase_name() -> None:
+    router = Router([RouteConfig(name="r", sinks=("s",), match={"level": "^(error|critical)$"})])
+    assert sinks(router, event(Level.CRITICAL)) == ["s"]
+    assert sinks(router, event(Level.WARNING)) == []
+
+
+def test_a_sink_named_by_two_routes_gets_the_event_once_through_the_first() -> None:
+    first = RouteConfig(name="first", sinks=("a", "b"), min_level=Level.ERROR, template="error")
+    second = RouteConfig(name="second", sinks=("b", "c"))
+    targets = Router([first, second]).match(event(Level.ERROR))
+    assert [(route.name, sink) for route, sink in targets] == [
+        ("first", "a"), ("first", "b"), ("second", "c")]
+
+
+def test_no_routes_match_nothing() -> None:
+    assert Router([]).match(event(Level.CRITICAL)) == []
+
+
+def test_event_value_renders_non_text_fields() -> None:
+    e = event(fields={"user_id": 123456789012345678, "ok": True})
+    assert event_value(e, "user_id") == "123456789012345678"
+    assert event_value(e, "ok") == "True"
+    assert event_value(e, "absent") is None
+    assert event_value(e, "level") == "error"
+
+
+def test_describe_names_every_condition() -> None:
+    lines = describe([RouteConfig(name="errors", sinks=("e", "f"), min_level=Level.ERROR,
+                                  sources=("bot",), match={"kind": "error"}, template="t")])
+    assert lines == ["errors: level >= error, source in bot, kind ~ /error/ → e, f (template t)"]
+    assert describe([]) == ["(no routes: nothing will be sent)"]
