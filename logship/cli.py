@@ -119,6 +119,7 @@ def demo(
 ) -> None:
     """Everything on this machine: a local Discord emulator, a sample bot writing logs,
     and the real daemon shipping them. Shows what each channel receives."""
+    setup_logging()
     from logship.demo import run_demo
 
     raise typer.Exit(run_demo(duration=duration, rate=rate))
@@ -134,11 +135,8 @@ def fake_discord(
     """Run the local Discord webhook emulator (for tests and dry runs)."""
     from logship.fake_discord import serve
 
-    try:
-        serve(host, port, quiet=quiet, fail_rate=fail_rate)
-    except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(EXIT_CONFIG) from None
+    setup_logging()
+    raise typer.Exit(serve(host, port, quiet=quiet, fail_rate=fail_rate))
 
 
 def main() -> None:

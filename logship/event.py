@@ -63,7 +63,7 @@ class Ack:
     `on_done` callback (set by whoever created the handle) runs exactly once.
     """
 
-    __slots__ = ("offset", "_pending", "_on_done")
+    __slots__ = ("_on_done", "_pending", "offset")
 
     def __init__(self, offset: int, on_done: Callable[[Ack], None] | None = None) -> None:
         self.offset = offset

@@ -1,4 +1,4 @@
-"""Discord webhook URLs: accept the forms users paste, post to one canonical form, never print the token.
+"""Discord webhook URLs: the forms users paste, the one logship posts to, a token never shown.
 
 A webhook URL is a secret (anyone holding it can post to the channel), so `WebhookURL`
 keeps the token out of `str()`/`repr()` and every message logship prints uses `masked`.

@@ -138,7 +138,7 @@ async def test_refused_batch_is_split_and_the_bad_event_is_dead(mocked, session,
 
     def answer(url: Any, **kwargs: Any) -> CallbackResult:
         body = orjson.loads(kwargs["data"])
-        bad = any("poison" in e.get("description", "") for e in body["embeds"])
+        bad = any("poison" in e.get("title", "") for e in body["embeds"])
         return CallbackResult(status=400, payload=refusal) if bad else CallbackResult(payload=OK)
 
     mocked.post(POST, callback=answer, repeat=True)

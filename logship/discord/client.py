@@ -7,7 +7,6 @@ give up). Error texts are scrubbed of the webhook token before anyone can log th
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass, field
 from enum import Enum
@@ -133,7 +132,7 @@ class WebhookClient:
                     headers=_canonical_headers(resp.headers),
                     body=_json_or_none(raw),
                 )
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             reason = str(exc).replace(url.token, "****") or type(exc).__name__
             return Response(status=0, latency=time.monotonic() - started,
                             error=f"{type(exc).__name__}: {reason}")

@@ -59,7 +59,7 @@ class FileProgress:
     20
     """
 
-    __slots__ = ("committed", "_inflight", "changed")
+    __slots__ = ("_inflight", "changed", "committed")
 
     def __init__(self, committed: int) -> None:
         self.committed = committed
