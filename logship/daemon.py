@@ -45,8 +45,9 @@ class _Running:
 class Daemon:
     """One logship process: `await Daemon(config).run()` until stopped."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, handle_signals: bool = True) -> None:
         self.config = config
+        self.handle_signals = handle_signals
         self.router = Router(config.routes)
         self.host = socket.gethostname()
         self.spool = Spool(config.daemon.spool_dir)
@@ -62,7 +63,8 @@ class Daemon:
     # -- lifecycle ----------------------------------------------------------------
 
     async def run(self) -> int:
-        self._install_signal_handlers()
+        if self.handle_signals:
+            self._install_signal_handlers()
         self.config.daemon.state_dir.mkdir(parents=True, exist_ok=True)
         saved = self.store.load()
         async with aiohttp.ClientSession() as session:
