@@ -57,6 +57,7 @@ class SourceConfig:
     start_at: str = "end"
     exclude: tuple[str, ...] = ()
     max_line_bytes: int = 65536
+    idle_flush: float = 2.0  # seconds before a held record or unfinished line goes out
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,8 @@ def _daemon(r: _Reader, t: Mapping[str, Any]) -> DaemonConfig:
 
 
 def _source(r: _Reader, t: Mapping[str, Any], key: str) -> SourceConfig:
-    r.no_unknown(t, key, {"name", "paths", "format", "start_at", "exclude", "max_line_bytes"})
+    r.no_unknown(t, key, {"name", "paths", "format", "start_at", "exclude", "max_line_bytes",
+                           "idle_flush"})
     paths = r.strings(t, "paths", key, required=True)
     if not paths:
         raise ConfigError(r.file, f"{key}.paths", "needs at least one path or glob")
@@ -176,6 +178,7 @@ def _source(r: _Reader, t: Mapping[str, Any], key: str) -> SourceConfig:
         start_at=r.choice(t, "start_at", key, START_AT, "end"),
         exclude=tuple(r.strings(t, "exclude", key)),
         max_line_bytes=int(r.number(t, "max_line_bytes", key, 65536, minimum=256)),
+        idle_flush=r.number(t, "idle_flush", key, 2.0, minimum=0.05),
     )
 
 

@@ -126,6 +126,18 @@ class TailedFile:
             self._cut_partial(batch)
         return batch
 
+    @property
+    def has_partial(self) -> bool:
+        """Bytes of an unfinished last line are waiting for their newline."""
+        return bool(self._partial)
+
+    def take_partial(self) -> Lines:
+        """The unfinished last line as it is (its writer went quiet); reading goes on
+        after it, so whatever completes it later comes as a line of its own."""
+        line, self._partial = self._partial, b""
+        self.position += len(line)
+        return Lines([line], [self.position])
+
     def _cut_long_lines(self, batch: Lines) -> None:
         limit = self.max_line_bytes
         for i, line in enumerate(batch.lines):
@@ -141,6 +153,30 @@ class TailedFile:
         batch.cut.append(len(batch.lines) - 1)
         self._partial = b""
         self._skipping = True
+
+
+def find_by_inode(directory: str, identity: FileIdentity) -> str | None:
+    """The path in `directory` of the file `identity` describes (after a rename), if any.
+
+    `os.scandir` gives each entry's inode without a stat, so this is cheap even for a
+    folder full of rotated logs; the device and the head hash are checked on the match.
+    """
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return None
+    for entry in entries:
+        if entry.inode() != identity.inode:
+            continue
+        try:
+            fd = os.open(entry.path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            return entry.path if is_same_file(fd, identity) else None
+        finally:
+            os.close(fd)
+    return None
 
 
 def end_of_last_line(fd: int, window: int = 65536) -> int:

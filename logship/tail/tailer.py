@@ -8,14 +8,23 @@ delivery with `progress.track`; everything else counts as done at once. Awaiting
 dispatch is the backpressure: when the sinks' queues are full, reading pauses.
 
 Files are followed across rename+create rotation (the old descriptor is read to its end
-before it is let go), deletion, and truncation in place (read again from 0).
+before it is let go), deletion, and truncation in place (read again from 0). A checkpoint
+belongs to a file's identity, not its name: a file renamed while logship was stopped is
+found again in its folder (by inode and head hash) and read to its end.
+
+Descriptors stay bounded: past `MAX_OPEN_FILES`, the files quiet the longest are closed
+("dormant") and opened again when they change. A record a parser holds back (a traceback
+may still follow) and a line the writer has not finished go out after `idle_flush`
+seconds of quiet; the wait for that is a timeout on the watcher, not a polling loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +34,15 @@ from watchfiles import Change, awatch
 from logship.config import SourceConfig
 from logship.event import Event
 from logship.parse import RecordParser, make_parser
-from logship.tail.checkpoint import Checkpoint, FileProgress
+from logship.tail.checkpoint import Checkpoint, FileIdentity, FileProgress
 from logship.tail.globs import PathMatcher
-from logship.tail.reader import TailedFile, is_same_file
+from logship.tail.reader import (
+    Lines,
+    TailedFile,
+    end_of_last_line,
+    find_by_inode,
+    is_same_file,
+)
 
 log = logging.getLogger("logship.tail")
 
@@ -36,6 +51,8 @@ Dispatch = Callable[[list[Event], FileProgress], Awaitable[None]]
 # watchfiles: report a change once no new one came for STEP ms, at most DEBOUNCE ms late.
 WATCH_STEP_MS = 10
 WATCH_DEBOUNCE_MS = 100
+# Descriptors held at most; beyond that the longest-quiet files are closed until they change.
+MAX_OPEN_FILES = 64
 
 
 @dataclass(eq=False)
@@ -46,11 +63,17 @@ class TrackedFile:
     reader: TailedFile
     parser: RecordParser
     progress: FileProgress
-    retired: bool = False  # rotated away or deleted: read to the end, then let go
+    active_at: float = field(default_factory=time.monotonic)  # last time it had news
+    flush_at: float | None = None  # when held-back data goes out if nothing else comes
 
     @property
     def path(self) -> str:
         return self.reader.path
+
+    @property
+    def holding(self) -> bool:
+        """Something read is not handed out yet (a held record or an unfinished line)."""
+        return self.parser.buffered_from is not None or self.reader.has_partial
 
     def checkpoint(self) -> Checkpoint:
         return Checkpoint(self.path, self.reader.identity, self.progress.committed)
@@ -73,13 +96,19 @@ class Tailer:
         sources: Sequence[SourceConfig],
         saved: Iterable[Checkpoint],
         dispatch: Dispatch,
+        *,
+        max_open: int = MAX_OPEN_FILES,
     ) -> None:
         self._sources = [_Source(s) for s in sources]
-        self._saved = {c.path: c for c in saved}
+        self._saved = {(c.identity.dev, c.identity.inode): c for c in saved}
+        self._saved_paths = {c.path for c in self._saved.values()}
         self._dispatch = dispatch
+        self._max_open = max_open
         self._files: dict[str, TrackedFile] = {}
         self._retired: list[TrackedFile] = []
+        self._unreadable: set[str] = set()  # reported once, retried on their next change
         self.lines_read = 0
+        self.lines_cut = 0
 
     # -- public -------------------------------------------------------------------
 
@@ -100,16 +129,23 @@ class Tailer:
         next_batch = asyncio.ensure_future(anext(changes))
         await asyncio.sleep(0)
         try:
+            await self._recover_renamed()
             await self._scan(initial=True)
             while not stop.is_set():
+                done, _ = await asyncio.wait({next_batch}, timeout=self._until_flush())
+                if not done:
+                    await self._flush_idle()
+                    continue
                 try:
-                    batch = await next_batch
+                    batch = next_batch.result()
                 except StopAsyncIteration:
                     break
                 await self._apply(batch)
                 next_batch = asyncio.ensure_future(anext(changes))
         finally:
             next_batch.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await next_batch
             await changes.aclose()
 
     def checkpoints(self) -> list[Checkpoint]:
@@ -132,6 +168,10 @@ class Tailer:
     def files(self) -> list[TrackedFile]:
         return list(self._files.values())
 
+    @property
+    def open_files(self) -> int:
+        return sum(not f.reader.closed for f in self._files.values())
+
     # -- discovery ----------------------------------------------------------------
 
     def _relevant(self, change: Change, path: str) -> bool:
@@ -147,6 +187,7 @@ class Tailer:
                     self._open(source.config, path, initial)
         for tracked in list(self._files.values()):
             await self._pump(tracked)
+        self._release_descriptors()
 
     def _source_for(self, path: str) -> SourceConfig | None:
         for source in self._sources:
@@ -155,35 +196,82 @@ class Tailer:
         return None
 
     def _open(self, source: SourceConfig, path: str, initial: bool) -> TrackedFile | None:
-        """Start following `path`: at its checkpoint if it is the same file, else from
-        its beginning (a file that appears while running) or per `start_at` (at start)."""
-        try:
-            reader = TailedFile.open(path, 0, source.max_line_bytes)
-        except (FileNotFoundError, IsADirectoryError):
+        """Start following `path`: at its checkpoint if it is a file we know (by identity,
+        under any name), else from its beginning (a file that appears while running, or
+        one that took the place of a checkpointed file), else per `start_at`."""
+        reader = self._open_reader(path, source.max_line_bytes)
+        if reader is None:
             return None
-        except OSError as exc:
-            log.error("cannot open %s: %s", path, exc.strerror or exc)
-            return None
-        saved = self._saved.pop(path, None)
-        if saved is not None and is_same_file(reader.fd, saved.identity):
+        saved = self._claim_checkpoint(reader)
+        if saved is not None:
             reader.position = min(saved.offset, reader.size())
             how = f"at checkpoint {reader.position}"
-        elif initial and source.start_at == "end":
-            reader.close()
-            reader = TailedFile.open(path, None, source.max_line_bytes)
+            if saved.path != path:
+                how += f" (renamed from {saved.path})"
+        elif initial and source.start_at == "end" and path not in self._saved_paths:
+            reader.position = end_of_last_line(reader.fd)
             how = f"at its end ({reader.position})"
         else:
             how = "from the beginning"
+        tracked = self._track(source, reader)
+        log.info("following %s %s (source %s)", path, how, source.name)
+        return tracked
+
+    def _open_reader(self, path: str, max_line_bytes: int) -> TailedFile | None:
+        try:
+            reader = TailedFile.open(path, 0, max_line_bytes)
+        except (FileNotFoundError, IsADirectoryError):
+            return None
+        except OSError as exc:
+            if path not in self._unreadable:
+                self._unreadable.add(path)
+                log.error("cannot open %s: %s; will retry when it changes", path,
+                          exc.strerror or exc)
+            return None
+        if path in self._unreadable:
+            self._unreadable.discard(path)
+            log.info("%s is readable now", path)
+        return reader
+
+    def _claim_checkpoint(self, reader: TailedFile) -> Checkpoint | None:
+        identity = reader.identity
+        saved = self._saved.get((identity.dev, identity.inode))
+        if saved is None or not is_same_file(reader.fd, saved.identity):
+            return None
+        del self._saved[(identity.dev, identity.inode)]
+        return saved
+
+    def _track(self, source: SourceConfig, reader: TailedFile) -> TrackedFile:
         tracked = TrackedFile(
             source=source,
             reader=reader,
-            parser=make_parser(source.format, source=source.name, path=path),
+            parser=make_parser(source.format, source=source.name, path=reader.path),
             progress=FileProgress(reader.position),
         )
         tracked.progress.changed = True
-        self._files[path] = tracked
-        log.info("following %s %s (source %s)", path, how, source.name)
+        self._files[reader.path] = tracked
         return tracked
+
+    async def _recover_renamed(self) -> None:
+        """A checkpointed file renamed (rotated) while logship was stopped, to a name no
+        glob matches, is found in its old folder by identity and read to its end, before
+        the file that took its name."""
+        for saved in list(self._saved.values()):
+            source = self._source_for(saved.path)
+            if source is None or _names(saved.path, saved.identity):
+                continue
+            found = find_by_inode(os.path.dirname(saved.path), saved.identity)
+            if found is None or self._source_for(found) is not None:
+                continue  # gone, or a glob matches its new name: the scan will find it
+            reader = self._open_reader(found, source.max_line_bytes)
+            if reader is None or self._claim_checkpoint(reader) is not saved:
+                if reader is not None:
+                    reader.close()
+                continue
+            reader.position = min(saved.offset, reader.size())
+            log.info("%s was rotated to %s while logship was stopped; reading it from %d",
+                     saved.path, found, reader.position)
+            await self._retire(self._track(source, reader))
 
     # -- changes ------------------------------------------------------------------
 
@@ -203,20 +291,24 @@ class Tailer:
                     rescan = True
         if rescan:
             await self._scan()
+        self._release_descriptors()
 
     async def _follow(self, tracked: TrackedFile) -> None:
         """Read what is new; if the path now names another file (or none), finish the
         old one and start on the new."""
-        await self._pump(tracked)
+        if tracked.reader.closed and not self._wake(tracked):
+            await self._finish_dormant(tracked)
+        else:
+            await self._pump(tracked)
         try:
             st = os.stat(tracked.path)
-            replaced = (st.st_dev, st.st_ino) != (
-                tracked.reader.identity.dev, tracked.reader.identity.inode)
         except FileNotFoundError:
-            replaced, st = True, None
-        if not replaced:
+            st = None
+        identity = tracked.reader.identity
+        if st is not None and (st.st_dev, st.st_ino) == (identity.dev, identity.inode):
             return
-        await self._retire(tracked)
+        if tracked.path in self._files and self._files[tracked.path] is tracked:
+            await self._retire(tracked)
         if st is not None:
             opened = self._open(tracked.source, tracked.path, initial=False)
             if opened is not None:
@@ -225,19 +317,57 @@ class Tailer:
     async def _retire(self, tracked: TrackedFile) -> None:
         """The path no longer names this file: read it to its end and release it."""
         await self._pump(tracked)
-        tail = tracked.parser.flush()
-        if tail:
-            await self._dispatch(tail, tracked.progress)
-        tracked.progress.read_through(tracked.reader.position)
+        await self._flush(tracked)
         tracked.reader.close()
-        tracked.retired = True
-        del self._files[tracked.path]
+        if self._files.get(tracked.path) is tracked:
+            del self._files[tracked.path]
         self._retired.append(tracked)
         log.info("let go of %s (rotated or deleted) at offset %d",
                  tracked.path, tracked.reader.position)
 
     def _forget_finished(self) -> None:
         self._retired = [f for f in self._retired if f.progress.pending]
+
+    # -- descriptors ----------------------------------------------------------------
+
+    def _release_descriptors(self) -> None:
+        """Close the longest-quiet files past `max_open` (nothing of theirs is held)."""
+        open_files = [f for f in self._files.values() if not f.reader.closed and not f.holding]
+        excess = self.open_files - self._max_open
+        if excess <= 0:
+            return
+        for tracked in sorted(open_files, key=lambda f: f.active_at)[:excess]:
+            tracked.reader.close()
+
+    def _wake(self, tracked: TrackedFile) -> bool:
+        """Open a dormant file again; False when its path now names another file."""
+        old = tracked.reader
+        try:
+            reader = TailedFile.open(old.path, old.position, old.max_line_bytes)
+        except OSError:
+            return False
+        if not is_same_file(reader.fd, old.identity):
+            reader.close()
+            return False
+        tracked.reader = reader
+        return True
+
+    async def _finish_dormant(self, tracked: TrackedFile) -> None:
+        """A dormant file's name was taken (or removed): read the old file, wherever its
+        rotation put it, to its end, then let it go."""
+        old = tracked.reader
+        found = find_by_inode(os.path.dirname(old.path), old.identity)
+        if found is not None:
+            reader = TailedFile.open(found, old.position, old.max_line_bytes)
+            reader.path = old.path
+            tracked.reader = reader
+        else:
+            log.warning("%s was replaced while dormant and its old file is gone; lines "
+                        "written to it after offset %d could not be read", old.path,
+                        old.position)
+        await self._retire(tracked)
+
+    # -- reading --------------------------------------------------------------------
 
     async def _pump(self, tracked: TrackedFile) -> None:
         """Hand out every complete line now in the file."""
@@ -250,17 +380,63 @@ class Tailer:
             tracked.parser = make_parser(tracked.source.format, source=tracked.source.name,
                                          path=reader.path)
             tracked.progress.reset(0)
+        got_lines = False
         while (batch := reader.read_lines()) is not None:
-            events = tracked.parser.feed(batch.lines, batch.ends)
-            if batch.cut:
-                _flag_cut_lines(events, {batch.ends[i] for i in batch.cut})
-            self.lines_read += len(batch.lines)
-            if events:
-                await self._dispatch(events, tracked.progress)
-            buffered = tracked.parser.buffered_from
-            tracked.progress.read_through(reader.position if buffered is None else buffered)
+            got_lines = got_lines or bool(batch.lines)
+            await self._hand_out(tracked, batch)
             await asyncio.sleep(0)  # let the workers and the watcher run between chunks
         reader.refresh_identity()
+        now = time.monotonic()
+        if got_lines:
+            tracked.active_at = now
+        if not tracked.holding:
+            tracked.flush_at = None
+        elif got_lines or tracked.flush_at is None:
+            tracked.flush_at = now + tracked.source.idle_flush
+
+    async def _hand_out(self, tracked: TrackedFile, batch: Lines) -> None:
+        events = tracked.parser.feed(batch.lines, batch.ends)
+        if batch.cut:
+            self.lines_cut += len(batch.cut)
+            _flag_cut_lines(events, {batch.ends[i] for i in batch.cut})
+        self.lines_read += len(batch.lines)
+        if events:
+            await self._dispatch(events, tracked.progress)
+        buffered = tracked.parser.buffered_from
+        reader = tracked.reader
+        tracked.progress.read_through(reader.position if buffered is None else buffered)
+
+    async def _flush(self, tracked: TrackedFile) -> None:
+        """Hand out everything held: an unfinished last line, then the held record."""
+        if tracked.reader.has_partial:
+            await self._hand_out(tracked, tracked.reader.take_partial())
+        held = tracked.parser.flush()
+        if held:
+            await self._dispatch(held, tracked.progress)
+        tracked.progress.read_through(tracked.reader.position)
+        tracked.flush_at = None
+
+    def _until_flush(self) -> float | None:
+        deadlines = [f.flush_at for f in self._files.values() if f.flush_at is not None]
+        return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+
+    async def _flush_idle(self) -> None:
+        now = time.monotonic()
+        for tracked in list(self._files.values()):
+            if tracked.flush_at is not None and tracked.flush_at <= now:
+                await self._pump(tracked)  # news since the deadline was set move it on
+                if tracked.flush_at is not None and tracked.flush_at <= now:
+                    await self._flush(tracked)
+        self._release_descriptors()
+
+
+def _names(path: str, identity: FileIdentity) -> bool:
+    """`path` still names the file `identity` describes."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino) == (identity.dev, identity.inode)
 
 
 def _flag_cut_lines(events: list[Event], cut_ends: set[int]) -> None:

@@ -1,0 +1,222 @@
+"""The tailer in-process, on real files and real inotify: identity, renames while stopped,
+idle flushing, bounded descriptors, unreadable files."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from logship.config import SourceConfig
+from logship.event import Event
+from logship.tail.checkpoint import Checkpoint, FileProgress
+from logship.tail.tailer import Tailer
+
+WAIT = 10.0
+
+
+class Collector:
+    """A dispatch that takes every event at once (as if every route delivered it)."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self._news = asyncio.Event()
+
+    async def __call__(self, events: list[Event], progress: FileProgress) -> None:
+        for event in events:
+            event.ack = progress.track(event.offset, 1)
+            event.ack.resolve()
+        self.events += events
+        self._news.set()
+
+    @property
+    def messages(self) -> list[str]:
+        return [e.message for e in self.events]
+
+    async def wait_for(self, predicate: Callable[[], bool]) -> None:
+        async def until() -> None:
+            while not predicate():
+                self._news.clear()
+                await self._news.wait()
+
+        await asyncio.wait_for(until(), WAIT)
+
+
+class Running:
+    def __init__(self, tailer: Tailer, collector: Collector) -> None:
+        self.tailer = tailer
+        self.collector = collector
+        self.stop = asyncio.Event()
+        self.task = asyncio.create_task(tailer.run(self.stop))
+
+    async def finish(self) -> list[Checkpoint]:
+        self.stop.set()
+        await asyncio.wait_for(self.task, WAIT)
+        checkpoints = self.tailer.checkpoints()
+        self.tailer.close()
+        return checkpoints
+
+
+def source(tmp_path: Path, pattern: str = "*.log", **options: object) -> SourceConfig:
+    base = SourceConfig(name="bot", paths=(str(tmp_path / pattern),), format="text",
+                        start_at="beginning", idle_flush=0.1)
+    return replace(base, **options)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def tail(tmp_path: Path) -> AsyncIterator[Callable[..., Running]]:
+    started: list[Running] = []
+
+    def start(*sources: SourceConfig, saved: list[Checkpoint] | None = None,
+              max_open: int = 64) -> Running:
+        collector = Collector()
+        running = Running(Tailer(sources or (source(tmp_path),), saved or [], collector,
+                                 max_open=max_open), collector)
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        if not running.task.done():
+            await running.finish()
+
+
+def append(path: Path, *lines: str) -> None:
+    with path.open("a") as f:
+        f.writelines(f"{line}\n" for line in lines)
+
+
+async def test_new_lines_are_read_as_they_come(tmp_path: Path, tail: Callable[..., Running]
+                                               ) -> None:
+    log = tmp_path / "bot.log"
+    append(log, "[INFO] one")
+    running = tail()
+    await running.collector.wait_for(lambda: running.collector.messages == ["one"])
+    append(log, "[INFO] two")
+    await running.collector.wait_for(lambda: running.collector.messages == ["one", "two"])
+
+
+async def test_a_file_renamed_while_stopped_is_read_to_its_end(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    log = tmp_path / "bot.log"
+    append(log, "[INFO] before stop")
+    first = tail()
+    await first.collector.wait_for(lambda: len(first.collector.events) == 1)
+    saved = await first.finish()
+
+    append(log, "[INFO] after stop, same file")
+    os.rename(log, tmp_path / "bot.log.1")  # logrotate, while logship is down
+    append(log, "[INFO] the new file")
+
+    second = tail(saved=saved)
+    await second.collector.wait_for(lambda: len(second.collector.events) == 2)
+    assert second.collector.messages == ["after stop, same file", "the new file"]
+
+
+async def test_start_at_end_still_reads_a_file_that_replaced_a_checkpointed_one(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    log = tmp_path / "bot.log"
+    append(log, "[INFO] old")
+    first = tail(source(tmp_path, start_at="end"))
+    stamp = os.stat(log)
+    saved = await first.finish()
+    assert [c.identity.inode for c in saved] == [stamp.st_ino]
+
+    log.unlink()
+    append(log, "[INFO] written while logship was down")
+    second = tail(source(tmp_path, start_at="end"), saved=saved)
+    await second.collector.wait_for(lambda: len(second.collector.events) == 1)
+    assert second.collector.messages == ["written while logship was down"]
+
+
+async def test_an_unfinished_line_goes_out_after_idle_flush(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    log = tmp_path / "bot.log"
+    running = tail()
+    with log.open("a") as f:
+        f.write("[ERROR] the writer never ends this line")
+    await running.collector.wait_for(lambda: len(running.collector.events) == 1)
+    assert running.collector.messages == ["the writer never ends this line"]
+    assert running.collector.events[0].offset == log.stat().st_size
+
+
+async def test_a_held_traceback_record_goes_out_after_idle_flush(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    log = tmp_path / "bot.log"
+    running = tail()
+    append(log, "ERROR:bot:it failed", "Traceback (most recent call last):",
+           '  File "bot.py", line 1, in <module>', "ValueError: bad")
+    await running.collector.wait_for(lambda: len(running.collector.events) == 1)
+    [event] = running.collector.events
+    assert event.message == "it failed"
+    assert event.exception is not None and "ValueError: bad" in event.exception
+
+
+async def test_descriptors_stay_bounded_and_dormant_files_still_follow(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    for n in range(6):
+        append(tmp_path / f"f{n}.log", f"[INFO] first {n}")
+    running = tail(max_open=2)
+    await running.collector.wait_for(lambda: len(running.collector.events) == 6)
+    assert running.tailer.open_files <= 2
+
+    for n in range(6):
+        append(tmp_path / f"f{n}.log", f"[INFO] second {n}")
+    await running.collector.wait_for(lambda: len(running.collector.events) == 12)
+    assert sorted(running.collector.messages[6:]) == [f"second {n}" for n in range(6)]
+    assert running.tailer.open_files <= 2
+
+
+async def test_a_dormant_file_rotated_away_is_read_to_its_end(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    for n in range(3):
+        append(tmp_path / f"f{n}.log", f"[INFO] first {n}")
+    running = tail(max_open=1)
+    await running.collector.wait_for(lambda: len(running.collector.events) == 3)
+    dormant = next(f for f in running.tailer.files() if f.reader.closed)
+    path = Path(dormant.path)
+    append(path, "[INFO] last line of the old file")
+    os.rename(path, path.with_suffix(".old"))
+    append(path, "[INFO] first line of the new file")
+    await running.collector.wait_for(lambda: len(running.collector.events) == 5)
+    assert running.collector.messages[3:] == ["last line of the old file",
+                                              "first line of the new file"]
+
+
+async def test_an_unreadable_file_is_reported_once_and_read_once_readable(
+    tmp_path: Path, tail: Callable[..., Running], monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    log = tmp_path / "bot.log"
+    append(log, "[INFO] secret")
+    real_open = os.open
+    locked = {str(log)}
+
+    def guarded_open(path: str, flags: int, *args: int) -> int:
+        if str(path) in locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", guarded_open)
+    running = tail()
+    append(log, "[INFO] still locked")
+    other = tmp_path / "other.log"
+    append(other, "[INFO] the rest keep flowing")
+    await running.collector.wait_for(lambda: len(running.collector.events) == 1)
+    assert [r.message for r in caplog.records].count(
+        f"cannot open {log}: Permission denied; will retry when it changes") == 1
+
+    locked.clear()
+    append(log, "[INFO] readable now")
+    await running.collector.wait_for(lambda: len(running.collector.events) == 4)
+    assert running.collector.messages[1:] == ["secret", "still locked", "readable now"]
