@@ -77,6 +77,8 @@ class SinkConfig:
     retry_base: float = 0.5
     retry_cap: float = 30.0
     max_attempts: int = 6  # then the batch goes to the spool as `fallback`
+    circuit_failures: int = 5  # consecutive failed requests that open the circuit
+    circuit_cooldown: float = 30.0  # seconds the circuit stays open before a probe
 
 
 @dataclass(frozen=True)
@@ -190,7 +192,7 @@ def _sink(r: _Reader, name: str, t: Mapping[str, Any]) -> SinkConfig:
     numeric = {
         "webhook_requests": 1, "webhook_window": 0.1, "channel_messages": 1,
         "channel_window": 0.1, "queue_size": 1, "timeout": 0.1, "retry_base": 0.0,
-        "retry_cap": 0.0, "max_attempts": 1,
+        "retry_cap": 0.0, "max_attempts": 1, "circuit_failures": 1, "circuit_cooldown": 0.1,
     }
     r.no_unknown(t, key, {"type", "url", "url_file", "username", "avatar_url", "channel",
                           *numeric})

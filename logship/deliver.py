@@ -6,13 +6,21 @@ pile up in its queue, and the next request carries as many of them as fit (10 em
 only once Discord answered 200 with a message, or once the event is safely in the
 spool, so the checkpoint never passes an event that could still be lost.
 
+When the backlog is more than two requests' worth, the worker switches to digests:
+several events share one embed, one line each, so a storm of errors goes out in the
+fewest requests the limits allow, and every event is still named.
+
 What the answers mean:
 - 429: wait `retry_after` (global ones pause every sink), send the same batch again;
 - 5xx, timeout, connection error: exponential backoff with full jitter, then spool as
-  `fallback` after `max_attempts`;
-- 400: never resend the same bytes: split the batch; a single event Discord refuses is
-  spooled as `dead`;
-- 401/403/404: the webhook is gone: stop calling it, say so loudly, spool its events.
+  `fallback` after `max_attempts`. `circuit_failures` failed requests in a row open the
+  circuit: events go straight to the spool until, after `circuit_cooldown`, one request
+  probes the webhook again. A timeout may have delivered: it is retried all the same
+  (at-least-once) and counted as a possible duplicate;
+- 400: never resend the same bytes: drop a username or avatar Discord blames, split the
+  batch, render a refused event plainly; what Discord still refuses is spooled as `dead`;
+- 401/403/404: the webhook is gone: stop calling it, say so loudly once, spool its events
+  as `dead` (replay sends them once the URL is fixed).
 """
 
 from __future__ import annotations
@@ -20,12 +28,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from logship.config import RouteConfig, SinkConfig
 from logship.discord.client import Outcome, Response, WebhookClient
-from logship.discord.payload import Embed, build_payload, pack, render_embed
+from logship.discord.payload import (
+    DIGEST_LINE_MAX,
+    EMBEDS_MAX,
+    TOTAL_MAX,
+    Embed,
+    build_payload,
+    pack,
+    render_digest,
+    render_embed,
+    render_minimal,
+)
 from logship.discord.ratelimit import RateLimiter
 from logship.event import Event
 from logship.spool import Spool, SpoolRecord
@@ -33,7 +52,9 @@ from logship.spool import Spool, SpoolRecord
 log = logging.getLogger("logship.deliver")
 
 # How many queued events a worker looks at when it picks the next batch by priority.
-LOOKAHEAD = 100
+LOOKAHEAD = 200
+# A backlog of more than this many full requests is sent as digests.
+DIGEST_AFTER_REQUESTS = 2
 
 
 @dataclass(eq=False)
@@ -43,9 +64,12 @@ class Item:
     event: Event
     route: RouteConfig | None = None
     attempts: int = 0
+    minimal: bool = False  # Discord refused the full rendering: send the plain one
     _embed: Embed | None = field(default=None, repr=False)
 
     def embed(self, host: str | None) -> Embed:
+        if self.minimal:
+            return render_minimal(self.event, host=host)
         if self._embed is None:
             self._embed = render_embed(self.event, host=host)
         return self._embed
@@ -55,6 +79,14 @@ class Item:
             self.event.ack.resolve()
 
 
+@dataclass(eq=False)
+class Batch:
+    """The events of one request; a digest lists them in shared embeds."""
+
+    items: list[Item]
+    digest: bool = False
+
+
 @dataclass
 class SinkStats:
     requests: int = 0
@@ -62,7 +94,52 @@ class SinkStats:
     rate_limited: int = 0
     retries: int = 0
     spooled: int = 0
+    possible_duplicates: int = 0  # events in requests that timed out, then were resent
+    digests: int = 0
     by_status: dict[int, int] = field(default_factory=dict)
+
+
+class Circuit:
+    """Closed until `threshold` failures in a row; then open for `cooldown` seconds,
+    after which one request probes (a failed probe opens it again at once).
+
+    >>> now = [0.0]; circuit = Circuit(2, 30.0, clock=lambda: now[0])
+    >>> circuit.failed(), circuit.failed(), circuit.is_open
+    (False, True, True)
+    >>> now[0] = 31.0; circuit.is_open, circuit.failed(), circuit.is_open
+    (False, True, True)
+    >>> circuit.succeeded(); circuit.is_open
+    False
+    """
+
+    def __init__(self, threshold: int, cooldown: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.threshold = threshold
+        self.cooldown = cooldown
+        self._clock = clock
+        self._failures = 0
+        self._open_until: float | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._open_until is not None and self._clock() < self._open_until
+
+    @property
+    def tripped(self) -> bool:
+        """Opened and not yet closed by a successful request (probing counts)."""
+        return self._open_until is not None
+
+    def failed(self) -> bool:
+        """Count a failed request; True when this one opened the circuit."""
+        self._failures += 1
+        if self._failures < self.threshold:
+            return False
+        self._open_until = self._clock() + self.cooldown
+        return True
+
+    def succeeded(self) -> None:
+        self._failures = 0
+        self._open_until = None
 
 
 def full_jitter(attempt: int, base: float, cap: float) -> float:
@@ -92,6 +169,8 @@ class SinkWorker:
         self.stats = SinkStats()
         self.gone: str | None = None  # why the webhook is unusable, once it is
         self._backoff = backoff
+        self.circuit = Circuit(sink.circuit_failures, sink.circuit_cooldown)
+        self._plain_profile = False  # Discord refused the sink's username or avatar
         self._pending: list[Item] = []  # taken from the queue, not yet sent
         self._sending: list[Item] = []  # the batch being sent (or retried) now
         self._idle = asyncio.Event()
@@ -116,12 +195,19 @@ class SinkWorker:
                 self._idle.set()
                 item = await self.queue.get()
                 self._pending.append(item)
-            if self.gone:
-                self._take_queued()
-                self._spool(self._pending, "fallback", self.gone)
-                self._pending = []
+            if self.gone or self.circuit.is_open:
+                self._divert()
                 continue
             await self._send_next()
+
+    def _divert(self) -> None:
+        """The webhook is gone or its circuit is open: what is queued goes to the spool."""
+        self._take_queued(limit=None)
+        if self.gone:
+            self._spool(self._pending, "dead", self.gone)
+        else:
+            self._spool(self._pending, "fallback", "circuit open: webhook failing")
+        self._pending = []
 
     async def drain(self, timeout: float) -> bool:
         """Wait up to `timeout` s for everything queued to be resolved. True if it was."""
@@ -159,34 +245,46 @@ class SinkWorker:
         if moved:
             self._pending.sort(key=lambda it: -it.event.level)
 
-    def _next_batch(self) -> list[Item]:
-        embeds = [it.embed(self.host) for it in self._pending[:10]]
-        count = pack(embeds)
-        batch, self._pending = self._pending[:count], self._pending[count:]
-        return batch
+    def _next_batch(self) -> Batch:
+        """Full embeds while they keep up; digests once a backlog builds."""
+        count = pack([it.embed(self.host) for it in self._pending[:EMBEDS_MAX]])
+        digest = self.backlog > DIGEST_AFTER_REQUESTS * count
+        if digest:
+            count = _digest_embeds([it.event for it in self._pending])[1]
+        items, self._pending = self._pending[:count], self._pending[count:]
+        return Batch(items, digest)
 
     # -- sending ------------------------------------------------------------------
 
     async def _send_next(self) -> None:
         await self.limiter.acquire()
         self._take_queued()  # what arrived while we waited for budget rides along
-        self._sending = self._next_batch()
+        batch: Batch | None = self._next_batch()
+        self._sending = batch.items
         try:
-            while self._sending:
-                response = await self._post(self._sending)
-                self._sending = await self._handle(self._sending, response)
-                if self._sending:
+            while batch is not None:
+                response = await self._post(batch)
+                batch = await self._handle(batch, response)
+                self._sending = batch.items if batch else []
+                if batch is not None:
                     await self.limiter.acquire()
         except asyncio.CancelledError:
             self._pending[:0] = self._sending  # shutdown: abandon() spools them
             self._sending = []
             raise
 
-    async def _post(self, batch: list[Item]) -> Response:
+    def _embeds(self, batch: Batch) -> list[Embed]:
+        if batch.digest:
+            embeds, taken = _digest_embeds([it.event for it in batch.items])
+            assert taken == len(batch.items), "a digest batch always fits its embeds"
+            return embeds
+        return [it.embed(self.host) for it in batch.items]
+
+    async def _post(self, batch: Batch) -> Response:
         payload = build_payload(
-            [it.embed(self.host) for it in batch],
-            username=self.sink.username,
-            avatar_url=self.sink.avatar_url,
+            self._embeds(batch),
+            username=None if self._plain_profile else self.sink.username,
+            avatar_url=None if self._plain_profile else self.sink.avatar_url,
         )
         try:
             response = await self.client.execute(self.sink.url, payload)
@@ -195,17 +293,21 @@ class SinkWorker:
             raise
         self.limiter.completed(response.headers)
         self.stats.requests += 1
+        self.stats.digests += batch.digest
         self.stats.by_status[response.status] = self.stats.by_status.get(response.status, 0) + 1
         return response
 
-    async def _handle(self, batch: list[Item], response: Response) -> list[Item]:
-        """Act on one answer; returns the batch to send again (empty when done)."""
+    async def _handle(self, batch: Batch, response: Response) -> Batch | None:
+        """Act on one answer; returns the batch to send next (None when done)."""
         outcome = response.outcome
         if outcome is Outcome.DELIVERED:
-            self.stats.delivered += len(batch)
-            for item in batch:
+            if self.circuit.tripped:
+                log.info("sink %s: the webhook answers again; circuit closed", self.name)
+            self.circuit.succeeded()
+            self.stats.delivered += len(batch.items)
+            for item in batch.items:
                 item.done()
-            return []
+            return None
         if outcome is Outcome.RATE_LIMITED:
             self.stats.rate_limited += 1
             log.warning("sink %s: rate limited (%s), waiting %.2f s", self.name,
@@ -216,37 +318,60 @@ class SinkWorker:
             return batch
         if outcome is Outcome.GONE:
             self.gone = response.describe()
-            log.error("sink %s: %s; no more requests to %s, its events go to the spool",
-                      self.name, self.gone, self.sink.url.masked)
-            self._spool(batch, "fallback", self.gone)
-            return []
+            log.error("sink %s: %s; no more requests to %s, its events go to the spool as "
+                      "dead (fix the URL, then `logship replay`)", self.name, self.gone,
+                      self.sink.url.masked)
+            self._spool(batch.items, "dead", self.gone)
+            return None
         if outcome is Outcome.REJECTED:
             return self._rejected(batch, response)
         return await self._retry(batch, response)
 
-    def _rejected(self, batch: list[Item], response: Response) -> list[Item]:
+    def _rejected(self, batch: Batch, response: Response) -> Batch | None:
+        """A 400: change what is sent (never the same bytes again), or give up."""
         reason = response.describe()
-        if len(batch) > 1:
-            half = len(batch) // 2
+        if response.names_profile() and not self._plain_profile:
+            self._plain_profile = True
+            log.error("sink %s: Discord refuses its username or avatar (%s); sending "
+                      "without them", self.name, reason)
+            return batch
+        items = batch.items
+        if len(items) > 1:
+            half = len(items) // 2
             log.warning("sink %s: Discord refused a batch of %d (%s); sending it split",
-                        self.name, len(batch), reason)
-            self._pending[:0] = batch[half:]
-            return batch[:half]
+                        self.name, len(items), reason)
+            self._pending[:0] = items[half:]
+            return Batch(items[:half], batch.digest)
+        (item,) = items
+        if batch.digest or not item.minimal:
+            item.minimal = True
+            log.warning("sink %s: Discord refused an event (%s); sending it plainly",
+                        self.name, reason)
+            return Batch(items)
         log.error("sink %s: Discord refused an event for good (%s); spooled as dead",
                   self.name, reason)
-        self._spool(batch, "dead", reason)
-        return []
+        self._spool(items, "dead", reason)
+        return None
 
-    async def _retry(self, batch: list[Item], response: Response) -> list[Item]:
-        for item in batch:
+    async def _retry(self, batch: Batch, response: Response) -> Batch | None:
+        items = batch.items
+        for item in items:
             item.attempts += 1
-        attempts = batch[0].attempts
+        if response.timed_out:
+            self.stats.possible_duplicates += len(items)
         reason = response.describe()
+        if self.circuit.failed():
+            log.error("sink %s: %d failed requests in a row (%s); circuit open: events go "
+                      "to the spool, next try in %.0f s", self.name, self.circuit.threshold,
+                      reason, self.circuit.cooldown)
+            self._spool(items, "fallback", reason)
+            return None
+        attempts = items[0].attempts
         if attempts >= self.sink.max_attempts:
             log.error("sink %s: giving up after %d attempts (%s); %d events spooled",
-                      self.name, attempts, reason, len(batch))
-            self._spool(batch, "fallback", reason)
-            return []
+                      self.name, attempts, reason, len(items))
+            self._spool(items, "fallback", reason)
+            return None
         delay = self._backoff(attempts, self.sink.retry_base, self.sink.retry_cap)
         self.stats.retries += 1
         log.warning("sink %s: %s; retry %d in %.2f s", self.name, reason, attempts, delay)
@@ -271,3 +396,15 @@ class SinkWorker:
         self.stats.spooled += len(items)
         for item in items:
             item.done()
+
+
+def _digest_embeds(events: list[Event]) -> tuple[list[Embed], int]:
+    """Digest embeds for as many of the leading `events` as one message holds."""
+    embeds: list[Embed] = []
+    taken, room = 0, TOTAL_MAX
+    while taken < len(events) and len(embeds) < EMBEDS_MAX and room >= 2 * DIGEST_LINE_MAX:
+        embed, count = render_digest(events[taken:], room)
+        embeds.append(embed)
+        taken += count
+        room -= embed.size
+    return embeds, taken

@@ -15,13 +15,14 @@ import pytest
 from aioresponses import CallbackResult, aioresponses
 
 from logship.config import SinkConfig
-from logship.deliver import Item, SinkWorker
+from logship.deliver import Circuit, Item, SinkWorker
 from logship.discord.client import WebhookClient
 from logship.discord.ratelimit import RateLimits
 from logship.event import Event, Level
 from logship.spool import Spool, read_segment, segments
 from logship.tail.checkpoint import FileProgress
 from logship.webhook_url import WebhookURL
+from tests.discord_schema import execute_webhook_errors
 
 URL = WebhookURL.parse("http://127.0.0.1:9/api/webhooks/123456789012345678/secret-token")
 POST = re.compile(r"^http://127\.0\.0\.1:9/api/v10/webhooks/123456789012345678/secret-token\?.*$")
@@ -163,6 +164,8 @@ async def test_deleted_webhook_stops_calls_and_spools(mocked, session, tmp_path,
     await run_until_idle(worker, events(progress, Level.ERROR, Level.ERROR))
     assert worker.stats.requests == 1
     assert worker.gone == "webhook deleted (404, code 10015): unknown webhook"
+    spooled = [r for s in segments(tmp_path / "spool") for r in read_segment(s)]
+    assert {r.reason for r in spooled} == {"dead"}
     assert len(list(read_segment(segments(tmp_path / "spool")[0]))) + sum(
         len(list(read_segment(s))) for s in segments(tmp_path / "spool")[1:]) == 3
     assert "secret-token" not in caplog.text and "…/webhooks/123456789012345678/****" in caplog.text
@@ -177,3 +180,61 @@ async def test_abandon_spools_what_is_left(session, tmp_path) -> None:
     assert progress.committed == 20
     records = list(read_segment(segments(tmp_path / "spool")[0]))
     assert {r.error for r in records} == {"shutdown before delivery"}
+
+
+async def test_a_backlog_goes_out_as_digests_naming_every_event(mocked, session, tmp_path
+                                                                ) -> None:
+    mocked.post(POST, payload=OK, repeat=True)
+    progress = FileProgress(0)
+    items = events(progress, *[Level.ERROR] * 150)
+    worker = make_worker(session, tmp_path, queue_size=200)
+    await run_until_idle(worker, items)
+    payloads = sent_payloads(mocked)
+    assert len(payloads) <= 4  # one request per 10 events would take 15
+    assert worker.stats.digests == len(payloads)
+    listed = "\n".join(e.get("description", "") for p in payloads for e in p["embeds"])
+    assert all(f"event {n}\n" in listed + "\n" for n in range(150))
+    assert all(execute_webhook_errors(p) == [] for p in payloads)
+    assert progress.committed == 1500 and worker.stats.delivered == 150
+
+
+async def test_the_circuit_opens_then_a_probe_closes_it(mocked, session, tmp_path) -> None:
+    mocked.post(POST, status=503, repeat=2)
+    mocked.post(POST, payload=OK, repeat=True)
+    now = [0.0]
+    progress = FileProgress(0)
+    worker = make_worker(session, tmp_path, circuit_failures=2, max_attempts=10)
+    worker.circuit = Circuit(2, 30.0, clock=lambda: now[0])
+    await run_until_idle(worker, events(progress, Level.ERROR))
+    assert worker.circuit.is_open and worker.stats.requests == 2
+    later = [Item(Event(ts=None, level=Level.ERROR, message="while open", offset=20))]
+    later[0].event.ack = progress.track(20, 1)
+    await run_until_idle(worker, later)  # straight to the spool, no request
+    assert worker.stats.requests == 2 and worker.stats.spooled == 2
+
+    now[0] = 31.0  # the cool-down is over: the next event is the probe
+    probe = [Item(Event(ts=None, level=Level.ERROR, message="probe", offset=30))]
+    probe[0].event.ack = progress.track(30, 1)
+    await run_until_idle(worker, probe)
+    assert not worker.circuit.tripped and worker.stats.delivered == 1
+    assert progress.committed == 30
+
+
+async def test_a_refused_username_is_dropped_not_resent(mocked, session, tmp_path) -> None:
+    mocked.post(POST, status=400, payload={"code": 50035, "message": "Invalid Form Body",
+                                           "errors": {"username": {"_errors": []}}})
+    mocked.post(POST, payload=OK)
+    worker = make_worker(session, tmp_path, username="bot logs")
+    await run_until_idle(worker, events(FileProgress(0), Level.ERROR))
+    first, second = sent_payloads(mocked)
+    assert first["username"] == "bot logs" and "username" not in second
+    assert worker.stats.delivered == 1
+
+
+async def test_a_timeout_is_retried_and_counted_as_a_possible_duplicate(mocked, session,
+                                                                        tmp_path) -> None:
+    mocked.post(POST, exception=TimeoutError())
+    mocked.post(POST, payload=OK)
+    worker = make_worker(session, tmp_path)
+    await run_until_idle(worker, events(FileProgress(0), Level.ERROR))
+    assert worker.stats.possible_duplicates == 1 and worker.stats.delivered == 1

@@ -44,6 +44,7 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     body: Any = None
     error: str | None = None
+    timed_out: bool = False  # no answer in time: Discord may still have posted it
 
     @property
     def outcome(self) -> Outcome:
@@ -98,6 +99,11 @@ class Response:
                 text += f" {orjson.dumps(errors).decode()[:300]}"
         return text
 
+    def names_profile(self) -> bool:
+        """A 400 that blames the username or avatar (a sink's, not an event's, fault)."""
+        errors = self.body.get("errors") if isinstance(self.body, dict) else None
+        return isinstance(errors, dict) and bool({"username", "avatar_url"} & errors.keys())
+
     def rate_limit_headers(self) -> dict[str, str]:
         return {k: v for k, v in self.headers.items() if k in RATE_LIMIT_HEADERS}
 
@@ -135,7 +141,8 @@ class WebhookClient:
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             reason = str(exc).replace(url.token, "****") or type(exc).__name__
             return Response(status=0, latency=time.monotonic() - started,
-                            error=f"{type(exc).__name__}: {reason}")
+                            error=f"{type(exc).__name__}: {reason}",
+                            timed_out=isinstance(exc, TimeoutError))
 
 
 def _canonical_headers(headers: Any) -> dict[str, str]:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -407,6 +408,76 @@ def _fit(
 
 def _fields_size(fields: Iterable[Mapping[str, Any]]) -> int:
     return sum(len(f["name"]) + len(f["value"]) for f in fields)
+
+
+# -- backlog and repair -------------------------------------------------------------
+
+DIGEST_LINE_MAX = 160  # characters of one event's line in a digest
+
+
+def digest_line(event: Event) -> str:
+    """One event as one line of a digest: time, level mark, first line, exception's last.
+
+    >>> digest_line(Event(None, Level.ERROR, "boom\\nmore", exception="T\\nValueError: x"))
+    '🔴 boom — ValueError: x'
+    """
+    emoji = _STYLE.get(event.level, _STYLE[Level.INFO])[0]
+    first, _ = _split_message(event.message)
+    if event.exception:
+        last = clean(event.exception).strip().rsplit("\n", 1)[-1].strip()
+        if last:
+            first = f"{first} — {last}" if first else last
+    clock = f"`{event.ts:%H:%M:%S}` " if event.ts is not None else ""
+    return truncate(f"{clock}{emoji} {first}", DIGEST_LINE_MAX).replace("\n", " ")
+
+
+def render_digest(events: Sequence[Event], room: int = TOTAL_MAX) -> tuple[Embed, int]:
+    """One embed listing as many of the leading `events` as fit in `room` characters (at
+    least one), one line each; and how many it took. For a backlog: a storm of errors
+    goes out in as few requests as the limits allow, every event still named.
+
+    >>> embed, taken = render_digest([Event(None, Level.ERROR, f"e{n}") for n in range(3)])
+    >>> taken, embed.data["title"], embed.data["description"]
+    (3, '🔴 3 events (ERROR ×3)', '🔴 e0\\n🔴 e1\\n🔴 e2')
+    """
+    title_room = 64  # "🔴 1234 events (CRITICAL ×12, ERROR ×1222, …)" stays well under
+    budget = min(DESCRIPTION_MAX, max(room - title_room, DIGEST_LINE_MAX))
+    lines: list[str] = []
+    used = 0
+    for event in events:
+        line = digest_line(event)
+        cost = len(line) + (1 if lines else 0)
+        if lines and used + cost > budget:
+            break
+        lines.append(line)
+        used += cost
+    taken = events[: len(lines)]
+    top = max(e.level for e in taken)
+    counts = Counter(e.level for e in taken)
+    summary = ", ".join(f"{getattr(level, 'name', level)} ×{counts[level]}"
+                        for level in sorted(counts, reverse=True))
+    emoji, color = _STYLE.get(top, _STYLE[Level.INFO])
+    title = truncate(f"{emoji} {len(taken)} events ({summary})", min(TITLE_MAX, title_room))
+    return Embed.of({"title": title, "description": "\n".join(lines), "color": color}), len(
+        taken)
+
+
+def render_minimal(event: Event, host: str | None = None) -> Embed:
+    """A plain embed for an event Discord refused as rendered: title, a short
+    description, the footer; no fields, no timestamp. The repair before giving up.
+
+    >>> render_minimal(Event(None, Level.ERROR, "boom", fields={"x": 1})).data
+    {'title': '🔴 ERROR: boom', 'color': 15158332}
+    """
+    first, rest = _split_message(event.message)
+    title, _ = _title(event.level, first)
+    data: dict[str, Any] = {"title": title}
+    if rest.strip():
+        data["description"] = truncate(rest, 1000)
+    data["color"] = _STYLE.get(event.level, _STYLE[Level.INFO])[1]
+    if footer := _footer(event, host):
+        data["footer"] = {"text": footer}
+    return Embed.of(data)
 
 
 # -- messages -------------------------------------------------------------------------
