@@ -75,3 +75,19 @@ def test_channel_budget_is_shared_by_sinks_naming_it() -> None:
         lim.channel.reserve()
         lim.completed({})
     assert a.wait_time() > 59 and b.wait_time() > 59
+
+
+def test_webhooks_in_one_bucket_share_its_budget() -> None:
+    now = [0.0]
+    limits = RateLimits(clock=lambda: now[0])
+    options = dict(webhook_requests=50, webhook_window=2.0, channel_messages=50,
+                   channel_window=60.0)
+    first = limits.limiter(channel="a", **options)
+    second = limits.limiter(channel="b", **options)
+    headers = {"X-RateLimit-Bucket": "shared", "X-RateLimit-Remaining": "0",
+               "X-RateLimit-Reset-After": "1.5"}
+    first.completed(headers)
+    second.completed({**headers, "X-RateLimit-Remaining": "1"})
+    assert first.headers is second.headers
+    second.headers.spend()
+    assert first.wait_time() > 1.0  # what the second spent, the first cannot

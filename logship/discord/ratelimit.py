@@ -8,6 +8,9 @@ Three budgets gate every request, and a request waits for all of them:
   (Discord's `shared` scope: 30 messages per 60 s);
 * a global pause, set by a 429 with `"global": true`, that stops every webhook.
 
+Webhooks whose responses name the same `X-RateLimit-Bucket` share that bucket's header
+budget: what one spends, the others cannot.
+
 Times are taken when a response arrives, which is never earlier than when Discord
 counted the request, so the local windows can only err on the safe side.
 """
@@ -123,12 +126,14 @@ class RateLimiter:
         channel: SlidingWindow,
         global_pause: Pause,
         clock: Clock = time.monotonic,
+        buckets: dict[str, HeaderBudget] | None = None,
     ) -> None:
         self.webhook = webhook
         self.channel = channel
         self.global_pause = global_pause
         self.headers = HeaderBudget(clock)
         self.pause = Pause(clock)
+        self._buckets = buckets if buckets is not None else {}
 
     def wait_time(self) -> float:
         return max(
@@ -151,6 +156,9 @@ class RateLimiter:
         """The request `acquire` allowed has its answer (or failed): start its windows."""
         self.webhook.release()
         self.channel.release()
+        bucket = headers.get("X-RateLimit-Bucket")
+        if bucket is not None and bucket != self.headers.bucket:
+            self.headers = self._buckets.setdefault(bucket, self.headers)
         self.headers.update(headers)
 
     def rate_limited(self, retry_after: float, is_global: bool) -> None:
@@ -163,6 +171,7 @@ class RateLimits:
     def __init__(self, clock: Clock = time.monotonic) -> None:
         self._clock = clock
         self._channels: dict[str, SlidingWindow] = {}
+        self._buckets: dict[str, HeaderBudget] = {}
         self.global_pause = Pause(clock)
 
     def limiter(self, *, channel: str, webhook_requests: int, webhook_window: float,
@@ -176,4 +185,5 @@ class RateLimits:
             window,
             self.global_pause,
             self._clock,
+            self._buckets,
         )
