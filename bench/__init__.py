@@ -1,0 +1,1 @@
+"""logship's benchmarks: `python -m bench [--quick]` prints figures, never asserts on them."""

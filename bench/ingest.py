@@ -1,0 +1,97 @@
+"""Ingest: tail + parse + route throughput over a file of sample JSON lines.
+
+The reference is the loop every bot author writes first, `for line in f: json.loads(line)`,
+over the same file in the same run: logship's whole ingest path (chunked reads, line
+splitting, offsets, parsing into events, routing) should cost no more CPU than that.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from logship.config import RouteConfig
+from logship.demo_logs import sample_lines
+from logship.event import Level
+from logship.parse import make_parser
+from logship.route import Router
+from logship.tail.reader import TailedFile
+
+ROUTES = (
+    RouteConfig(name="errors", sinks=("errors",), min_level=Level.ERROR),
+    RouteConfig(name="members", sinks=("members",), match={"message": "^Member"}),
+)
+
+
+@dataclass
+class Run:
+    name: str
+    lines: int
+    cpu: float
+    wall: float
+
+    @property
+    def per_second(self) -> float:
+        return self.lines / self.wall
+
+    @property
+    def cpu_per_million(self) -> float:
+        return self.cpu * 1_000_000 / self.lines
+
+
+def make_file(folder: Path, lines: int) -> Path:
+    path = folder / "logs.json"
+    path.write_bytes(sample_lines(lines))
+    return path
+
+
+def _timed(name: str, lines: int, body: object) -> Run:
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    body()  # type: ignore[operator]
+    return Run(name, lines, time.process_time() - cpu0, time.perf_counter() - wall0)
+
+
+def json_loads_loop(path: Path) -> int:
+    count = 0
+    with path.open("rb") as f:
+        for line in f:
+            json.loads(line)
+            count += 1
+    return count
+
+
+def logship_ingest(path: Path) -> int:
+    """What the tailer does per chunk, minus the waiting: read, parse, route."""
+    reader = TailedFile.open(str(path), 0, 65536)
+    parser = make_parser("auto", source="bench", path=str(path))
+    match = Router(ROUTES).match
+    routed = 0
+    try:
+        while (batch := reader.read_lines()) is not None:
+            for event in parser.feed(batch.lines, batch.ends):
+                if match(event):
+                    routed += 1
+        for event in parser.flush():
+            if match(event):
+                routed += 1
+    finally:
+        reader.close()
+    return routed
+
+
+def run(folder: Path, lines: int) -> list[Run]:
+    path = make_file(folder, lines)
+    json_loads_loop(path)  # warm the page cache for both
+    baseline = _timed("json.loads loop", lines, lambda: json_loads_loop(path))
+    ours = _timed("logship tail+parse+route", lines, lambda: logship_ingest(path))
+    return [baseline, ours]
+
+
+def report(runs: list[Run]) -> list[str]:
+    baseline, ours = runs
+    rows = [f"{r.name:<26} {r.per_second:>12,.0f} lines/s   "
+            f"{r.cpu_per_million:6.2f} CPU s per million lines" for r in runs]
+    rows.append(f"{'CPU ratio (logship/loop)':<26} {ours.cpu / baseline.cpu:>12.2f}")
+    return rows
