@@ -50,6 +50,12 @@ class DaemonConfig:
 
 
 @dataclass(frozen=True)
+class SpoolConfig:
+    max_bytes: int | None = None  # past this, reading pauses (the source files buffer)
+    segment_bytes: int = 8 << 20  # a segment rolls (and is fsynced) at this size
+
+
+@dataclass(frozen=True)
 class SourceConfig:
     name: str
     paths: tuple[str, ...]
@@ -98,6 +104,7 @@ class Config:
     sources: tuple[SourceConfig, ...]
     sinks: Mapping[str, SinkConfig]
     routes: tuple[RouteConfig, ...]
+    spool: SpoolConfig = field(default_factory=SpoolConfig)
 
 
 def find_config(explicit: Path | None = None, env: Mapping[str, str] | None = None) -> Path:
@@ -133,8 +140,9 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
 def parse_config(data: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> Config:
     """Validate already-decoded TOML `data` (pure apart from reading `url_file`s)."""
     reader = _Reader(path, env)
-    reader.no_unknown(data, "", {"daemon", "sources", "sinks", "routes"})
+    reader.no_unknown(data, "", {"daemon", "spool", "sources", "sinks", "routes"})
     daemon = _daemon(reader, reader.table(data, "daemon", "daemon"))
+    spool = _spool(reader, reader.table(data, "spool", "spool"))
     sources = tuple(
         _source(reader, item, f"sources[{i}]")
         for i, item in enumerate(reader.array_of_tables(data, "sources", "sources"))
@@ -150,7 +158,18 @@ def parse_config(data: Mapping[str, Any], path: Path, env: Mapping[str, str]) ->
         for i, item in enumerate(reader.array_of_tables(data, "routes", "routes"))
     )
     reader.unique([r.name for r in routes], "routes", "route")
-    return Config(path=path, daemon=daemon, sources=sources, sinks=sinks, routes=routes)
+    return Config(path=path, daemon=daemon, sources=sources, sinks=sinks, routes=routes,
+                  spool=spool)
+
+
+def _spool(r: _Reader, t: Mapping[str, Any]) -> SpoolConfig:
+    r.no_unknown(t, "spool", {"max_bytes", "segment_bytes"})
+    max_bytes = t.get("max_bytes")
+    return SpoolConfig(
+        max_bytes=None if max_bytes is None else int(
+            r.number(t, "max_bytes", "spool", 0, minimum=4096)),
+        segment_bytes=int(r.number(t, "segment_bytes", "spool", 8 << 20, minimum=4096)),
+    )
 
 
 def _daemon(r: _Reader, t: Mapping[str, Any]) -> DaemonConfig:

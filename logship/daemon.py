@@ -27,6 +27,7 @@ from logship.config import Config, ConfigError, SinkConfig, load_config
 from logship.deliver import Item, SinkWorker
 from logship.discord.client import WebhookClient
 from logship.discord.ratelimit import RateLimits
+from logship.drain import SpoolDrainer
 from logship.event import Event
 from logship.route import Router
 from logship.spool import Spool
@@ -40,6 +41,7 @@ log = logging.getLogger("logship.daemon")
 class _Running:
     worker: SinkWorker
     task: asyncio.Task[None]
+    drainer: asyncio.Task[None]
 
 
 class Daemon:
@@ -50,7 +52,8 @@ class Daemon:
         self.handle_signals = handle_signals
         self.router = Router(config.routes)
         self.host = socket.gethostname()
-        self.spool = Spool(config.daemon.spool_dir)
+        self.spool = Spool(config.daemon.spool_dir, max_bytes=config.spool.max_bytes,
+                           segment_bytes=config.spool.segment_bytes)
         self.store = CheckpointStore(config.daemon.state_dir)
         self.limits = RateLimits()
         self.sinks: dict[str, _Running] = {}
@@ -98,8 +101,10 @@ class Daemon:
             await tail_task
         await self._drain()
         for running in self.sinks.values():
+            running.drainer.cancel()
             running.task.cancel()
-        await asyncio.gather(*(r.task for r in self.sinks.values()), return_exceptions=True)
+        await asyncio.gather(*(t for r in self.sinks.values() for t in (r.task, r.drainer)),
+                             return_exceptions=True)
         for running in self.sinks.values():
             left = running.worker.abandon("shutdown before delivery")
             if left:
@@ -107,6 +112,7 @@ class Daemon:
                             running.worker.name, left)
         saver.cancel()
         self._save_checkpoints(force=True)
+        self.spool.close()
         assert self.tailer is not None
         self.tailer.close()
         log.info("stopped")
@@ -165,7 +171,9 @@ class Daemon:
         )
         worker = SinkWorker(sink, self._client, limiter, self.spool, host=self.host)
         task = asyncio.create_task(worker.run(), name=f"sink:{sink.name}")
-        self.sinks[sink.name] = _Running(worker, task)
+        drainer = asyncio.create_task(SpoolDrainer(worker, self.spool).run(),
+                                      name=f"drain:{sink.name}")
+        self.sinks[sink.name] = _Running(worker, task, drainer)
         log.info("sink %s → %s", sink.name, sink.url.masked)
 
     # -- checkpoints --------------------------------------------------------------
@@ -180,6 +188,7 @@ class Daemon:
         if tailer is None or not (force or tailer.changed):
             return
         try:
+            self.spool.sync()  # the spool holds what the checkpoints let go of: first
             self.store.save(tailer.checkpoints())
             tailer.mark_saved()
         except OSError as exc:

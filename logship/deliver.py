@@ -26,6 +26,7 @@ What the answers mean:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -55,6 +56,8 @@ log = logging.getLogger("logship.deliver")
 LOOKAHEAD = 200
 # A backlog of more than this many full requests is sent as digests.
 DIGEST_AFTER_REQUESTS = 2
+# Seconds between tries to write to a full spool when no drain frees space sooner.
+SPOOL_RETRY = 10.0
 
 
 @dataclass(eq=False)
@@ -170,6 +173,10 @@ class SinkWorker:
         self.gone: str | None = None  # why the webhook is unusable, once it is
         self._backoff = backoff
         self.circuit = Circuit(sink.circuit_failures, sink.circuit_cooldown)
+        self.on_recover: Callable[[], None] | None = None  # the circuit closed again
+        self.spool_blocked = False  # the spool is full: events are held, reading pauses
+        self._space = asyncio.Event()
+        spool.on_freed.append(self._space.set)
         self._plain_profile = False  # Discord refused the sink's username or avatar
         self._pending: list[Item] = []  # taken from the queue, not yet sent
         self._sending: list[Item] = []  # the batch being sent (or retried) now
@@ -196,17 +203,17 @@ class SinkWorker:
                 item = await self.queue.get()
                 self._pending.append(item)
             if self.gone or self.circuit.is_open:
-                self._divert()
+                await self._divert()
                 continue
             await self._send_next()
 
-    def _divert(self) -> None:
+    async def _divert(self) -> None:
         """The webhook is gone or its circuit is open: what is queued goes to the spool."""
         self._take_queued(limit=None)
         if self.gone:
-            self._spool(self._pending, "dead", self.gone)
+            await self._spool(self._pending, "dead", self.gone)
         else:
-            self._spool(self._pending, "fallback", "circuit open: webhook failing")
+            await self._spool(self._pending, "fallback", "circuit open: webhook failing")
         self._pending = []
 
     async def drain(self, timeout: float) -> bool:
@@ -226,8 +233,8 @@ class SinkWorker:
         """Spool what is still queued or unsent (the run task must be stopped first)."""
         self._take_queued(limit=None)
         left, self._pending = self._pending, []
-        if left:
-            self._spool(left, "fallback", reason)
+        if left and not self._write_spool(left, "fallback", reason):
+            return 0
         return len(left)
 
     # -- batching -----------------------------------------------------------------
@@ -301,9 +308,12 @@ class SinkWorker:
         """Act on one answer; returns the batch to send next (None when done)."""
         outcome = response.outcome
         if outcome is Outcome.DELIVERED:
-            if self.circuit.tripped:
-                log.info("sink %s: the webhook answers again; circuit closed", self.name)
+            recovered = self.circuit.tripped
             self.circuit.succeeded()
+            if recovered:
+                log.info("sink %s: the webhook answers again; circuit closed", self.name)
+                if self.on_recover is not None:
+                    self.on_recover()
             self.stats.delivered += len(batch.items)
             for item in batch.items:
                 item.done()
@@ -321,13 +331,13 @@ class SinkWorker:
             log.error("sink %s: %s; no more requests to %s, its events go to the spool as "
                       "dead (fix the URL, then `logship replay`)", self.name, self.gone,
                       self.sink.url.masked)
-            self._spool(batch.items, "dead", self.gone)
+            await self._spool(batch.items, "dead", self.gone)
             return None
         if outcome is Outcome.REJECTED:
-            return self._rejected(batch, response)
+            return await self._rejected(batch, response)
         return await self._retry(batch, response)
 
-    def _rejected(self, batch: Batch, response: Response) -> Batch | None:
+    async def _rejected(self, batch: Batch, response: Response) -> Batch | None:
         """A 400: change what is sent (never the same bytes again), or give up."""
         reason = response.describe()
         if response.names_profile() and not self._plain_profile:
@@ -350,7 +360,7 @@ class SinkWorker:
             return Batch(items)
         log.error("sink %s: Discord refused an event for good (%s); spooled as dead",
                   self.name, reason)
-        self._spool(items, "dead", reason)
+        await self._spool(items, "dead", reason)
         return None
 
     async def _retry(self, batch: Batch, response: Response) -> Batch | None:
@@ -364,13 +374,13 @@ class SinkWorker:
             log.error("sink %s: %d failed requests in a row (%s); circuit open: events go "
                       "to the spool, next try in %.0f s", self.name, self.circuit.threshold,
                       reason, self.circuit.cooldown)
-            self._spool(items, "fallback", reason)
+            await self._spool(items, "fallback", reason)
             return None
         attempts = items[0].attempts
         if attempts >= self.sink.max_attempts:
             log.error("sink %s: giving up after %d attempts (%s); %d events spooled",
                       self.name, attempts, reason, len(items))
-            self._spool(items, "fallback", reason)
+            await self._spool(items, "fallback", reason)
             return None
         delay = self._backoff(attempts, self.sink.retry_base, self.sink.retry_cap)
         self.stats.retries += 1
@@ -378,7 +388,22 @@ class SinkWorker:
         await asyncio.sleep(delay)
         return batch
 
-    def _spool(self, items: list[Item], reason: str, error: str) -> None:
+    async def _spool(self, items: list[Item], reason: str, error: str) -> None:
+        """Put `items` in the spool; while it is full (or the disk is), hold them and
+        wait: the queue fills up behind, and the tailer stops reading."""
+        while not self._write_spool(items, reason, error):
+            self.spool_blocked = True
+            self._space.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._space.wait(), SPOOL_RETRY)
+            self.spool.recount()  # another process (replay) may have made room
+        if self.spool_blocked:
+            self.spool_blocked = False
+            log.info("sink %s: the spool takes events again; reading resumes", self.name)
+
+    def _write_spool(self, items: list[Item], reason: str, error: str) -> bool:
+        """Append `items` to the spool and resolve them; False (nothing resolved, so the
+        checkpoint stays before them) when the spool cannot take them."""
         records = [
             SpoolRecord(event=it.event, sink=self.name, reason=reason, error=error,
                         route=it.route.name if it.route else None, attempts=it.attempts)
@@ -387,15 +412,15 @@ class SinkWorker:
         try:
             self.spool.append(records)
         except OSError as exc:
-            # Not resolving keeps the checkpoint before these events: they are read
-            # again after a restart instead of being lost.
-            log.error("sink %s: cannot write %d events to the spool (%s); they will be "
-                      "read again from their files after a restart", self.name, len(items),
-                      exc.strerror or exc)
-            return
+            if not self.spool_blocked:
+                log.error("sink %s: cannot write %d events to the spool (%s); holding "
+                          "them, reading pauses until there is room", self.name, len(items),
+                          exc.strerror or exc)
+            return False
         self.stats.spooled += len(items)
         for item in items:
             item.done()
+        return True
 
 
 def _digest_embeds(events: list[Event]) -> tuple[list[Embed], int]:

@@ -32,6 +32,10 @@ class _Collector:
 
     def __init__(self) -> None:
         self.failed: dict[int, SpoolRecord] = {}
+        self.on_freed: list[Callable[[], None]] = []
+
+    def recount(self) -> None:
+        """Nothing to measure: this spool lives in memory."""
 
     def append(self, records: list[SpoolRecord]) -> None:
         for record in records:

@@ -2,18 +2,32 @@
 
 Layout: `<spool_dir>/<sink>/<segment>.jsonl`, one JSON object per line holding the
 event, why it is here (`fallback`: transient failure or the sink is down; `dead`: Discord
-refused it for good), the last error and the attempt count. Segments are append-only;
-every append is fsynced before it returns, because the caller then lets the checkpoint
-move past those events. A torn last line (a crash mid-write) is skipped when reading.
+refused it for good), the last error, the attempt count and the first and last failure
+times. Segments are append-only and roll at `segment_bytes`.
+
+Durability without an fsync per event: appends are written at once and fsynced when a
+segment rolls and whenever `sync()` is called, which the daemon does right before it
+writes checkpoints. A checkpoint that lets the source files forget an event is therefore
+never on disk before the spool line that holds the event.
+
+A segment being appended to is held with a shared `flock`; whoever rewrites or deletes a
+segment (the drain, `logship replay`) takes it exclusively and without waiting, so the
+two never touch the same file, even from two processes. How far a segment has been
+drained is kept in a `<segment>.done` sidecar (a byte offset), so a restart does not
+send it again. A torn last line (a crash mid-write) is skipped and counted, never fatal;
+a segment with unreadable lines is moved aside (`.corrupt`), never deleted.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import logging
 import os
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,8 +39,17 @@ from logship.event import Event
 log = logging.getLogger("logship.spool")
 
 SEGMENT_SUFFIX = ".jsonl"
+DONE_SUFFIX = ".done"
+CORRUPT_SUFFIX = ".corrupt"
 SEGMENT_BYTES = 8 << 20
 REASONS = ("fallback", "dead")
+
+
+class SpoolFull(OSError):
+    """The spool reached `max_bytes`: the caller keeps its events and waits."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(errno.ENOSPC, f"spool full ({limit} bytes, spool.max_bytes)")
 
 
 @dataclass
@@ -73,44 +96,107 @@ class SpoolRecord:
         )
 
 
-class Spool:
-    """Appends records to per-sink segment files under `root`."""
+@dataclass
+class _Open:
+    path: Path
+    fd: int
+    size: int
+    dirty: bool = False
 
-    def __init__(self, root: Path, segment_bytes: int = SEGMENT_BYTES) -> None:
+
+class Spool:
+    """Appends records to per-sink segment files under `root`, within `max_bytes`."""
+
+    def __init__(self, root: Path, *, segment_bytes: int = SEGMENT_BYTES,
+                 max_bytes: int | None = None) -> None:
         self.root = root
         self.segment_bytes = segment_bytes
-        self._current: dict[str, Path] = {}
+        self.max_bytes = max_bytes
+        self.used_bytes = spool_bytes(root)
+        self.on_freed: list[Callable[[], None]] = []  # told when space is given back
+        self._open: dict[str, _Open] = {}
 
     def append(self, records: list[SpoolRecord]) -> None:
-        """Write `records` durably (fsync) before returning. Raises OSError on failure."""
+        """Write `records` (not yet fsynced: see `sync`). Raises `SpoolFull` past
+        `max_bytes`, OSError when the disk refuses; nothing is half-written then."""
         by_sink: dict[str, list[bytes]] = {}
         for record in records:
-            by_sink.setdefault(record.sink, []).append(record.to_json())
-        for sink, lines in by_sink.items():
-            self._write(sink, b"".join(line + b"\n" for line in lines))
+            by_sink.setdefault(record.sink, []).append(record.to_json() + b"\n")
+        data = {sink: b"".join(lines) for sink, lines in by_sink.items()}
+        incoming = sum(len(d) for d in data.values())
+        if self.max_bytes is not None and self.used_bytes + incoming > self.max_bytes:
+            raise SpoolFull(self.max_bytes)
+        for sink, chunk in data.items():
+            self._write(sink, chunk)
+
+    def sync(self) -> None:
+        """fsync every segment written since the last sync."""
+        for current in self._open.values():
+            if current.dirty:
+                os.fsync(current.fd)
+                current.dirty = False
+
+    def roll(self, sink: str) -> None:
+        """Close the sink's current segment: the next append starts a new one."""
+        current = self._open.pop(sink, None)
+        if current is not None:
+            if current.dirty:
+                os.fsync(current.fd)
+            os.close(current.fd)  # also releases its shared lock
+
+    def current(self, sink: str) -> Path | None:
+        """The segment appends for `sink` go to now, if one is open."""
+        current = self._open.get(sink)
+        return current.path if current else None
+
+    def freed(self, nbytes: int) -> None:
+        """`nbytes` of segments were deleted or rewritten away."""
+        self.used_bytes = max(0, self.used_bytes - nbytes)
+        for callback in self.on_freed:
+            callback()
+
+    def recount(self) -> None:
+        """Measure `used_bytes` again (another process may have drained segments)."""
+        self.used_bytes = spool_bytes(self.root)
+
+    def close(self) -> None:
+        for sink in list(self._open):
+            self.roll(sink)
 
     def _write(self, sink: str, data: bytes) -> None:
-        path = self._segment_for(sink, len(data))
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        current = self._segment_for(sink, len(data))
+        written = os.write(current.fd, data)
+        if written != len(data):  # a short write: the disk is full
+            os.ftruncate(current.fd, current.size)
+            raise OSError(errno.ENOSPC, "short write to the spool")
+        current.size += written
+        current.dirty = True
+        self.used_bytes += written
 
-    def _segment_for(self, sink: str, incoming: int) -> Path:
-        current = self._current.get(sink)
-        if current is not None:
-            try:
-                if current.stat().st_size + incoming <= self.segment_bytes:
-                    return current
-            except FileNotFoundError:
-                pass
+    def _segment_for(self, sink: str, incoming: int) -> _Open:
+        current = self._open.get(sink)
+        if current is not None and current.size + incoming <= self.segment_bytes:
+            return current
+        self.roll(sink)
         folder = self.root / sink
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = folder / f"{time.time_ns()}{SEGMENT_SUFFIX}"
-        self._current[sink] = path
-        return path
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        opened = self._open[sink] = _Open(path, fd, 0)
+        return opened
+
+
+# -- reading ----------------------------------------------------------------------------
+
+
+@dataclass
+class SegmentRead:
+    """What reading a segment found besides its records."""
+
+    torn: int = 0  # an incomplete last line: a crash mid-write
+    unreadable: int = 0  # complete lines that are not a record: the segment is corrupt
+    records: list[tuple[int, SpoolRecord]] = field(default_factory=list)  # (end, record)
 
 
 def segments(root: Path, sink: str | None = None) -> list[Path]:
@@ -125,27 +211,102 @@ def segments(root: Path, sink: str | None = None) -> list[Path]:
     return found
 
 
-def read_segment(path: Path) -> Iterator[SpoolRecord]:
-    """The records of one segment; a torn or corrupt line is skipped and logged."""
+def scan_segment(path: Path, start: int = 0) -> SegmentRead:
+    """The records of `path` from byte `start`, each with the offset just past it."""
+    found = SegmentRead()
     with path.open("rb") as f:
-        for number, line in enumerate(f, 1):
+        f.seek(start)
+        offset = start
+        for line in f:
+            offset += len(line)
             if not line.endswith(b"\n"):
-                log.warning("%s: line %d is incomplete (torn write); skipped", path, number)
+                found.torn += 1
+                log.warning("%s: its last line is incomplete (torn write); skipped", path)
                 continue
             try:
-                yield SpoolRecord.from_json(orjson.loads(line))
+                found.records.append((offset, SpoolRecord.from_json(orjson.loads(line))))
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-                log.warning("%s: line %d is unreadable (%s); skipped", path, number, exc)
+                found.unreadable += 1
+                log.warning("%s: a line at offset %d is unreadable (%s); skipped", path,
+                            offset - len(line), exc)
+    return found
 
 
-def rewrite_segment(path: Path, keep: list[SpoolRecord]) -> None:
-    """Replace `path` with only the records in `keep` (delete it when none are left)."""
+def read_segment(path: Path) -> Iterator[SpoolRecord]:
+    """The records of one segment; torn and unreadable lines are skipped and logged."""
+    for _, record in scan_segment(path).records:
+        yield record
+
+
+def spool_bytes(root: Path) -> int:
+    """Bytes the spool's segments take on disk."""
+    total = 0
+    for path in segments(root):
+        with contextlib.suppress(FileNotFoundError):
+            total += path.stat().st_size
+    return total
+
+
+# -- draining, rewriting, removing ---------------------------------------------------------
+
+
+@contextlib.contextmanager
+def exclusive(path: Path) -> Iterator[bool]:
+    """Hold `path` exclusively if no one appends to it or drains it now; yields whether
+    it could (a busy segment is simply left for later)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        yield False
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
+def drained_offset(path: Path) -> int:
+    """How far `path` has been drained (0 when never)."""
+    try:
+        return int(path.with_name(path.name + DONE_SUFFIX).read_text())
+    except (FileNotFoundError, ValueError):
+        return 0
+
+
+def mark_drained(path: Path, offset: int) -> None:
+    """Record, atomically, that everything before `offset` in `path` is taken care of."""
+    done = path.with_name(path.name + DONE_SUFFIX)
+    tmp = done.with_suffix(".tmp")
+    tmp.write_text(str(offset))
+    os.replace(tmp, done)
+
+
+def rewrite_segment(path: Path, keep: list[SpoolRecord]) -> int:
+    """Replace `path` with only the records in `keep` (remove it when none are left);
+    the bytes this gave back."""
+    before = path.stat().st_size if path.exists() else 0
+    path.with_name(path.name + DONE_SUFFIX).unlink(missing_ok=True)
     if not keep:
         path.unlink(missing_ok=True)
-        return
+        return before
     tmp = path.with_suffix(".tmp")
     with tmp.open("wb") as f:
         f.write(b"".join(r.to_json() + b"\n" for r in keep))
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+    return before - path.stat().st_size
+
+
+def set_aside(path: Path) -> Path:
+    """Move a corrupt segment out of the way, keeping it for inspection."""
+    aside = path.with_name(path.name + CORRUPT_SUFFIX)
+    os.replace(path, aside)
+    path.with_name(path.name + DONE_SUFFIX).unlink(missing_ok=True)
+    log.error("%s has unreadable lines; moved to %s (nothing deleted)", path, aside)
+    return aside

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,15 @@ class Inbox:
 
     def titles(self, webhook_id: str | None = None) -> list[str]:
         return [embed.get("title", "") for embed in self.embeds(webhook_id)]
+
+    def ids(self, webhook_id: str | None = None) -> Counter[int]:
+        """How often each "#N" was delivered, in full embeds and digests alike."""
+        return Counter(
+            int(n)
+            for embed in self.embeds(webhook_id)
+            for text in (embed.get("title", ""), embed.get("description", ""))
+            for n in re.findall(r"#(\d+)", text)
+        )
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = WAIT) -> None:
         async def until() -> None:

@@ -156,3 +156,19 @@ def test_loopback_webhooks_are_allowed(host: str) -> None:
 def test_bad_webhook_urls(url: str) -> None:
     with pytest.raises(WebhookURLError):
         WebhookURL.parse(url)
+
+
+def test_the_documented_example_config_loads_with_every_default_spelled_out() -> None:
+    example = Path(__file__).resolve().parent.parent / "config.example.toml"
+    env = {"DISCORD_WEBHOOK_ERRORS": HOOK,
+           "DISCORD_WEBHOOK_MEMBERS": HOOK.replace("123456789012345678", "223456789012345678")}
+    config = load_config(example, env)
+    assert [s.name for s in config.sources] == ["statsbot"]
+    assert set(config.sinks) == {"errors", "members"}
+    assert config.spool.max_bytes is None and config.spool.segment_bytes == 8 << 20
+
+
+def test_spool_options(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, BASE + "\n[spool]\nmax_bytes = 1048576\n"))
+    assert config.spool.max_bytes == 1 << 20
+    assert "spool.max_bytes" in str(error_for(tmp_path, BASE + "\n[spool]\nmax_bytes = 10\n"))

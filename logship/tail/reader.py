@@ -8,10 +8,12 @@ is cut at that length (the rest up to its newline is skipped) and reported, neve
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 from dataclasses import dataclass, field
 from itertools import accumulate
+from typing import BinaryIO
 
 from logship.tail.checkpoint import FileIdentity
 
@@ -83,8 +85,15 @@ class TailedFile:
         return os.fstat(self.fd).st_size
 
     def was_truncated(self) -> bool:
-        """The file is now shorter than what was read: it was truncated in place."""
-        return self.size() < self.position + len(self._partial)
+        """The file was truncated in place: it is now shorter than what was read, or
+        its first bytes changed (truncated and written past our position already)."""
+        if self.size() < self.position + len(self._partial):
+            return True
+        identity = self.identity
+        if identity.head_len == 0:
+            return False
+        head = os.pread(self.fd, identity.head_len, 0)
+        return hashlib.blake2b(head, digest_size=16).hexdigest() != identity.head_hash
 
     def rewind(self) -> None:
         """Start again from offset 0 (after truncation)."""
@@ -177,6 +186,73 @@ def find_by_inode(directory: str, identity: FileIdentity) -> str | None:
         finally:
             os.close(fd)
     return None
+
+
+def find_copy(directory: str, identity: FileIdentity, size: int) -> str | None:
+    """A copy of the file `identity` describes, at least `size` bytes long: what
+    logrotate's copytruncate leaves (plain, or gzip-compressed) before it truncates.
+
+    A copy is another inode whose first `head_len` bytes hash the same. Only names that
+    extend the original's (`app.log.1`, `app.log-20250716.gz`) are considered.
+    """
+    if identity.head_len == 0:
+        return None
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return None
+    for entry in entries:
+        if entry.inode() == identity.inode or not entry.is_file():
+            continue
+        head = _read_head(entry.path, identity.head_len)
+        if head is None or len(head) != identity.head_len:
+            continue
+        if hashlib.blake2b(head, digest_size=16).hexdigest() == identity.head_hash and (
+                _copy_size(entry.path) >= size):
+            return entry.path
+    return None
+
+
+def read_copy(path: str, start: int) -> bytes:
+    """The bytes of a (possibly gzipped) copy from `start` to its end."""
+    with _open_copy(path) as f:
+        f.seek(start)
+        return f.read()
+
+
+def split_lines(data: bytes, base: int, max_line_bytes: int) -> Lines:
+    """The complete lines of `data`, which starts at file offset `base`; long lines cut."""
+    last = data.rfind(b"\n")
+    if last < 0:
+        return Lines([], [])
+    lines = data[:last].split(b"\n")
+    ends = list(accumulate((len(line) + 1 for line in lines), initial=base))[1:]
+    cut = [i for i, line in enumerate(lines) if len(line) > max_line_bytes]
+    for i in cut:
+        lines[i] = lines[i][:max_line_bytes]
+    return Lines(lines, ends, cut)
+
+
+def _open_copy(path: str) -> BinaryIO:
+    return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
+
+
+def _read_head(path: str, length: int) -> bytes | None:
+    try:
+        with _open_copy(path) as f:
+            return f.read(length)
+    except (OSError, EOFError, gzip.BadGzipFile):
+        return None
+
+
+def _copy_size(path: str) -> int:
+    try:
+        if not path.endswith(".gz"):
+            return os.stat(path).st_size
+        with gzip.open(path, "rb") as f:
+            return f.seek(0, os.SEEK_END)
+    except (OSError, EOFError, gzip.BadGzipFile):
+        return -1
 
 
 def end_of_last_line(fd: int, window: int = 65536) -> int:

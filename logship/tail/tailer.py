@@ -37,11 +37,15 @@ from logship.parse import RecordParser, make_parser
 from logship.tail.checkpoint import Checkpoint, FileIdentity, FileProgress
 from logship.tail.globs import PathMatcher
 from logship.tail.reader import (
+    HEAD_BYTES,
     Lines,
     TailedFile,
     end_of_last_line,
     find_by_inode,
+    find_copy,
     is_same_file,
+    read_copy,
+    split_lines,
 )
 
 log = logging.getLogger("logship.tail")
@@ -107,6 +111,7 @@ class Tailer:
         self._files: dict[str, TrackedFile] = {}
         self._retired: list[TrackedFile] = []
         self._unreadable: set[str] = set()  # reported once, retried on their next change
+        self._copies_read: dict[tuple[int, int], int] = {}  # copytruncate copies: how far
         self.lines_read = 0
         self.lines_cut = 0
 
@@ -208,6 +213,15 @@ class Tailer:
             how = f"at checkpoint {reader.position}"
             if saved.path != path:
                 how += f" (renamed from {saved.path})"
+        elif (copied := self._copies_read.pop(_inode(reader), None)) is not None:
+            reader.position = min(copied, reader.size())
+            how = f"at {reader.position} (a copy, read that far already)"
+        elif (earlier := self._renamed_from(reader)) is not None:
+            reader.position = earlier.reader.position
+            how = f"at {reader.position} (renamed from {earlier.path})"
+        elif (twin := self._copied_from(reader)) is not None:
+            reader.position = min(twin.reader.position, reader.size())
+            how = f"at {reader.position}, as a copy of {twin.path} (read that far there)"
         elif initial and source.start_at == "end" and path not in self._saved_paths:
             reader.position = end_of_last_line(reader.fd)
             how = f"at its end ({reader.position})"
@@ -240,6 +254,34 @@ class Tailer:
             return None
         del self._saved[(identity.dev, identity.inode)]
         return saved
+
+    def _renamed_from(self, reader: TailedFile) -> TrackedFile | None:
+        """A file followed under another name that is this very file (a rename the
+        watcher reported under its new name first, or a retired file renamed again).
+        The new name takes over from where the old one was."""
+        identity = reader.identity
+        for tracked in (*self._files.values(), *self._retired):
+            theirs = tracked.reader.identity
+            if (theirs.dev, theirs.inode) != (identity.dev, identity.inode):
+                continue
+            if self._files.get(tracked.path) is tracked:
+                del self._files[tracked.path]
+                tracked.reader.close()
+                self._retired.append(tracked)  # its events in flight still count
+            return tracked
+        return None
+
+    def _copied_from(self, reader: TailedFile) -> TrackedFile | None:
+        """The followed file `reader`'s file is a copy of (logrotate's copytruncate, with
+        a glob that matches the copies too), judged by a full identical head."""
+        identity = reader.identity
+        if identity.head_len < HEAD_BYTES:
+            return None  # short heads may match by chance; 256 identical bytes do not
+        for tracked in self._files.values():
+            theirs = tracked.reader.identity
+            if theirs.inode != identity.inode and theirs.head_hash == identity.head_hash:
+                return tracked
+        return None
 
     def _track(self, source: SourceConfig, reader: TailedFile) -> TrackedFile:
         tracked = TrackedFile(
@@ -375,6 +417,10 @@ class Tailer:
         if reader.closed:
             return
         if reader.was_truncated():
+            await self._catch_up_from_copy(tracked)
+            held = tracked.parser.flush()  # the old content's last record is complete
+            if held:
+                await self._dispatch(held, tracked.progress)
             log.warning("%s was truncated; reading it again from the start", reader.path)
             reader.rewind()
             tracked.parser = make_parser(tracked.source.format, source=tracked.source.name,
@@ -393,6 +439,33 @@ class Tailer:
             tracked.flush_at = None
         elif got_lines or tracked.flush_at is None:
             tracked.flush_at = now + tracked.source.idle_flush
+
+    async def _catch_up_from_copy(self, tracked: TrackedFile) -> None:
+        """Truncated in place: if a copy was made first (logrotate's copytruncate), read
+        the lines we had not reached yet from the copy, so none is lost."""
+        reader = tracked.reader
+        copy = find_copy(os.path.dirname(reader.path), reader.identity, reader.position)
+        if copy is None or self._follows(copy):
+            return  # no copy, or one we follow anyway (a glob matches it)
+        try:
+            data = read_copy(copy, reader.position)
+        except (OSError, EOFError) as exc:
+            log.error("cannot read %s, the copy of %s: %s", copy, reader.path, exc)
+            return
+        batch = split_lines(data, reader.position, reader.max_line_bytes)
+        with contextlib.suppress(OSError):
+            st = os.stat(copy)
+            self._copies_read[(st.st_dev, st.st_ino)] = batch.ends[-1] if batch.ends else (
+                reader.position)
+        if batch.lines:
+            log.info("read %d lines of %s from its copy %s", len(batch.lines), reader.path,
+                     copy)
+            await self._hand_out(tracked, batch)
+
+    def _follows(self, path: str) -> bool:
+        """`path` is followed now, as the very file it names."""
+        tracked = self._files.get(path)
+        return tracked is not None and _names(path, tracked.reader.identity)
 
     async def _hand_out(self, tracked: TrackedFile, batch: Lines) -> None:
         events = tracked.parser.feed(batch.lines, batch.ends)
@@ -428,6 +501,10 @@ class Tailer:
                 if tracked.flush_at is not None and tracked.flush_at <= now:
                     await self._flush(tracked)
         self._release_descriptors()
+
+
+def _inode(reader: TailedFile) -> tuple[int, int]:
+    return reader.identity.dev, reader.identity.inode
 
 
 def _names(path: str, identity: FileIdentity) -> bool:

@@ -1,0 +1,117 @@
+"""Automatic drain: a sink's `fallback` events go out again once the sink works.
+
+One `SpoolDrainer` per sink runs beside its worker. It wakes at start (an earlier run may
+have left events behind) and whenever the worker's circuit closes, and then feeds the
+sink's segments, oldest first, into the worker's own queue in small chunks, each after
+the worker has caught up: live events share the budget and still go first by level.
+
+Each fed event carries an acknowledgement tied to its segment's watermark (the same
+`FileProgress` the tailer uses), and the watermark is written to the segment's `.done`
+sidecar after each chunk, so a restart does not send again what already went. An event
+the sink fails again is spooled again by the worker (into a new segment), which also
+counts as done. Once a segment is through, it is deleted; its `dead` records are kept (a
+rewritten segment of only those), and a segment with unreadable lines is moved aside.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from logship.deliver import Item, SinkWorker
+from logship.spool import (
+    Spool,
+    SpoolRecord,
+    drained_offset,
+    exclusive,
+    mark_drained,
+    rewrite_segment,
+    scan_segment,
+    segments,
+    set_aside,
+)
+from logship.tail.checkpoint import FileProgress
+
+log = logging.getLogger("logship.drain")
+
+CHUNK = 100  # events fed to the worker before waiting for it to catch up
+
+
+class SpoolDrainer:
+    """Re-sends one sink's spooled `fallback` events when the sink is healthy."""
+
+    def __init__(self, worker: SinkWorker, spool: Spool) -> None:
+        self.worker = worker
+        self.spool = spool
+        self.drained = 0  # events fed again (delivered, or spooled anew if the sink failed)
+        self._wake = asyncio.Event()
+        self._wake.set()  # at start: what an earlier run left
+        worker.on_recover = self._wake.set
+
+    @property
+    def healthy(self) -> bool:
+        return not self.worker.gone and not self.worker.circuit.tripped
+
+    async def run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.drain_all()
+            except OSError as exc:
+                log.error("sink %s: cannot drain the spool (%s); will try again when the "
+                          "sink next recovers", self.worker.name, exc.strerror or exc)
+
+    async def drain_all(self) -> None:
+        """Drain every segment of the sink, oldest first, while it stays healthy."""
+        name = self.worker.name
+        for path in segments(self.spool.root, name):
+            if not self.healthy:
+                return
+            if path == self.spool.current(name):
+                self.spool.roll(name)  # new failures go to a new segment meanwhile
+            await self._drain_segment(path)
+
+    async def _drain_segment(self, path: Path) -> None:
+        with exclusive(path) as mine:
+            if not mine:
+                return  # another process (logship replay) is at it
+            start = drained_offset(path)
+            found = scan_segment(path, start)
+            fallback = [(end, r) for end, r in found.records if r.reason == "fallback"]
+            if fallback:
+                log.info("sink %s: re-sending %d spooled events from %s", self.worker.name,
+                         len(fallback), path.name)
+                if not await self._feed(path, start, fallback):
+                    return  # the sink failed again: the rest waits for its recovery
+            self._finish(path, fallback_seen=bool(fallback))
+
+    async def _feed(self, path: Path, start: int,
+                    records: list[tuple[int, SpoolRecord]]) -> bool:
+        """Send `records` through the worker, a chunk at a time; False if the sink
+        stopped being healthy before all were fed."""
+        progress = FileProgress(start)
+        for first in range(0, len(records), CHUNK):
+            if not self.healthy:
+                return False
+            chunk = records[first : first + CHUNK]
+            for end, record in chunk:
+                record.event.ack = progress.track(end, 1)
+                await self.worker.put(Item(record.event, attempts=record.attempts))
+            await self.worker.drain(timeout=float("inf"))
+            mark_drained(path, progress.committed)
+            self.drained += len(chunk)
+        return True
+
+    def _finish(self, path: Path, *, fallback_seen: bool) -> None:
+        """The segment is through: delete it, keeping its dead records."""
+        whole = scan_segment(path)
+        if whole.unreadable:
+            set_aside(path)
+            return
+        dead = [r for _, r in whole.records if r.reason == "dead"]
+        if dead and not fallback_seen:
+            mark_drained(path, path.stat().st_size)  # only dead ones: nothing to do
+            return
+        self.spool.freed(rewrite_segment(path, dead))

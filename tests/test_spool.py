@@ -1,0 +1,203 @@
+"""The spool on disk, its byte cap, and the automatic drain through a real worker."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+from aioresponses import aioresponses
+
+from logship.config import SinkConfig
+from logship.deliver import Item, SinkWorker
+from logship.discord.client import WebhookClient
+from logship.discord.ratelimit import RateLimits
+from logship.drain import SpoolDrainer
+from logship.event import Event, Level
+from logship.spool import (
+    Spool,
+    SpoolFull,
+    SpoolRecord,
+    drained_offset,
+    mark_drained,
+    read_segment,
+    scan_segment,
+    segments,
+)
+from logship.tail.checkpoint import FileProgress
+from logship.webhook_url import WebhookURL
+
+URL = WebhookURL.parse("http://127.0.0.1:9/api/webhooks/123456789012345678/secret-token")
+POST = re.compile(r"^http://127\.0\.0\.1:9/api/v10/webhooks/.*$")
+OK = {"id": "1", "channel_id": "2", "type": 0}
+
+
+def record(n: int, reason: str = "fallback", sink: str = "errors") -> SpoolRecord:
+    return SpoolRecord(event=Event(ts=None, level=Level.ERROR, message=f"spooled #{n}"),
+                       sink=sink, reason=reason, error="HTTP 503", attempts=2)
+
+
+def sent_ids(mocked: aioresponses) -> list[int]:
+    bodies = [orjson.loads(c.kwargs["data"]) for calls in mocked.requests.values()
+              for c in calls]
+    texts = [e.get("title", "") + e.get("description", "") for b in bodies for e in b["embeds"]]
+    return sorted(int(n) for t in texts for n in re.findall(r"#(\d+)", t))
+
+
+@pytest.fixture
+def mocked() -> aioresponses:
+    with aioresponses() as m:
+        yield m
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+def worker_for(session: aiohttp.ClientSession, spool: Spool, **options: Any) -> SinkWorker:
+    sink = SinkConfig(**({"name": "errors", "url": URL, "retry_base": 0.0, "retry_cap": 0.0}
+                         | options))
+    limiter = RateLimits().limiter(channel="c", webhook_requests=100, webhook_window=1.0,
+                                   channel_messages=1000, channel_window=1.0)
+    return SinkWorker(sink, WebhookClient(session), limiter, spool, backoff=lambda *_: 0.0)
+
+
+# -- the files ----------------------------------------------------------------------------
+
+
+def test_segments_roll_at_their_size_and_records_round_trip(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, segment_bytes=600)
+    for n in range(6):
+        spool.append([record(n)])
+    spool.close()
+    paths = segments(tmp_path, "errors")
+    assert len(paths) > 1
+    messages = [r.event.message for p in paths for r in read_segment(p)]
+    assert messages == [f"spooled #{n}" for n in range(6)]
+    assert spool.used_bytes == sum(p.stat().st_size for p in paths)
+
+
+def test_a_torn_last_line_is_skipped_and_counted(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    spool.append([record(1), record(2)])
+    spool.close()
+    (path,) = segments(tmp_path)
+    with path.open("ab") as f:
+        f.write(b'{"event": {"level": "ERR')  # a crash mid-write
+    found = scan_segment(path)
+    assert found.torn == 1 and found.unreadable == 0
+    assert [r.event.message for _, r in found.records] == ["spooled #1", "spooled #2"]
+
+
+def test_the_byte_cap_refuses_whole_appends(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=700)
+    spool.append([record(1)])
+    with pytest.raises(SpoolFull):
+        spool.append([record(2), record(3)])
+    spool.close()
+    assert [r.event.message for r in read_segment(segments(tmp_path)[0])] == ["spooled #1"]
+
+
+# -- a full spool pauses instead of dropping -----------------------------------------------
+
+
+async def test_a_full_spool_holds_events_until_there_is_room(mocked, session, tmp_path
+                                                              ) -> None:
+    mocked.post(POST, status=404, payload={"code": 10015, "message": "Unknown Webhook"},
+                repeat=True)
+    spool = Spool(tmp_path)
+    spool.append([record(n, reason="dead") for n in range(8)])
+    spool.max_bytes = spool.used_bytes + 10  # nearly full already
+    worker = worker_for(session, spool)
+    progress = FileProgress(0)
+    event = Event(ts=None, level=Level.ERROR, message="must not be lost", offset=10)
+    event.ack = progress.track(10, 1)
+    task = asyncio.create_task(worker.run())
+    await worker.put(Item(event))
+    assert not await worker.drain(timeout=0.5)  # held: not delivered, not spooled
+    assert worker.spool_blocked and progress.committed == 0
+
+    spool.max_bytes = None  # the operator made room
+    spool.freed(0)
+    assert await worker.drain(timeout=5)
+    task.cancel()
+    assert progress.committed == 10 and not worker.spool_blocked
+    spool.close()
+    assert "must not be lost" in [r.event.message for p in segments(tmp_path)
+                                  for r in read_segment(p)]
+
+
+# -- automatic drain ---------------------------------------------------------------------
+
+
+async def drain_once(worker: SinkWorker, spool: Spool) -> SpoolDrainer:
+    task = asyncio.create_task(worker.run())
+    drainer = SpoolDrainer(worker, spool)
+    await drainer.drain_all()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    return drainer
+
+
+async def test_fallback_events_drain_and_dead_ones_stay(mocked, session, tmp_path) -> None:
+    mocked.post(POST, payload=OK, repeat=True)
+    spool = Spool(tmp_path)
+    spool.append([record(1), record(2, reason="dead"), record(3)])
+    drainer = await drain_once(worker_for(session, spool), spool)
+    assert sent_ids(mocked) == [1, 3] and drainer.drained == 2
+    (path,) = segments(tmp_path)
+    assert [r.event.message for r in read_segment(path)] == ["spooled #2"]
+    assert spool.used_bytes == path.stat().st_size
+
+
+async def test_a_restart_does_not_resend_what_was_drained(mocked, session, tmp_path) -> None:
+    mocked.post(POST, payload=OK, repeat=True)
+    spool = Spool(tmp_path)
+    spool.append([record(n) for n in range(1, 5)])
+    spool.close()
+    (path,) = segments(tmp_path)
+    first_two = scan_segment(path).records[1][0]
+    mark_drained(path, first_two)  # an earlier run got this far, then crashed
+    assert drained_offset(path) == first_two
+    await drain_once(worker_for(session, spool), spool)
+    assert sent_ids(mocked) == [3, 4]
+    assert segments(tmp_path) == [] and list(tmp_path.glob("errors/*.done")) == []
+
+
+async def test_no_drain_while_the_circuit_is_open_then_on_recovery(mocked, session, tmp_path
+                                                                    ) -> None:
+    mocked.post(POST, status=503, repeat=2)
+    mocked.post(POST, payload=OK, repeat=True)
+    spool = Spool(tmp_path)
+    worker = worker_for(session, spool, circuit_failures=2, max_attempts=10,
+                        circuit_cooldown=0.1)
+    drainer = SpoolDrainer(worker, spool)
+    run = asyncio.create_task(worker.run())
+    drain = asyncio.create_task(drainer.run())
+    progress = FileProgress(0)
+    live = Event(ts=None, level=Level.ERROR, message="live #1", offset=10)
+    live.ack = progress.track(10, 1)
+    await worker.put(Item(live))  # two 503s: the circuit opens, #1 goes to the spool
+    assert await worker.drain(timeout=5)
+    assert worker.circuit.tripped and len(segments(tmp_path)) == 1
+
+    await asyncio.sleep(0.15)  # the cool-down passes; the next live event is the probe
+    probe = Event(ts=None, level=Level.ERROR, message="live #2", offset=20)
+    probe.ack = progress.track(20, 1)
+    await worker.put(Item(probe))
+    assert await worker.drain(timeout=5)
+    for _ in range(50):  # the drainer woke on recovery; let it finish its segment
+        if not segments(tmp_path):
+            break
+        await asyncio.sleep(0.05)
+    run.cancel()
+    drain.cancel()
+    await asyncio.gather(run, drain, return_exceptions=True)
+    assert sorted(set(sent_ids(mocked))) == [1, 2] and segments(tmp_path) == []
