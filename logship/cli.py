@@ -7,9 +7,10 @@ need them, so `logship --help` and `logship check` start fast.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -34,15 +35,32 @@ ConfigOption = Annotated[
     ),
 ]
 EXIT_CONFIG = 2
+LogLevel = Literal["debug", "info", "warning", "error"]
 
 
-def setup_logging(verbose: bool = False) -> None:
-    """logship's own log: stderr, level first, no time (journald adds it)."""
+class _JournalFormatter(logging.Formatter):
+    """Level first as an sd-daemon prefix (`<3>`), which journald turns into the
+    priority; no time (journald adds it)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"<{_SYSLOG_PRIORITY.get(record.levelno, 6)}>{super().format(record)}"
+
+
+_SYSLOG_PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3,
+                    logging.CRITICAL: 2}
+
+
+def setup_logging(level: str = "info") -> None:
+    """logship's own log: stderr, plain lines, level first, no time and no secrets.
+    Under systemd (stderr is the journal) the level becomes an sd-daemon prefix."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    if os.environ.get("JOURNAL_STREAM"):
+        handler.setFormatter(_JournalFormatter("%(name)s: %(message)s"))
+    else:
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.setLevel(level.upper())
     for noisy in ("watchfiles", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -61,10 +79,10 @@ def _load(config_path: Path | None) -> Config:
 @app.command()
 def run(
     config: ConfigOption = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+    log_level: Annotated[LogLevel, typer.Option(help="logship's own log level.")] = "info",
 ) -> None:
     """Run the daemon in the foreground (what the systemd unit starts)."""
-    setup_logging(verbose)
+    setup_logging(log_level)
     loaded = _load(config)
     from logship.daemon import run_daemon
 

@@ -18,6 +18,7 @@ import contextlib
 import logging
 import signal
 import socket
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,17 @@ from logship.discord.client import WebhookClient
 from logship.discord.ratelimit import RateLimits
 from logship.drain import SpoolDrainer
 from logship.event import Event
+from logship.metrics import (
+    Metrics,
+    MetricsServer,
+    Snapshot,
+    SpoolUsage,
+    assess_health,
+    status_line,
+    take_snapshot,
+)
 from logship.route import Router
+from logship.sdnotify import Notifier
 from logship.spool import Spool
 from logship.tail.checkpoint import CheckpointStore, FileProgress
 from logship.tail.tailer import Tailer
@@ -62,6 +73,16 @@ class Daemon:
         self._signals = 0
         self._hurry = asyncio.Event()  # a second stop signal: skip the drain
         self._client: WebhookClient | None = None
+        self.notifier = Notifier()
+        self.metrics = Metrics(self.snapshot)
+        self._spool_usage = SpoolUsage(config.daemon.spool_dir)
+        self._metrics_server: MetricsServer | None = None
+        self._background: list[asyncio.Task[None]] = []
+
+    def snapshot(self) -> Snapshot:
+        """The live figures /metrics, /health and systemd's STATUS= show."""
+        workers = {name: running.worker for name, running in self.sinks.items()}
+        return take_snapshot(self.tailer, workers, self._spool_usage)
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -77,11 +98,32 @@ class Daemon:
             self.tailer = Tailer(self.config.sources, saved, self._dispatch)
             tail_task = asyncio.create_task(self.tailer.run(self._stop), name="tail")
             saver = asyncio.create_task(self._save_periodically(), name="checkpoints")
-            log.info("running: %d sources, %d sinks, %d routes", len(self.config.sources),
-                     len(self.config.sinks), len(self.config.routes))
+            await self._announce_ready(tail_task)
             await self._until_stopped(tail_task)
             await self._shutdown(tail_task, saver)
         return 0
+
+    async def _announce_ready(self, tail_task: asyncio.Task[None]) -> None:
+        """Once the files are open and read up to now: metrics, READY=1, the watchdog."""
+        assert self.tailer is not None
+        scanned = asyncio.create_task(self.tailer.scanned.wait())
+        await asyncio.wait({scanned, tail_task}, return_when=asyncio.FIRST_COMPLETED)
+        scanned.cancel()
+        listen = self.config.daemon.metrics_listen
+        if listen:
+            server = MetricsServer(self.metrics, lambda: assess_health(self.snapshot()), listen)
+            try:
+                await server.start()
+                self._metrics_server = server
+                log.info("metrics on %s/metrics, health on %s/health", server.url, server.url)
+            except OSError as exc:
+                log.error("cannot serve metrics on %s: %s; running without them", listen,
+                          exc.strerror or exc)
+        self.notifier.ready(status_line(self.snapshot()))
+        self._background.append(asyncio.create_task(
+            self.notifier.keepalive(lambda: status_line(self.snapshot())), name="watchdog"))
+        log.info("running: %d sources, %d sinks, %d routes", len(self.config.sources),
+                 len(self.config.sinks), len(self.config.routes))
 
     def stop(self) -> None:
         """Begin a graceful stop (what SIGTERM does)."""
@@ -97,6 +139,7 @@ class Daemon:
 
     async def _shutdown(self, tail_task: asyncio.Task[None], saver: asyncio.Task[None]) -> None:
         self._stop.set()
+        self.notifier.stopping("stopping: draining queues")
         with contextlib.suppress(Exception):
             await tail_task
         await self._drain()
@@ -113,6 +156,11 @@ class Daemon:
         saver.cancel()
         self._save_checkpoints(force=True)
         self.spool.close()
+        for task in self._background:
+            task.cancel()
+        if self._metrics_server is not None:
+            await self._metrics_server.stop()
+        self.notifier.close()
         assert self.tailer is not None
         self.tailer.close()
         log.info("stopped")
@@ -152,13 +200,18 @@ class Daemon:
         """Route `events`; queue those that go somewhere, tracked by their file's watermark."""
         match = self.router.match
         sinks = self.sinks
+        unrouted: Counter[str] = Counter()
         for event in events:
             targets = match(event)
             if not targets:
+                unrouted[event.kind] += 1
                 continue
             event.ack = progress.track(event.offset, len(targets))
             for route, sink in targets:
+                self.metrics.event_routed(event.kind, route.name)
                 await sinks[sink].worker.put(Item(event, route))
+        for kind, count in unrouted.items():
+            self.metrics.event_routed(kind, None, count)
 
     def _start_worker(self, sink: SinkConfig) -> None:
         assert self._client is not None
@@ -170,6 +223,7 @@ class Daemon:
             channel_window=sink.channel_window,
         )
         worker = SinkWorker(sink, self._client, limiter, self.spool, host=self.host)
+        worker.on_delivered = self.metrics.delivered
         task = asyncio.create_task(worker.run(), name=f"sink:{sink.name}")
         drainer = asyncio.create_task(SpoolDrainer(worker, self.spool).run(),
                                       name=f"drain:{sink.name}")
@@ -199,10 +253,12 @@ class Daemon:
     def reload(self) -> None:
         """SIGHUP: re-read the config file; routes and sinks change, queues are kept."""
         path = self.config.path
+        self.notifier.reloading()
         try:
             new = load_config(path)
         except ConfigError as exc:
             log.error("reload refused, keeping the running config: %s", exc)
+            self.notifier.ready(status_line(self.snapshot()))
             return
         if new.sources != self.config.sources or new.daemon != self.config.daemon:
             log.warning("reload: changes to [daemon] and [[sources]] take effect at restart")
@@ -216,6 +272,7 @@ class Daemon:
         self.config = Config(path=path, daemon=self.config.daemon, sources=self.config.sources,
                              sinks=new.sinks, routes=new.routes)
         log.info("reloaded %s: %d sinks, %d routes", path, len(new.sinks), len(new.routes))
+        self.notifier.ready(status_line(self.snapshot()))
 
 
 def run_daemon(config: Config) -> int:

@@ -68,6 +68,7 @@ class Item:
     route: RouteConfig | None = None
     attempts: int = 0
     minimal: bool = False  # Discord refused the full rendering: send the plain one
+    queued_at: float = field(default_factory=time.monotonic)
     _embed: Embed | None = field(default=None, repr=False)
 
     def embed(self, host: str | None) -> Embed:
@@ -174,6 +175,8 @@ class SinkWorker:
         self._backoff = backoff
         self.circuit = Circuit(sink.circuit_failures, sink.circuit_cooldown)
         self.on_recover: Callable[[], None] | None = None  # the circuit closed again
+        # told (sink, seconds from queued to delivered) for each delivered event
+        self.on_delivered: Callable[[str, float], None] | None = None
         self.spool_blocked = False  # the spool is full: events are held, reading pauses
         self._space = asyncio.Event()
         spool.on_freed.append(self._space.set)
@@ -315,8 +318,11 @@ class SinkWorker:
                 if self.on_recover is not None:
                     self.on_recover()
             self.stats.delivered += len(batch.items)
+            now = time.monotonic()
             for item in batch.items:
                 item.done()
+                if self.on_delivered is not None:
+                    self.on_delivered(self.name, now - item.queued_at)
             return None
         if outcome is Outcome.RATE_LIMITED:
             self.stats.rate_limited += 1

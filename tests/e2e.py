@@ -64,7 +64,8 @@ class Inbox:
         await asyncio.wait_for(until(), timeout)
 
 
-def write_config(root: Path, fake: FakeDiscord, **daemon: Any) -> Path:
+def write_config(root: Path, fake: FakeDiscord, *, routes: list[dict[str, Any]] | None = None,
+                 **daemon: Any) -> Path:
     """A config for the bot's logs under `root/logs/*/logs.json`, two sinks, two routes."""
     config = {
         "daemon": {"state_dir": str(root / "state"), "drain_timeout": 5.0,
@@ -74,9 +75,9 @@ def write_config(root: Path, fake: FakeDiscord, **daemon: Any) -> Path:
         "sinks": {name: {"url": fake.webhook_url(webhook_id=wid, token=TOKEN),
                          "username": f"e2e {name}"}
                   for name, wid in WEBHOOK_IDS.items()},
-        "routes": [{"name": "errors", "min_level": "error", "sinks": ["errors"]},
-                   {"name": "members", "sinks": ["members"],
-                    "match": {"message": "^Member"}}],
+        "routes": routes if routes is not None else [
+            {"name": "errors", "min_level": "error", "sinks": ["errors"]},
+            {"name": "members", "sinks": ["members"], "match": {"message": "^Member"}}],
     }
     path = root / "config.toml"
     path.write_text(tomli_w.dumps(config))
@@ -105,8 +106,9 @@ class Bot:
 class Logship:
     """`python -m logship ARGS` as a child process; its stderr is collected as it comes."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         self.args = args
+        self.env = env or {}
         self.process: asyncio.subprocess.Process | None = None
         self.stderr = ""
         self._logged = asyncio.Event()
@@ -116,7 +118,7 @@ class Logship:
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "logship", *self.args,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
         )
         self._reader = asyncio.create_task(self._read_stderr())
         return self

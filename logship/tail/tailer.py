@@ -114,6 +114,7 @@ class Tailer:
         self._copies_read: dict[tuple[int, int], int] = {}  # copytruncate copies: how far
         self.lines_read = 0
         self.lines_cut = 0
+        self.scanned = asyncio.Event()  # the files found at start are read up to now
 
     # -- public -------------------------------------------------------------------
 
@@ -136,6 +137,7 @@ class Tailer:
         try:
             await self._recover_renamed()
             await self._scan(initial=True)
+            self.scanned.set()
             while not stop.is_set():
                 done, _ = await asyncio.wait({next_batch}, timeout=self._until_flush())
                 if not done:
