@@ -63,7 +63,7 @@ class SourceConfig:
     start_at: str = "end"
     exclude: tuple[str, ...] = ()
     max_line_bytes: int = 65536
-    idle_flush: float = 2.0  # seconds before a held record or unfinished line goes out
+    idle_flush: float = 0.25  # seconds before a held record or unfinished line goes out
 
 
 @dataclass(frozen=True)
@@ -199,7 +199,7 @@ def _source(r: _Reader, t: Mapping[str, Any], key: str) -> SourceConfig:
         start_at=r.choice(t, "start_at", key, START_AT, "end"),
         exclude=tuple(r.strings(t, "exclude", key)),
         max_line_bytes=int(r.number(t, "max_line_bytes", key, 65536, minimum=256)),
-        idle_flush=r.number(t, "idle_flush", key, 2.0, minimum=0.05),
+        idle_flush=r.number(t, "idle_flush", key, 0.25, minimum=0.05),
     )
 
 

@@ -1,0 +1,80 @@
+"""Parsers: complete lines of a log file in, events out. Pure: no I/O, no asyncio.
+
+The tailer makes one parser per followed file with `make_parser(format, source=...,
+path=...)` and gives it every batch of complete lines with the offset just past each:
+`feed(lines, ends)` returns the events those lines complete, in file order, each with
+`offset` = the end of its last line. A parser that may still add lines to its last record
+(text: a traceback may follow) holds it back; `buffered_from` is where that record
+starts, so the checkpoint never passes it, and `flush()` emits it (at rotation, or once
+the file has gone quiet). A parser never raises on what a file contains.
+
+One module per format family: `json` (JSON lines), `text` (prefixed text lines with
+`multiline` joining tracebacks), `auto` (both, picked per line). `kinds.classify` decides each
+event's kind in one place; `common` holds the value helpers they share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from logship.event import Event
+from logship.parse.auto import AutoParser
+from logship.parse.common import Lines
+from logship.parse.json import JsonParser
+from logship.parse.kinds import classify
+from logship.parse.text import TextParser
+
+__all__ = [
+    "PARSERS",
+    "AutoParser",
+    "JsonParser",
+    "RecordParser",
+    "TextParser",
+    "classify",
+    "make_parser",
+]
+
+
+class RecordParser(Protocol):
+    """What the tailer needs from a parser (one instance per followed file)."""
+
+    def feed(self, lines: Lines, ends: list[int]) -> list[Event]:
+        """The events that complete lines `lines` make; `ends[i]` is the offset past line i."""
+        ...
+
+    def flush(self) -> list[Event]:
+        """Emit whatever is held back (nothing more will come for it)."""
+        ...
+
+    @property
+    def buffered_from(self) -> int | None:
+        """Where the first held-back record starts; None when nothing is held."""
+        ...
+
+
+ParserFactory = Callable[..., RecordParser]
+
+PARSERS: dict[str, ParserFactory] = {
+    "json": JsonParser,
+    "text": TextParser,
+    "auto": AutoParser,
+    # StatsBot's tree_log text: read as generic text until its own parser lands (issue 4).
+    "tree": TextParser,
+}
+
+
+def make_parser(format: str, *, source: str, path: str) -> RecordParser:
+    """A new parser for one file of the given format ("json", "text", "auto" or "tree").
+
+    >>> parser = make_parser("json", source="statsbot", path="/opt/StatsBot/logs/logs.json")
+    >>> [event] = parser.feed([b'{"level": "WARNING", "message": "slow"}'], [40])
+    >>> event.level.name, event.message, event.source, event.offset
+    ('WARNING', 'slow', 'statsbot', 40)
+    """
+    try:
+        factory = PARSERS[format]
+    except KeyError:
+        known = ", ".join(sorted(PARSERS))
+        raise ValueError(f"unknown log format {format!r} (known: {known})") from None
+    return factory(source=source, path=path)
