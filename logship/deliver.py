@@ -330,7 +330,8 @@ class SinkWorker:
                         "global" if response.is_global else
                         response.headers.get("X-RateLimit-Scope", "webhook"),
                         response.retry_after)
-            self.limiter.rate_limited(response.retry_after, response.is_global)
+            self.limiter.rate_limited(response.retry_after, response.is_global,
+                                      response.headers.get("X-RateLimit-Scope"))
             return batch
         if outcome is Outcome.GONE:
             self.gone = response.describe()

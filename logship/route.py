@@ -16,22 +16,32 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from operator import attrgetter
 
 from logship.config import RouteConfig
 from logship.event import Event, Level
 
 Target = tuple[RouteConfig, str]
 
-_ATTRIBUTES: dict[str, Callable[[Event], object]] = {
-    "message": lambda e: e.message,
-    "logger": lambda e: e.logger,
-    "kind": lambda e: e.kind,
+Getter = Callable[[Event], object]
+
+_ATTRIBUTES: dict[str, Getter] = {
+    "message": attrgetter("message"),
+    "logger": attrgetter("logger"),
+    "kind": attrgetter("kind"),
     "level": lambda e: e.level.name.lower(),
-    "source": lambda e: e.source,
-    "path": lambda e: e.path,
-    "exception": lambda e: e.exception,
+    "source": attrgetter("source"),
+    "path": attrgetter("path"),
+    "exception": attrgetter("exception"),
 }
+
+
+def getter_for(key: str) -> Getter:
+    """How to read the value a `match` key names: an event attribute, else a field."""
+    attribute = _ATTRIBUTES.get(key)
+    if attribute is not None:
+        return attribute
+    return lambda event: event.fields.get(key)
 
 
 def event_value(event: Event, key: str) -> str | None:
@@ -41,30 +51,22 @@ def event_value(event: Event, key: str) -> str | None:
     ...             "guild")
     '7'
     """
-    getter = _ATTRIBUTES.get(key)
-    value = getter(event) if getter is not None else event.fields.get(key)
+    value = getter_for(key)(event)
     if value is None:
         return None
     return value if isinstance(value, str) else str(value)
 
 
-@dataclass(frozen=True, slots=True)
-class _Rule:
-    route: RouteConfig
-    min_level: Level
-    sources: frozenset[str]
-    patterns: tuple[tuple[str, re.Pattern[str]], ...]
+# One compiled route: (min level, sources or empty, [(getter, regex search)], route).
+# Plain tuples, unpacked in one loop: routing runs for every line read.
+_Rule = tuple[Level, frozenset[str], tuple[tuple[Getter, Callable[[str], object]], ...],
+              RouteConfig]
 
-    def accepts(self, event: Event) -> bool:
-        if event.level < self.min_level:
-            return False
-        if self.sources and event.source not in self.sources:
-            return False
-        for key, pattern in self.patterns:
-            value = event_value(event, key)
-            if value is None or pattern.search(value) is None:
-                return False
-        return True
+
+def _compile(route: RouteConfig) -> _Rule:
+    patterns = tuple((getter_for(key), re.compile(regex).search)
+                     for key, regex in route.match.items())
+    return route.min_level, frozenset(route.sources), patterns, route
 
 
 class Router:
@@ -79,30 +81,28 @@ class Router:
     """
 
     def __init__(self, routes: Sequence[RouteConfig]) -> None:
-        self._rules = tuple(
-            _Rule(
-                route=route,
-                min_level=route.min_level,
-                sources=frozenset(route.sources),
-                patterns=tuple((k, re.compile(v)) for k, v in route.match.items()),
-            )
-            for route in routes
-        )
+        self._rules = tuple(_compile(route) for route in routes)
         # Below the lowest min_level nothing can match: the common case costs one compare.
-        self._floor = min((r.min_level for r in self._rules), default=Level.CRITICAL + 1)
+        self._floor = min((r.min_level for r in routes), default=Level.CRITICAL + 1)
 
     def match(self, event: Event) -> list[Target]:
-        if event.level < self._floor:
+        level = event.level
+        if level < self._floor:
             return []
         targets: list[Target] = []
-        seen: set[str] = set()
-        for rule in self._rules:
-            if not rule.accepts(event):
+        for min_level, sources, patterns, route in self._rules:
+            if level < min_level or (sources and event.source not in sources):
                 continue
-            for sink in rule.route.sinks:
-                if sink not in seen:
-                    seen.add(sink)
-                    targets.append((rule.route, sink))
+            for get, search in patterns:
+                value = get(event)
+                if value is None:
+                    break
+                if search(value if value.__class__ is str else str(value)) is None:
+                    break
+            else:
+                for sink in route.sinks:
+                    if all(sink != taken for _, taken in targets):
+                        targets.append((route, sink))
         return targets
 
 

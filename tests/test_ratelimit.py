@@ -91,3 +91,17 @@ def test_webhooks_in_one_bucket_share_its_budget() -> None:
     assert first.headers is second.headers
     second.headers.spend()
     assert first.wait_time() > 1.0  # what the second spent, the first cannot
+
+
+def test_a_shared_scope_429_pauses_every_webhook_of_the_channel() -> None:
+    now = [0.0]
+    limits = RateLimits(clock=lambda: now[0])
+    options = dict(webhook_requests=50, webhook_window=2.0, channel_messages=50,
+                   channel_window=60.0)
+    first = limits.limiter(channel="alerts", **options)
+    second = limits.limiter(channel="alerts", **options)
+    elsewhere = limits.limiter(channel="general", **options)
+    first.rate_limited(3.0, is_global=False, scope="shared")
+    assert second.wait_time() > 2.9 and elsewhere.wait_time() == 0.0
+    first.rate_limited(5.0, is_global=False, scope="user")
+    assert first.wait_time() > 4.9 and second.wait_time() < 3.1

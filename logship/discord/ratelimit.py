@@ -127,17 +127,20 @@ class RateLimiter:
         global_pause: Pause,
         clock: Clock = time.monotonic,
         buckets: dict[str, HeaderBudget] | None = None,
+        channel_pause: Pause | None = None,
     ) -> None:
         self.webhook = webhook
         self.channel = channel
         self.global_pause = global_pause
         self.headers = HeaderBudget(clock)
         self.pause = Pause(clock)
+        self.channel_pause = channel_pause if channel_pause is not None else Pause(clock)
         self._buckets = buckets if buckets is not None else {}
 
     def wait_time(self) -> float:
         return max(
             self.global_pause.wait_time(),
+            self.channel_pause.wait_time(),
             self.pause.wait_time(),
             self.headers.wait_time(),
             self.webhook.wait_time(),
@@ -161,8 +164,16 @@ class RateLimiter:
             self.headers = self._buckets.setdefault(bucket, self.headers)
         self.headers.update(headers)
 
-    def rate_limited(self, retry_after: float, is_global: bool) -> None:
-        (self.global_pause if is_global else self.pause).extend(retry_after)
+    def rate_limited(self, retry_after: float, is_global: bool, scope: str | None = None
+                     ) -> None:
+        """A 429: `global` pauses every webhook, scope `shared` (the channel's limit)
+        every webhook of the channel, anything else this webhook."""
+        if is_global:
+            self.global_pause.extend(retry_after)
+        elif scope == "shared":
+            self.channel_pause.extend(retry_after)
+        else:
+            self.pause.extend(retry_after)
 
 
 class RateLimits:
@@ -171,6 +182,7 @@ class RateLimits:
     def __init__(self, clock: Clock = time.monotonic) -> None:
         self._clock = clock
         self._channels: dict[str, SlidingWindow] = {}
+        self._channel_pauses: dict[str, Pause] = {}
         self._buckets: dict[str, HeaderBudget] = {}
         self.global_pause = Pause(clock)
 
@@ -186,4 +198,5 @@ class RateLimits:
             self.global_pause,
             self._clock,
             self._buckets,
+            self._channel_pauses.setdefault(channel, Pause(self._clock)),
         )

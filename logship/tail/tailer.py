@@ -53,7 +53,7 @@ log = logging.getLogger("logship.tail")
 Dispatch = Callable[[list[Event], FileProgress], Awaitable[None]]
 
 # watchfiles: report a change once no new one came for STEP ms, at most DEBOUNCE ms late.
-WATCH_STEP_MS = 10
+WATCH_STEP_MS = 50
 WATCH_DEBOUNCE_MS = 100
 # Descriptors held at most; beyond that the longest-quiet files are closed until they change.
 MAX_OPEN_FILES = 64
