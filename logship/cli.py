@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -36,6 +37,7 @@ ConfigOption = Annotated[
 ]
 EXIT_CONFIG = 2
 LogLevel = Literal["debug", "info", "warning", "error"]
+Reason = Literal["fallback", "dead"]
 
 
 class _JournalFormatter(logging.Formatter):
@@ -113,20 +115,63 @@ def test_webhook(
     raise typer.Exit(run_test_webhook(loaded, target, typer.echo))
 
 
+SpoolDir = Annotated[Path, typer.Argument(help="The spool folder (daemon.spool_dir).",
+                                          exists=True, file_okay=False)]
+
+
 @app.command()
 def replay(
-    spool_dir: Annotated[Path, typer.Argument(help="The spool folder (daemon.spool_dir).",
-                                              exists=True, file_okay=False)],
+    spool_dir: SpoolDir,
     config: ConfigOption = None,
     sink: Annotated[str | None, typer.Option(help="Only this sink's events.")] = None,
+    reason: Annotated[Reason | None, typer.Option(
+        help="Only events spooled for this reason.")] = None,
+    since: Annotated[str | None, typer.Option(
+        help="Only events that first failed since then: an ISO time, or an age such "
+             "as 30m, 2h, 1d.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be sent.")] = False,
 ) -> None:
     """Re-send spooled events to their sinks as configured now."""
-    setup_logging()
+    setup_logging("warning")
     loaded = _load(config)
-    from logship.replay import run_replay
+    from logship.replay import Selection, run_replay
 
-    raise typer.Exit(run_replay(loaded, spool_dir, sink=sink, dry_run=dry_run))
+    try:
+        selection = Selection(sink=sink, reason=reason, since=parse_since(since))
+    except ValueError as exc:
+        typer.echo(f"error: --since: {exc}", err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+    raise typer.Exit(run_replay(loaded, spool_dir, selection=selection, dry=dry_run,
+                                echo=typer.echo))
+
+
+@app.command()
+def spool(spool_dir: SpoolDir) -> None:
+    """Show what the spool holds: per sink and reason, count, bytes, ages, top errors."""
+    from logship.spool_report import describe
+
+    for line in describe(spool_dir):
+        typer.echo(line)
+
+
+def parse_since(text: str | None, now: datetime | None = None) -> datetime | None:
+    """`--since`: an ISO 8601 time (UTC when it names no zone), or an age (30m, 2h, 1d).
+
+    >>> parse_since("2h", now=datetime(2025, 7, 16, 12, tzinfo=UTC)).isoformat()
+    '2025-07-16T10:00:00+00:00'
+    >>> parse_since("2025-07-16T08:00").isoformat()
+    '2025-07-16T08:00:00+00:00'
+    """
+    if text is None:
+        return None
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if text[:-1].isdigit() and text[-1:] in units:
+        return (now or datetime.now(UTC)) - timedelta(seconds=int(text[:-1]) * units[text[-1]])
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is neither an ISO time nor an age like 2h") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 @app.command()

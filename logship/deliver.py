@@ -175,6 +175,7 @@ class SinkWorker:
         self._backoff = backoff
         self.circuit = Circuit(sink.circuit_failures, sink.circuit_cooldown)
         self.on_recover: Callable[[], None] | None = None  # the circuit closed again
+        self.on_trip: Callable[[float], None] | None = None  # it opened (cool-down, s)
         # told (sink, seconds from queued to delivered) for each delivered event
         self.on_delivered: Callable[[str, float], None] | None = None
         self.spool_blocked = False  # the spool is full: events are held, reading pauses
@@ -260,7 +261,7 @@ class SinkWorker:
         count = pack([it.embed(self.host) for it in self._pending[:EMBEDS_MAX]])
         digest = self.backlog > DIGEST_AFTER_REQUESTS * count
         if digest:
-            count = _digest_embeds([it.event for it in self._pending])[1]
+            count = digest_embeds([it.event for it in self._pending])[1]
         items, self._pending = self._pending[:count], self._pending[count:]
         return Batch(items, digest)
 
@@ -285,7 +286,7 @@ class SinkWorker:
 
     def _embeds(self, batch: Batch) -> list[Embed]:
         if batch.digest:
-            embeds, taken = _digest_embeds([it.event for it in batch.items])
+            embeds, taken = digest_embeds([it.event for it in batch.items])
             assert taken == len(batch.items), "a digest batch always fits its embeds"
             return embeds
         return [it.embed(self.host) for it in batch.items]
@@ -382,6 +383,8 @@ class SinkWorker:
                       "to the spool, next try in %.0f s", self.name, self.circuit.threshold,
                       reason, self.circuit.cooldown)
             await self._spool(items, "fallback", reason)
+            if self.on_trip is not None:
+                self.on_trip(self.circuit.cooldown)
             return None
         attempts = items[0].attempts
         if attempts >= self.sink.max_attempts:
@@ -430,7 +433,7 @@ class SinkWorker:
         return True
 
 
-def _digest_embeds(events: list[Event]) -> tuple[list[Embed], int]:
+def digest_embeds(events: list[Event]) -> tuple[list[Embed], int]:
     """Digest embeds for as many of the leading `events` as one message holds."""
     embeds: list[Embed] = []
     taken, room = 0, TOTAL_MAX

@@ -1,7 +1,8 @@
 """Automatic drain: a sink's `fallback` events go out again once the sink works.
 
 One `SpoolDrainer` per sink runs beside its worker. It wakes at start (an earlier run may
-have left events behind) and whenever the worker's circuit closes, and then feeds the
+have left events behind), when the worker's circuit closes, and when an open circuit has
+cooled down (then the spool's oldest event is the probe), and then feeds the
 sink's segments, oldest first, into the worker's own queue in small chunks, each after
 the worker has caught up: live events share the budget and still go first by level.
 
@@ -26,6 +27,7 @@ from logship.spool import (
     drained_offset,
     exclusive,
     mark_drained,
+    replayed_offsets,
     rewrite_segment,
     scan_segment,
     segments,
@@ -48,10 +50,17 @@ class SpoolDrainer:
         self._wake = asyncio.Event()
         self._wake.set()  # at start: what an earlier run left
         worker.on_recover = self._wake.set
+        worker.on_trip = self._probe_later
 
     @property
     def healthy(self) -> bool:
-        return not self.worker.gone and not self.worker.circuit.tripped
+        """Not gone, and the circuit closed or half-open (its cool-down is over)."""
+        return not self.worker.gone and not self.worker.circuit.is_open
+
+    def _probe_later(self, cooldown: float) -> None:
+        """The circuit opened: once it cools down, the spool's oldest event is the probe
+        (so a sink recovers even when no new event comes along)."""
+        asyncio.get_running_loop().call_later(cooldown, self._wake.set)
 
     async def run(self) -> None:
         while True:
@@ -79,7 +88,9 @@ class SpoolDrainer:
                 return  # another process (logship replay) is at it
             start = drained_offset(path)
             found = scan_segment(path, start)
-            fallback = [(end, r) for end, r in found.records if r.reason == "fallback"]
+            replayed = replayed_offsets(path)  # a replay that was killed midway sent these
+            fallback = [(end, r) for end, r in found.records
+                        if r.reason == "fallback" and end not in replayed]
             if fallback:
                 log.info("sink %s: re-sending %d spooled events from %s", self.worker.name,
                          len(fallback), path.name)
@@ -92,16 +103,19 @@ class SpoolDrainer:
         """Send `records` through the worker, a chunk at a time; False if the sink
         stopped being healthy before all were fed."""
         progress = FileProgress(start)
-        for first in range(0, len(records), CHUNK):
+        first = 0
+        while first < len(records):
             if not self.healthy:
                 return False
-            chunk = records[first : first + CHUNK]
+            size = 1 if self.worker.circuit.tripped else CHUNK  # half-open: one probe
+            chunk = records[first : first + size]
             for end, record in chunk:
                 record.event.ack = progress.track(end, 1)
                 await self.worker.put(Item(record.event, attempts=record.attempts))
             await self.worker.drain(timeout=float("inf"))
             mark_drained(path, progress.committed)
             self.drained += len(chunk)
+            first += size
         return True
 
     def _finish(self, path: Path, *, fallback_seen: bool) -> None:
@@ -110,8 +124,9 @@ class SpoolDrainer:
         if whole.unreadable:
             set_aside(path)
             return
-        dead = [r for _, r in whole.records if r.reason == "dead"]
-        if dead and not fallback_seen:
+        replayed = replayed_offsets(path)
+        dead = [r for end, r in whole.records if r.reason == "dead" and end not in replayed]
+        if dead and not fallback_seen and not replayed:
             mark_drained(path, path.stat().st_size)  # only dead ones: nothing to do
             return
         self.spool.freed(rewrite_segment(path, dead))

@@ -59,6 +59,7 @@ class SinkFigures:
     spooled: int = 0
     spool_bytes: int = 0
     spool_events: int = 0
+    spool_blocked: bool = False  # the spool is full: events held, reading paused
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +247,7 @@ def _sink_figures(worker: WorkerView, spool_bytes: int, spool_events: int) -> Si
         queue_depth=worker.backlog, circuit_open=worker.circuit.tripped, gone=worker.gone,
         requests=dict(s.by_status), rate_limited=s.rate_limited, retries=s.retries,
         delivered=s.delivered, spooled=s.spooled, spool_bytes=spool_bytes,
-        spool_events=spool_events,
+        spool_events=spool_events, spool_blocked=getattr(worker, "spool_blocked", False),
     )
 
 
@@ -366,6 +367,8 @@ _SINK_GAUGES = (
      "circuit_open"),
     ("logship_spool_bytes", "Bytes in the spool, per sink.", "spool_bytes"),
     ("logship_spool_events", "Events waiting in the spool, per sink.", "spool_events"),
+    ("logship_spool_blocked", "1 while the spool is full: events are held and reading "
+     "pauses.", "spool_blocked"),
 )
 
 

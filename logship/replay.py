@@ -1,30 +1,67 @@
 """`logship replay SPOOL_DIR`: re-send what an outage (or a refusal) left in the spool.
 
 Replay reuses the daemon's `SinkWorker`, so batching, rate limits, retries and the
-handling of Discord's answers are the same; only its "spool" is different: events the
-worker would spool again are collected and written back into their segment, so a
-segment keeps exactly the events that are still undelivered (with their new error).
+handling of Discord's answers are the same, and events render with the config as it is
+now (fix a URL or a template, then replay). Only its "spool" differs: events the worker
+would spool again are collected and written back into their segment, so a segment
+keeps exactly the events still undelivered, with their new error.
+
+It goes one segment at a time, each held exclusively (`flock`): a segment the daemon
+is appending to or draining is skipped, so replay is safe while the daemon runs. Ctrl-C
+stops feeding, lets what is in flight finish, and writes the segment back with what did
+not go: interrupting and running again neither loses nor repeats an event.
 """
 
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
-import typer
 
-from logship.config import Config
-from logship.deliver import Item, SinkWorker
+from logship.config import Config, SinkConfig
+from logship.deliver import DIGEST_AFTER_REQUESTS, Item, SinkWorker, digest_embeds
 from logship.discord.client import WebhookClient
 from logship.discord.payload import pack, render_embed
 from logship.discord.ratelimit import RateLimits
 from logship.event import Ack
-from logship.spool import SpoolRecord, read_segment, rewrite_segment, segments
+from logship.spool import (
+    SpoolRecord,
+    exclusive,
+    mark_replayed,
+    replayed_offsets,
+    rewrite_segment,
+    scan_segment,
+    segments,
+)
+
+Echo = Callable[[str], None]
+CHUNK = 100  # records sent before their delivery is noted on disk
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which spooled records to replay."""
+
+    sink: str | None = None
+    reason: str | None = None  # "fallback" | "dead" | None for both
+    since: datetime | None = None  # records that first failed at or after this time
+
+    def wants(self, record: SpoolRecord) -> bool:
+        if self.sink is not None and record.sink != self.sink:
+            return False
+        if self.reason is not None and record.reason != self.reason:
+            return False
+        if self.since is not None and record.first_failure is not None:
+            return datetime.fromisoformat(record.first_failure) >= self.since
+        return True
 
 
 class _Collector:
@@ -34,120 +71,74 @@ class _Collector:
         self.failed: dict[int, SpoolRecord] = {}
         self.on_freed: list[Callable[[], None]] = []
 
-    def recount(self) -> None:
-        """Nothing to measure: this spool lives in memory."""
-
     def append(self, records: list[SpoolRecord]) -> None:
         for record in records:
             self.failed[id(record.event)] = record
 
-
-@dataclass
-class _Segment:
-    path: Path
-    records: list[SpoolRecord]
-    kept: list[SpoolRecord] = field(default_factory=list)  # not replayed (filter, unknown sink)
+    def recount(self) -> None:
+        """Nothing to measure: this spool lives in memory."""
 
 
 @dataclass
-class ReplaySummary:
+class Summary:
     delivered: int = 0
     remaining: int = 0
+    busy: int = 0  # segments skipped: the daemon holds them
+    interrupted: bool = False
     unknown_sinks: Counter[str] = field(default_factory=Counter)
 
 
-def _load(spool_dir: Path, sink: str | None, config: Config) -> list[_Segment]:
-    loaded = []
-    for path in segments(spool_dir, sink):
-        segment = _Segment(path, [])
-        for record in read_segment(path):
-            if record.sink in config.sinks:
-                segment.records.append(record)
-            else:
-                segment.kept.append(record)
-        loaded.append(segment)
-    return loaded
+class _Replayer:
+    """Delivers selected records segment by segment through one worker per sink."""
 
+    def __init__(self, config: Config, session: aiohttp.ClientSession,
+                 advance: Callable[[int], None]) -> None:
+        self.config = config
+        self.client = WebhookClient(session)
+        self.limits = RateLimits()
+        self.collector = _Collector()
+        self.advance = advance
+        self.stopping = False
+        self._workers: dict[str, tuple[SinkWorker, asyncio.Task[None]]] = {}
 
-async def _deliver(config: Config, by_sink: dict[str, list[SpoolRecord]],
-                   progress: Callable[[int], None]) -> _Collector:
-    collector = _Collector()
-    limits = RateLimits()
-    async with aiohttp.ClientSession() as session:
-        client = WebhookClient(session)
-        workers = []
-        for name, records in by_sink.items():
-            sink = config.sinks[name]
-            limiter = limits.limiter(
+    def worker(self, sink: SinkConfig) -> SinkWorker:
+        if sink.name not in self._workers:
+            limiter = self.limits.limiter(
                 channel=sink.channel or f"webhook:{sink.url.webhook_id}",
                 webhook_requests=sink.webhook_requests, webhook_window=sink.webhook_window,
                 channel_messages=sink.channel_messages, channel_window=sink.channel_window)
-            worker = SinkWorker(sink, client, limiter, collector)  # type: ignore[arg-type]
-            workers.append((worker, records))
-        await asyncio.gather(*(_feed(w, records, progress) for w, records in workers))
-    return collector
+            worker = SinkWorker(sink, self.client, limiter, self.collector)  # type: ignore[arg-type]
+            self._workers[sink.name] = (worker, asyncio.create_task(worker.run()))
+        return self._workers[sink.name][0]
 
+    async def segment(self, path: Path, chosen: list[tuple[int, SpoolRecord]]
+                      ) -> list[SpoolRecord]:
+        """Send `chosen` (records of `path` with their end offsets) a chunk at a time,
+        noting each delivered one in the segment's `.replayed` sidecar; the records to
+        keep (failed again, or not sent because replay was interrupted)."""
+        kept: list[SpoolRecord] = []
+        for first in range(0, len(chosen), CHUNK):
+            chunk = chosen[first : first + CHUNK]
+            if self.stopping:
+                kept += [record for _, record in chosen[first:]]
+                break
+            for _, record in chunk:
+                record.event.ack = Ack(record.event.offset, lambda _ack: self.advance(1))
+                record.event.ack.expect(1)
+                await self.worker(self.config.sinks[record.sink]).put(
+                    Item(record.event, attempts=0))
+            for worker, _ in self._workers.values():
+                await worker.drain(timeout=float("inf"))
+            failed = self.collector.failed
+            mark_replayed(path, [end for end, r in chunk if id(r.event) not in failed])
+            kept += [_failed_again(r, failed.pop(id(r.event))) for _, r in chunk
+                     if id(r.event) in failed]
+        return kept
 
-async def _feed(worker: SinkWorker, records: list[SpoolRecord],
-                progress: Callable[[int], None]) -> None:
-    task = asyncio.create_task(worker.run())
-    try:
-        for record in records:
-            record.event.ack = Ack(record.event.offset, lambda _ack: progress(1))
-            record.event.ack.expect(1)
-            await worker.put(Item(record.event, attempts=0))
-        await worker.drain(timeout=float("inf"))
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-
-def _dry_run(segments_: list[_Segment], echo: Callable[[str], None]) -> int:
-    by_sink: dict[str, list[SpoolRecord]] = {}
-    for segment in segments_:
-        for record in segment.records:
-            by_sink.setdefault(record.sink, []).append(record)
-    total = 0
-    for name, records in sorted(by_sink.items()):
-        reasons = Counter(r.reason for r in records)
-        embeds = [render_embed(r.event) for r in records]
-        requests = 0
-        while embeds:
-            count = pack(embeds)
-            embeds = embeds[count:]
-            requests += 1
-        total += len(records)
-        echo(f"{name}: {len(records)} events ({', '.join(f'{n} {k}' for k, n in reasons.items())})"
-             f" in {requests} requests")
-    echo(f"dry run: {total} events would be sent; nothing was changed")
-    return 0
-
-
-def run_replay(config: Config, spool_dir: Path, *, sink: str | None = None,
-               dry_run: bool = False, echo: Callable[[str], None] = typer.echo) -> int:
-    """Exit status: 0 when every replayed event was delivered, 1 when some remain."""
-    loaded = _load(spool_dir, sink, config)
-    unknown = Counter(r.sink for s in loaded for r in s.kept)
-    for name, count in unknown.items():
-        echo(f"warning: {count} events for sink {name!r}, which the config does not define; "
-             "they stay in the spool")
-    if dry_run:
-        return _dry_run(loaded, echo)
-    by_sink: dict[str, list[SpoolRecord]] = {}
-    for segment in loaded:
-        for record in segment.records:
-            by_sink.setdefault(record.sink, []).append(record)
-    total = sum(len(v) for v in by_sink.values())
-    collector = _run_with_progress(config, by_sink, total)
-    remaining = 0
-    for segment in loaded:
-        keep = segment.kept + [_failed_again(r, collector.failed[id(r.event)])
-                               for r in segment.records if id(r.event) in collector.failed]
-        remaining += len(keep)
-        rewrite_segment(segment.path, keep)
-    delivered = total - len(collector.failed)
-    echo(f"replay: {delivered} delivered, {remaining} remain in {spool_dir}")
-    return 0 if remaining == 0 else 1
+    async def close(self) -> None:
+        for _, task in self._workers.values():
+            task.cancel()
+        await asyncio.gather(*(t for _, t in self._workers.values()), return_exceptions=True)
 
 
 def _failed_again(before: SpoolRecord, now: SpoolRecord) -> SpoolRecord:
@@ -157,12 +148,128 @@ def _failed_again(before: SpoolRecord, now: SpoolRecord) -> SpoolRecord:
     return now
 
 
-def _run_with_progress(config: Config, by_sink: dict[str, list[SpoolRecord]],
-                       total: int) -> _Collector:
+async def _replay(config: Config, spool_dir: Path, selection: Selection,
+                  advance: Callable[[int], None]) -> Summary:
+    summary = Summary()
+    loop = asyncio.get_running_loop()
+    async with aiohttp.ClientSession() as session:
+        replayer = _Replayer(config, session, advance)
+
+        def interrupt() -> None:
+            replayer.stopping = summary.interrupted = True
+
+        loop.add_signal_handler(signal.SIGINT, interrupt)
+        try:
+            for path in segments(spool_dir, selection.sink):
+                if replayer.stopping:
+                    break
+                with exclusive(path) as mine:
+                    if not mine:
+                        summary.busy += 1
+                        continue
+                    delivered = replayed_offsets(path)  # by a replay killed midway
+                    records = [(end, r) for end, r in scan_segment(path).records
+                               if end not in delivered]
+                    chosen = [(end, r) for end, r in records
+                              if selection.wants(r) and r.sink in config.sinks]
+                    summary.unknown_sinks.update(r.sink for _, r in records
+                                                 if r.sink not in config.sinks)
+                    if not chosen and not delivered:
+                        continue
+                    kept = await replayer.segment(path, chosen)
+                    taken = {end for end, _ in chosen}
+                    others = [r for end, r in records if end not in taken]
+                    rewrite_segment(path, others + kept)
+                    summary.delivered += len(chosen) - len(kept)
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)
+            await replayer.close()
+    summary.remaining = sum(1 for p in segments(spool_dir, selection.sink)
+                            for _, r in scan_segment(p).records if selection.wants(r))
+    return summary
+
+
+def count_selected(config: Config, spool_dir: Path, selection: Selection
+                   ) -> dict[str, list[SpoolRecord]]:
+    """The records `selection` picks, by sink."""
+    by_sink: dict[str, list[SpoolRecord]] = {}
+    for path in segments(spool_dir, selection.sink):
+        for _, record in scan_segment(path).records:
+            if selection.wants(record):
+                by_sink.setdefault(record.sink, []).append(record)
+    return by_sink
+
+
+def requests_needed(records: list[SpoolRecord]) -> int:
+    """Requests the worker would use: full embeds, or digests for a backlog."""
+    embeds = [render_embed(r.event) for r in records]
+    per_request = pack(embeds) if embeds else 1
+    if len(records) > DIGEST_AFTER_REQUESTS * per_request:
+        events, requests = [r.event for r in records], 0
+        while events:
+            events = events[digest_embeds(events)[1]:]
+            requests += 1
+        return requests
+    requests = 0
+    while embeds:
+        embeds = embeds[pack(embeds):]
+        requests += 1
+    return requests
+
+
+def dry_run(config: Config, spool_dir: Path, selection: Selection, echo: Echo) -> int:
+    """Print what a replay would send, and in how many requests; change nothing."""
+    total = 0
+    for name, records in sorted(count_selected(config, spool_dir, selection).items()):
+        reasons = Counter(r.reason for r in records)
+        what = ", ".join(f"{n} {k}" for k, n in sorted(reasons.items()))
+        if name not in config.sinks:
+            echo(f"{name}: {len(records)} events ({what}): no such sink in the config; "
+                 "they would stay")
+            continue
+        total += len(records)
+        echo(f"{name}: {len(records)} events ({what}) in {requests_needed(records)} requests")
+    echo(f"dry run: {total} events would be sent; nothing was changed")
+    return 0
+
+
+@contextmanager
+def _progress(total: int, echo: Echo) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar on a terminal; plain progress lines otherwise."""
     if sys.stderr.isatty() and total:
         from rich.progress import Progress
 
         with Progress(transient=True) as bar:
             task = bar.add_task("replaying", total=total)
-            return asyncio.run(_deliver(config, by_sink, lambda n: bar.advance(task, n)))
-    return asyncio.run(_deliver(config, by_sink, lambda n: None))
+            yield lambda n: bar.advance(task, n)
+        return
+    done = [0]
+    step = max(1, total // 10)
+
+    def advance(n: int) -> None:
+        before, done[0] = done[0], done[0] + n
+        if done[0] // step > before // step or done[0] == total:
+            echo(f"replay: {done[0]}/{total} handled")
+
+    yield advance
+
+
+def run_replay(config: Config, spool_dir: Path, *, selection: Selection = Selection(),
+               dry: bool = False, echo: Echo = print) -> int:
+    """Exit status: 0 when every selected event was delivered, 1 when some remain."""
+    if dry:
+        return dry_run(config, spool_dir, selection, echo)
+    total = sum(len(v) for k, v in count_selected(config, spool_dir, selection).items()
+                if k in config.sinks)
+    with _progress(total, echo) as advance:
+        summary = asyncio.run(_replay(config, spool_dir, selection, advance))
+    for name, count in summary.unknown_sinks.items():
+        echo(f"warning: {count} events for sink {name!r}, which the config does not define; "
+             "they stay in the spool")
+    if summary.busy:
+        echo(f"note: {summary.busy} segments are in use by the running daemon (it appends "
+             "to them or drains them itself); run replay again later for those")
+    if summary.interrupted:
+        echo("interrupted: what was sent is removed from the spool, the rest stays")
+    echo(f"replay: {summary.delivered} delivered, {summary.remaining} remain in {spool_dir}")
+    return 0 if summary.remaining == 0 else 1

@@ -40,6 +40,7 @@ log = logging.getLogger("logship.spool")
 
 SEGMENT_SUFFIX = ".jsonl"
 DONE_SUFFIX = ".done"
+REPLAYED_SUFFIX = ".replayed"
 CORRUPT_SUFFIX = ".corrupt"
 SEGMENT_BYTES = 8 << 20
 REASONS = ("fallback", "dead")
@@ -286,11 +287,32 @@ def mark_drained(path: Path, offset: int) -> None:
     os.replace(tmp, done)
 
 
+def replayed_offsets(path: Path) -> set[int]:
+    """End offsets of the records of `path` a replay delivered before it was stopped."""
+    try:
+        text = path.with_name(path.name + REPLAYED_SUFFIX).read_text()
+    except FileNotFoundError:
+        return set()
+    return {int(word) for word in text.split() if word.isdigit()}
+
+
+def mark_replayed(path: Path, offsets: list[int]) -> None:
+    """Record, durably, that the records of `path` ending at `offsets` were delivered,
+    so a replay killed before it rewrote the segment does not send them again."""
+    if not offsets:
+        return
+    with path.with_name(path.name + REPLAYED_SUFFIX).open("a") as f:
+        f.write("".join(f"{offset}\n" for offset in offsets))
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def rewrite_segment(path: Path, keep: list[SpoolRecord]) -> int:
     """Replace `path` with only the records in `keep` (remove it when none are left);
     the bytes this gave back."""
     before = path.stat().st_size if path.exists() else 0
     path.with_name(path.name + DONE_SUFFIX).unlink(missing_ok=True)
+    path.with_name(path.name + REPLAYED_SUFFIX).unlink(missing_ok=True)
     if not keep:
         path.unlink(missing_ok=True)
         return before

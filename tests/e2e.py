@@ -65,7 +65,7 @@ class Inbox:
 
 
 def write_config(root: Path, fake: FakeDiscord, *, routes: list[dict[str, Any]] | None = None,
-                 **daemon: Any) -> Path:
+                 sink_options: dict[str, Any] | None = None, **daemon: Any) -> Path:
     """A config for the bot's logs under `root/logs/*/logs.json`, two sinks, two routes."""
     config = {
         "daemon": {"state_dir": str(root / "state"), "drain_timeout": 5.0,
@@ -73,7 +73,7 @@ def write_config(root: Path, fake: FakeDiscord, *, routes: list[dict[str, Any]] 
         "sources": [{"name": "bot", "paths": [str(root / "logs" / "*" / "logs.json")],
                      "format": "json", "start_at": "beginning"}],
         "sinks": {name: {"url": fake.webhook_url(webhook_id=wid, token=TOKEN),
-                         "username": f"e2e {name}"}
+                         "username": f"e2e {name}", **(sink_options or {})}
                   for name, wid in WEBHOOK_IDS.items()},
         "routes": routes if routes is not None else [
             {"name": "errors", "min_level": "error", "sinks": ["errors"]},

@@ -1,0 +1,154 @@
+"""End to end with the spool: an outage drains by itself, a dead webhook's events replay
+to a corrected URL, a replay killed midway runs again cleanly, `logship spool` lists."""
+
+from __future__ import annotations
+
+import re
+import signal
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from logship.event import Event, Level
+from logship.fake_discord import FakeDiscord
+from logship.spool import Spool, SpoolRecord, read_segment, segments
+from tests.e2e import TOKEN, WEBHOOK_IDS, Bot, Inbox, Logship, run_cli, write_config
+
+pytestmark = pytest.mark.e2e
+
+ERRORS = WEBHOOK_IDS["errors"]
+FLAKY_SINK = {"circuit_failures": 2, "circuit_cooldown": 0.5, "retry_base": 0.01,
+              "retry_cap": 0.05, "max_attempts": 10}
+
+
+@pytest.fixture
+async def inbox() -> Inbox:
+    return Inbox()
+
+
+@pytest.fixture
+async def fake(inbox: Inbox) -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord(host="127.0.0.1", port=0, on_message=inbox) as server:
+        yield server
+
+
+def spooled_ids(spool_dir: Path) -> Counter[int]:
+    return Counter(int(n) for path in segments(spool_dir) for r in read_segment(path)
+                   for n in re.findall(r"#(\d+)", r.event.message))
+
+
+async def test_an_outage_spools_then_drains_by_itself(tmp_path: Path, fake: FakeDiscord,
+                                                      inbox: Inbox) -> None:
+    config = write_config(tmp_path, fake, sink_options=FLAKY_SINK)
+    daemon = await Logship("run", "--config", str(config)).start()
+    try:
+        await daemon.wait_until_logged("running:")
+        fake.configure(fail_rate=1.0)  # Discord is down
+        bot = Bot(tmp_path)
+        for n in range(1, 41):
+            bot.log("ERROR", f"during the outage #{n}")
+        await daemon.wait_until_logged("circuit open")
+        fake.configure(fail_rate=0.0)  # and back: nothing new is logged meanwhile
+        await inbox.wait_for(lambda: set(inbox.ids(ERRORS)) == set(range(1, 41)))
+        await daemon.wait_until_logged("circuit closed")
+        assert (await daemon.stop())[0] == 0
+    finally:
+        daemon.kill()
+    assert inbox.ids(ERRORS) == Counter(range(1, 41))  # each once
+    assert spooled_ids(tmp_path / "state" / "spool") == Counter()
+    assert fake.stats.rate_limited == 0
+
+
+async def test_a_dead_webhooks_events_replay_to_the_corrected_url(
+    tmp_path: Path, fake: FakeDiscord, inbox: Inbox
+) -> None:
+    fake.delete_webhook(ERRORS)
+    config = write_config(tmp_path, fake)
+    daemon = await Logship("run", "--config", str(config)).start()
+    await daemon.wait_until_logged("running:")
+    for n in range(1, 6):
+        Bot(tmp_path).log("ERROR", f"nobody hears #{n}")
+    await daemon.wait_until_logged("webhook deleted")
+    assert (await daemon.stop())[0] == 0
+    spool_dir = tmp_path / "state" / "spool"
+    assert spooled_ids(spool_dir) == Counter(range(1, 6))
+
+    status, out, _ = await run_cli("spool", str(spool_dir))
+    assert status == 0 and "errors (dead): 5 events" in out and "10015" in out
+
+    new_id = "200000000000000009"  # the operator made a new webhook and fixed the config
+    config.write_text(config.read_text().replace(f"/{ERRORS}/", f"/{new_id}/"))
+    status, out, _ = await run_cli("replay", str(spool_dir), "--config", str(config),
+                                   "--dry-run")
+    assert status == 0 and "errors: 5 events (5 dead) in 1 requests" in out
+    status, out, _ = await run_cli("replay", str(spool_dir), "--config", str(config))
+    assert status == 0, out
+    assert "5 delivered, 0 remain" in out
+    assert inbox.ids(new_id) == Counter(range(1, 6))
+    assert segments(spool_dir) == []
+
+
+async def test_a_replay_killed_midway_runs_again_without_loss(
+    tmp_path: Path, fake: FakeDiscord, inbox: Inbox
+) -> None:
+    config = write_config(tmp_path, fake, sink_options={"webhook_requests": 1,
+                                                        "webhook_window": 0.3})
+    spool_dir = tmp_path / "state" / "spool"
+    spool = Spool(spool_dir)
+    spool.append([SpoolRecord(event=Event(ts=None, level=Level.ERROR, message=f"#{n}"),
+                              sink="errors", reason="fallback", error="HTTP 503")
+                  for n in range(1, 301)])
+    spool.close()
+    replay = await Logship("replay", str(spool_dir), "--config", str(config)).start()
+    await inbox.wait_for(lambda: len(inbox.ids(ERRORS)) >= 150)  # the first chunks went
+    replay.signal(signal.SIGKILL)
+    await replay.wait()
+
+    status, out, _ = await run_cli("replay", str(spool_dir), "--config", str(config))
+    assert status == 0, out
+    delivered = inbox.ids(ERRORS)
+    assert set(delivered) == set(range(1, 301))  # nothing lost
+    assert sum(delivered.values()) - 300 <= 100  # at most the chunk in flight, again
+    assert segments(spool_dir) == [] and list(spool_dir.rglob("*.replayed")) == []
+
+
+async def test_replay_filters_by_reason_and_since(tmp_path: Path, fake: FakeDiscord,
+                                                  inbox: Inbox) -> None:
+    config = write_config(tmp_path, fake)
+    spool_dir = tmp_path / "state" / "spool"
+    spool = Spool(spool_dir)
+    spool.append([
+        SpoolRecord(event=Event(ts=None, level=Level.ERROR, message="old dead #1"),
+                    sink="errors", reason="dead", error="400",
+                    first_failure="2020-01-01T00:00:00+00:00"),
+        SpoolRecord(event=Event(ts=None, level=Level.ERROR, message="new fallback #2"),
+                    sink="errors", reason="fallback", error="503"),
+    ])
+    spool.close()
+    status, out, _ = await run_cli("replay", str(spool_dir), "--config", str(config),
+                                   "--reason", "fallback", "--since", "1h")
+    assert status == 0, out
+    assert inbox.ids(ERRORS) == Counter({2: 1})
+    assert [r.event.message for p in segments(spool_dir) for r in read_segment(p)] == [
+        "old dead #1"]
+    status, _, err = await run_cli("replay", str(spool_dir), "--config", str(config),
+                                   "--since", "yesterday")
+    assert status == 2 and "--since" in err
+
+
+async def test_replay_leaves_what_the_running_daemon_holds(tmp_path: Path, fake: FakeDiscord,
+                                                          inbox: Inbox) -> None:
+    spool_dir = tmp_path / "state" / "spool"
+    spool = Spool(spool_dir)  # as the daemon does: a segment open for appending
+    spool.append([SpoolRecord(event=Event(ts=None, level=Level.ERROR, message="held #1"),
+                              sink="errors", reason="fallback", error="503")])
+    try:
+        status, out, _ = await run_cli("replay", str(spool_dir), "--config",
+                                       str(write_config(tmp_path, fake)))
+        assert status == 1 and "in use by the running daemon" in out
+        assert inbox.ids(ERRORS) == Counter()
+    finally:
+        spool.close()
+    assert TOKEN not in out  # the URL's token never shows, not even in a note
