@@ -19,7 +19,7 @@ import logging
 import signal
 import socket
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import aiohttp
@@ -251,7 +251,9 @@ class Daemon:
     # -- reload -------------------------------------------------------------------
 
     def reload(self) -> None:
-        """SIGHUP: re-read the config file; routes and sinks change, queues are kept."""
+        """SIGHUP: re-read the config file. Sources, sinks and routes change; queued and
+        in-flight events are kept, files are not read again. [daemon] and [spool]
+        changes take effect at restart."""
         path = self.config.path
         self.notifier.reloading()
         try:
@@ -260,19 +262,36 @@ class Daemon:
             log.error("reload refused, keeping the running config: %s", exc)
             self.notifier.ready(status_line(self.snapshot()))
             return
-        if new.sources != self.config.sources or new.daemon != self.config.daemon:
-            log.warning("reload: changes to [daemon] and [[sources]] take effect at restart")
+        if new.daemon != self.config.daemon or new.spool != self.config.spool:
+            log.warning("reload: changes to [daemon] and [spool] take effect at restart")
+        self._reload_sinks(new)
+        self.router = Router(new.routes)
+        if new.sources != self.config.sources and self.tailer is not None:
+            self.tailer.set_sources(new.sources)
+        self.config = replace(new, daemon=self.config.daemon, spool=self.config.spool)
+        log.info("reloaded %s: %d sources, %d sinks, %d routes", path, len(new.sources),
+                 len(new.sinks), len(new.routes))
+        self.notifier.ready(status_line(self.snapshot()))
+
+    def _reload_sinks(self, new: Config) -> None:
         for name, sink in new.sinks.items():
             running = self.sinks.get(name)
             if running is None:
                 self._start_worker(sink)
             else:
                 running.worker.sink = sink
-        self.router = Router(new.routes)
-        self.config = Config(path=path, daemon=self.config.daemon, sources=self.config.sources,
-                             sinks=new.sinks, routes=new.routes)
-        log.info("reloaded %s: %d sinks, %d routes", path, len(new.sinks), len(new.routes))
-        self.notifier.ready(status_line(self.snapshot()))
+        for name in set(self.sinks) - set(new.sinks):
+            self._background.append(asyncio.create_task(self._retire_sink(name)))
+
+    async def _retire_sink(self, name: str) -> None:
+        """A sink removed by reload: deliver what it has queued, then stop it."""
+        running = self.sinks[name]
+        await running.worker.drain(timeout=float("inf"))
+        running.drainer.cancel()
+        running.task.cancel()
+        await asyncio.gather(running.task, running.drainer, return_exceptions=True)
+        del self.sinks[name]
+        log.info("sink %s removed (its queue was delivered first)", name)
 
 
 def run_daemon(config: Config) -> int:

@@ -15,7 +15,6 @@ from typing import Any
 
 import orjson
 import pytest
-from discord_schema import embed_size, execute_webhook_errors
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -38,6 +37,7 @@ from logship.discord.payload import (
     truncate,
 )
 from logship.event import Event, Level
+from tests.discord_schema import embed_size, execute_webhook_errors
 
 TS = datetime(2025, 7, 15, 20, 42, 7, 902000, tzinfo=UTC)
 TRACEBACK = (
@@ -522,3 +522,14 @@ def test_the_emulator_accepts_the_same_payloads() -> None:
               for i in range(40)]
     for body in [*drain(embeds), build_text_payload("@everyone " * 300)]:
         assert fake_discord.payload_errors(body) == []
+
+
+def test_a_digest_shows_a_time_only_when_it_changes() -> None:
+    at = datetime(2025, 7, 16, 12, 0, 0, tzinfo=UTC)
+    events = [Event(at + timedelta(milliseconds=100 * n), Level.ERROR, f"e{n}")
+              for n in range(12)]
+    embed, taken = payload_module.render_digest(events)
+    assert taken == 12
+    assert embed.data["description"].splitlines()[:3] == ["`12:00:00` 🔴 e0", "🔴 e1", "🔴 e2"]
+    assert embed.data["description"].splitlines()[10] == "`12:00:01` 🔴 e10"
+    assert execute_webhook_errors({"embeds": [embed.data]}) == []

@@ -97,6 +97,20 @@ async def test_service_lifecycle(tmp_path: Path,
         Bot(tmp_path).log("WARNING", "careful #2")
         await inbox.wait_for(lambda: inbox.ids(ERRORS)[2] == 1)
 
+        # A new source by SIGHUP: its folder is watched, the old files are not re-read.
+        text = config.read_text()
+        extra = tmp_path / "extra"
+        extra.mkdir()
+        config.write_text(text.replace(
+            "[[sources]]", f'[[sources]]\nname = "extra"\npaths = ["{extra}/*.log"]\n'
+                           'format = "json"\nstart_at = "beginning"\n\n[[sources]]', 1))
+        daemon.signal(signal.SIGHUP)
+        await daemon.wait_until_logged("reloaded")
+        await daemon.wait_until_logged("2 sources")
+        (extra / "side.log").write_text('{"level": "ERROR", "message": "side #5"}\n')
+        await inbox.wait_for(lambda: inbox.ids(ERRORS)[5] == 1)
+        assert inbox.ids(ERRORS) == {1: 1, 2: 1, 5: 1}
+
         # A broken config is refused; the running one stays.
         good = config.read_text()
         config.write_text(good + "\n[[routes]]\nname = 'x'\nsinks = ['nowhere']\n")

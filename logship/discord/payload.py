@@ -415,7 +415,7 @@ def _fields_size(fields: Iterable[Mapping[str, Any]]) -> int:
 DIGEST_LINE_MAX = 160  # characters of one event's line in a digest
 
 
-def digest_line(event: Event) -> str:
+def digest_line(event: Event, show_time: bool = True) -> str:
     """One event as one line of a digest: time, level mark, first line, exception's last.
 
     >>> digest_line(Event(None, Level.ERROR, "boom\\nmore", exception="T\\nValueError: x"))
@@ -427,7 +427,7 @@ def digest_line(event: Event) -> str:
         last = clean(event.exception).strip().rsplit("\n", 1)[-1].strip()
         if last:
             first = f"{first} — {last}" if first else last
-    clock = f"`{event.ts:%H:%M:%S}` " if event.ts is not None else ""
+    clock = f"`{event.ts:%H:%M:%S}` " if show_time and event.ts is not None else ""
     return truncate(f"{clock}{emoji} {first}", DIGEST_LINE_MAX).replace("\n", " ")
 
 
@@ -444,8 +444,12 @@ def render_digest(events: Sequence[Event], room: int = TOTAL_MAX) -> tuple[Embed
     budget = min(DESCRIPTION_MAX, max(room - title_room, DIGEST_LINE_MAX))
     lines: list[str] = []
     used = 0
+    shown: datetime | None = None
     for event in events:
-        line = digest_line(event)
+        # A time is shown when it changes: a storm shares its second, not its chars.
+        second = event.ts.replace(microsecond=0) if event.ts is not None else None
+        line = digest_line(event, show_time=second != shown)
+        shown = second
         cost = len(line) + (1 if lines else 0)
         if lines and used + cost > budget:
             break

@@ -115,41 +115,71 @@ class Tailer:
         self.lines_read = 0
         self.lines_cut = 0
         self.scanned = asyncio.Event()  # the files found at start are read up to now
+        self._rewatch = asyncio.Event()  # the sources changed: watch their folders anew
 
     # -- public -------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
         """Follow the files until `stop` is set. Returns once reading has stopped."""
-        roots = sorted({str(root) for s in self._sources for root in s.matcher.roots()})
+        initial = True
+        while not stop.is_set():
+            self._rewatch.clear()
+            await self._watch(stop, initial)
+            initial = False
+
+    def set_sources(self, sources: Sequence[SourceConfig]) -> None:
+        """A reload: follow these sources from now on. Files still matched keep their
+        place (nothing is read again); files no longer matched are let go once their
+        events are done; new matches start as at startup (`start_at`)."""
+        self._sources = [_Source(s) for s in sources]
+        for tracked in list(self._files.values()):
+            source = self._source_for(tracked.path)
+            if source is None:
+                log.info("no longer following %s (not matched after reload)", tracked.path)
+                tracked.reader.close()
+                del self._files[tracked.path]
+                self._retired.append(tracked)
+            else:
+                tracked.source = source
+        self._rewatch.set()
+
+    async def _watch(self, stop: asyncio.Event, initial: bool) -> None:
+        """One watcher over the current sources' folders, until stop or a reload."""
+        watch_stop = asyncio.Event()  # ends this watcher: on stop, or to watch anew
+        relay = asyncio.create_task(_first_of(stop, self._rewatch, then=watch_stop.set))
         changes = awatch(
-            *roots,
+            *sorted({str(root) for s in self._sources for root in s.matcher.roots()}),
             watch_filter=self._relevant,
             debounce=WATCH_DEBOUNCE_MS,
             step=WATCH_STEP_MS,
-            stop_event=stop,
+            stop_event=watch_stop,
             recursive=True,
             ignore_permission_denied=True,
         )
         # The first __anext__ sets up the inotify watches before it first awaits, so the
-        # initial scan below cannot miss a line written in between.
+        # scan below cannot miss a line written in between.
         next_batch = asyncio.ensure_future(anext(changes))
         await asyncio.sleep(0)
         try:
-            await self._recover_renamed()
+            if initial:
+                await self._recover_renamed()
             await self._scan(initial=True)
             self.scanned.set()
-            while not stop.is_set():
-                done, _ = await asyncio.wait({next_batch}, timeout=self._until_flush())
-                if not done:
+            while not watch_stop.is_set():
+                done, _ = await asyncio.wait({next_batch, relay}, timeout=self._until_flush(),
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if next_batch in done:
+                    try:
+                        batch = next_batch.result()
+                    except StopAsyncIteration:
+                        break
+                    await self._apply(batch)
+                    next_batch = asyncio.ensure_future(anext(changes))
+                elif not done:
                     await self._flush_idle()
-                    continue
-                try:
-                    batch = next_batch.result()
-                except StopAsyncIteration:
-                    break
-                await self._apply(batch)
-                next_batch = asyncio.ensure_future(anext(changes))
         finally:
+            watch_stop.set()
+            relay.cancel()
             next_batch.cancel()
             with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
                 await next_batch
@@ -503,6 +533,17 @@ class Tailer:
                 if tracked.flush_at is not None and tracked.flush_at <= now:
                     await self._flush(tracked)
         self._release_descriptors()
+
+
+async def _first_of(*events: asyncio.Event, then: Callable[[], None]) -> None:
+    """Wait until any of `events` is set, then call `then`."""
+    waits = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+    then()
 
 
 def _inode(reader: TailedFile) -> tuple[int, int]:
