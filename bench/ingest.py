@@ -95,3 +95,20 @@ def report(runs: list[Run]) -> list[str]:
             f"{r.cpu_per_million:6.2f} CPU s per million lines" for r in runs]
     rows.append(f"{'CPU ratio (logship/loop)':<26} {ours.cpu / baseline.cpu:>12.2f}")
     return rows
+
+
+def main() -> None:
+    import argparse
+    import tempfile
+
+    parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="100,000 lines, not 1,000,000")
+    lines = 100_000 if parser.parse_args().quick else 1_000_000
+    with tempfile.TemporaryDirectory(prefix="logship-ingest-") as tmp:
+        print(f"ingest: {lines:,} StructuredLogger JSON lines")
+        for row in report(run(Path(tmp), lines)):
+            print(row)
+
+
+if __name__ == "__main__":
+    main()
