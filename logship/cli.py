@@ -154,6 +154,35 @@ def spool(spool_dir: SpoolDir) -> None:
         typer.echo(line)
 
 
+@app.command()
+def history(
+    config: ConfigOption = None,
+    sink: Annotated[str | None, typer.Option(help="Only this sink's deliveries.")] = None,
+    since: Annotated[str | None, typer.Option(
+        help="Only deliveries since then: an ISO time, or an age such as 30m, 2h, "
+             "1d.")] = None,
+    failed: Annotated[bool, typer.Option(
+        "--failed", help="Only what was not delivered (spooled or dead).")] = False,
+    limit: Annotated[int, typer.Option(
+        min=0, help="Show at most the last N entries (0: all).")] = 50,
+) -> None:
+    """Show what was sent: time, sink, route, status, Discord message id, source line."""
+    try:
+        after = parse_since(since)
+    except ValueError as exc:
+        typer.echo(f"error: --since: {exc}", err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+    loaded = _load(config)
+    from logship.history import describe, read_history
+
+    entries = read_history(loaded.daemon.state_dir, sink=sink, since=after, failed=failed,
+                           limit=limit or None)
+    if not entries:
+        typer.echo("no deliveries recorded")
+    for line in describe(entries):
+        typer.echo(line)
+
+
 def parse_since(text: str | None, now: datetime | None = None) -> datetime | None:
     """`--since`: an ISO 8601 time (UTC when it names no zone), or an age (30m, 2h, 1d).
 

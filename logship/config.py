@@ -47,6 +47,8 @@ class DaemonConfig:
     drain_timeout: float = 10.0
     checkpoint_interval: float = 1.0
     metrics_listen: str | None = None
+    history_max_bytes: int = 16 << 20  # the delivery history rotates at this size
+    history_keep: int = 3  # rotated history files kept
 
 
 @dataclass(frozen=True)
@@ -174,7 +176,8 @@ def _spool(r: _Reader, t: Mapping[str, Any]) -> SpoolConfig:
 
 def _daemon(r: _Reader, t: Mapping[str, Any]) -> DaemonConfig:
     r.no_unknown(t, "daemon", {"state_dir", "spool_dir", "drain_timeout",
-                               "checkpoint_interval", "metrics_listen"})
+                               "checkpoint_interval", "metrics_listen", "history_max_bytes",
+                               "history_keep"})
     state_dir = r.path(r.string(t, "state_dir", "daemon", default="/var/lib/logship"))
     spool = r.string(t, "spool_dir", "daemon", default=None)
     return DaemonConfig(
@@ -183,6 +186,9 @@ def _daemon(r: _Reader, t: Mapping[str, Any]) -> DaemonConfig:
         drain_timeout=r.number(t, "drain_timeout", "daemon", 10.0, minimum=0.0),
         checkpoint_interval=r.number(t, "checkpoint_interval", "daemon", 1.0, minimum=0.05),
         metrics_listen=r.string(t, "metrics_listen", "daemon", default=None),
+        history_max_bytes=int(r.number(t, "history_max_bytes", "daemon", 16 << 20,
+                                       minimum=4096)),
+        history_keep=int(r.number(t, "history_keep", "daemon", 3, minimum=0)),
     )
 
 

@@ -25,11 +25,12 @@ from pathlib import Path
 import aiohttp
 
 from logship.config import Config, ConfigError, SinkConfig, load_config
-from logship.deliver import Item, SinkWorker
+from logship.deliver import BatchEnd, Item, SinkWorker
 from logship.discord.client import WebhookClient
 from logship.discord.ratelimit import RateLimits
 from logship.drain import SpoolDrainer
 from logship.event import Event
+from logship.history import HistoryEntry, HistoryJournal, entries_json, tail
 from logship.metrics import (
     Metrics,
     MetricsServer,
@@ -78,6 +79,9 @@ class Daemon:
         self._spool_usage = SpoolUsage(config.daemon.spool_dir)
         self._metrics_server: MetricsServer | None = None
         self._background: list[asyncio.Task[None]] = []
+        self.history = HistoryJournal(config.daemon.state_dir,
+                                      max_bytes=config.daemon.history_max_bytes,
+                                      keep=config.daemon.history_keep)
 
     def snapshot(self) -> Snapshot:
         """The live figures /metrics, /health and systemd's STATUS= show."""
@@ -111,11 +115,12 @@ class Daemon:
         scanned.cancel()
         listen = self.config.daemon.metrics_listen
         if listen:
-            server = MetricsServer(self.metrics, lambda: assess_health(self.snapshot()), listen)
+            state_dir = self.config.daemon.state_dir
+            server = MetricsServer(self.metrics, lambda: assess_health(self.snapshot()), listen,
+                                   history=lambda n: entries_json(tail(state_dir, n)))
             try:
                 await server.start()
                 self._metrics_server = server
-                log.info("metrics on %s/metrics, health on %s/health", server.url, server.url)
             except OSError as exc:
                 log.error("cannot serve metrics on %s: %s; running without them", listen,
                           exc.strerror or exc)
@@ -161,6 +166,7 @@ class Daemon:
         if self._metrics_server is not None:
             await self._metrics_server.stop()
         self.notifier.close()
+        self.history.close()
         assert self.tailer is not None
         self.tailer.close()
         log.info("stopped")
@@ -224,11 +230,21 @@ class Daemon:
         )
         worker = SinkWorker(sink, self._client, limiter, self.spool, host=self.host)
         worker.on_delivered = self.metrics.delivered
+        worker.on_outcome = self._record_history
         task = asyncio.create_task(worker.run(), name=f"sink:{sink.name}")
         drainer = asyncio.create_task(SpoolDrainer(worker, self.spool).run(),
                                       name=f"drain:{sink.name}")
         self.sinks[sink.name] = _Running(worker, task, drainer)
         log.info("sink %s → %s", sink.name, sink.url.masked)
+
+    def _record_history(self, sink: str, items: list[Item], end: BatchEnd) -> None:
+        self.history.record(
+            HistoryEntry.for_event(it.event, sink=sink, route=it.route.name if it.route else None,
+                                   outcome=end.outcome, status=end.status,
+                                   message_id=end.message_id, attempts=it.attempts,
+                                   error=end.error)
+            for it in items
+        )
 
     # -- checkpoints --------------------------------------------------------------
 

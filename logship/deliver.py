@@ -83,6 +83,16 @@ class Item:
             self.event.ack.resolve()
 
 
+@dataclass(frozen=True, slots=True)
+class BatchEnd:
+    """How a batch ended, for the delivery history."""
+
+    outcome: str  # "delivered" | "spooled" | "dead"
+    status: int  # the last HTTP status (0: no answer, or never sent)
+    message_id: str | None
+    error: str | None
+
+
 @dataclass(eq=False)
 class Batch:
     """The events of one request; a digest lists them in shared embeds."""
@@ -178,6 +188,8 @@ class SinkWorker:
         self.on_trip: Callable[[float], None] | None = None  # it opened (cool-down, s)
         # told (sink, seconds from queued to delivered) for each delivered event
         self.on_delivered: Callable[[str, float], None] | None = None
+        # told how each batch ended (delivered, spooled, dead): the delivery history
+        self.on_outcome: Callable[[str, list[Item], BatchEnd], None] | None = None
         self.spool_blocked = False  # the spool is full: events are held, reading pauses
         self._space = asyncio.Event()
         spool.on_freed.append(self._space.set)
@@ -321,9 +333,14 @@ class SinkWorker:
             self.stats.delivered += len(batch.items)
             now = time.monotonic()
             for item in batch.items:
+                item.attempts += 1
                 item.done()
                 if self.on_delivered is not None:
                     self.on_delivered(self.name, now - item.queued_at)
+            if self.on_outcome is not None:
+                message_id = str(response.body["id"])
+                self.on_outcome(self.name, batch.items,
+                                BatchEnd("delivered", response.status, message_id, None))
             return None
         if outcome is Outcome.RATE_LIMITED:
             self.stats.rate_limited += 1
@@ -339,7 +356,7 @@ class SinkWorker:
             log.error("sink %s: %s; no more requests to %s, its events go to the spool as "
                       "dead (fix the URL, then `logship replay`)", self.name, self.gone,
                       self.sink.url.masked)
-            await self._spool(batch.items, "dead", self.gone)
+            await self._spool(batch.items, "dead", self.gone, response.status)
             return None
         if outcome is Outcome.REJECTED:
             return await self._rejected(batch, response)
@@ -368,7 +385,7 @@ class SinkWorker:
             return Batch(items)
         log.error("sink %s: Discord refused an event for good (%s); spooled as dead",
                   self.name, reason)
-        await self._spool(items, "dead", reason)
+        await self._spool(items, "dead", reason, response.status)
         return None
 
     async def _retry(self, batch: Batch, response: Response) -> Batch | None:
@@ -382,7 +399,7 @@ class SinkWorker:
             log.error("sink %s: %d failed requests in a row (%s); circuit open: events go "
                       "to the spool, next try in %.0f s", self.name, self.circuit.threshold,
                       reason, self.circuit.cooldown)
-            await self._spool(items, "fallback", reason)
+            await self._spool(items, "fallback", reason, response.status)
             if self.on_trip is not None:
                 self.on_trip(self.circuit.cooldown)
             return None
@@ -390,7 +407,7 @@ class SinkWorker:
         if attempts >= self.sink.max_attempts:
             log.error("sink %s: giving up after %d attempts (%s); %d events spooled",
                       self.name, attempts, reason, len(items))
-            await self._spool(items, "fallback", reason)
+            await self._spool(items, "fallback", reason, response.status)
             return None
         delay = self._backoff(attempts, self.sink.retry_base, self.sink.retry_cap)
         self.stats.retries += 1
@@ -398,10 +415,11 @@ class SinkWorker:
         await asyncio.sleep(delay)
         return batch
 
-    async def _spool(self, items: list[Item], reason: str, error: str) -> None:
+    async def _spool(self, items: list[Item], reason: str, error: str, status: int = 0
+                     ) -> None:
         """Put `items` in the spool; while it is full (or the disk is), hold them and
         wait: the queue fills up behind, and the tailer stops reading."""
-        while not self._write_spool(items, reason, error):
+        while not self._write_spool(items, reason, error, status):
             self.spool_blocked = True
             self._space.clear()
             with contextlib.suppress(TimeoutError):
@@ -411,7 +429,8 @@ class SinkWorker:
             self.spool_blocked = False
             log.info("sink %s: the spool takes events again; reading resumes", self.name)
 
-    def _write_spool(self, items: list[Item], reason: str, error: str) -> bool:
+    def _write_spool(self, items: list[Item], reason: str, error: str, status: int = 0
+                     ) -> bool:
         """Append `items` to the spool and resolve them; False (nothing resolved, so the
         checkpoint stays before them) when the spool cannot take them."""
         records = [
@@ -430,6 +449,9 @@ class SinkWorker:
         self.stats.spooled += len(items)
         for item in items:
             item.done()
+        if self.on_outcome is not None:
+            outcome = "dead" if reason == "dead" else "spooled"
+            self.on_outcome(self.name, items, BatchEnd(outcome, status, None, error))
         return True
 
 

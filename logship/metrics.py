@@ -36,6 +36,7 @@ from logship.spool import drained_offset, segments
 log = logging.getLogger("logship.metrics")
 
 DEFAULT_LISTEN = "127.0.0.1:9308"
+HISTORY_MAX = 1000  # entries /history serves at most
 # Seconds from reading a line to Discord's 200: ~0.1 s at idle, minutes behind a burst.
 LATENCY_BUCKETS = (0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
                    120.0, 300.0, 900.0)
@@ -505,9 +506,11 @@ class MetricsServer:
     """
 
     def __init__(self, metrics: Metrics, health: HealthCheck,
-                 listen: str = DEFAULT_LISTEN) -> None:
+                 listen: str = DEFAULT_LISTEN,
+                 history: Callable[[int], bytes] | None = None) -> None:
         self.metrics = metrics
         self.health = health
+        self.history = history  # the last n deliveries as a JSON array, for /history
         self.host, self._port = parse_listen(listen)
         self._runner: web.AppRunner | None = None
 
@@ -529,6 +532,8 @@ class MetricsServer:
         app = web.Application()
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/health", self._health)
+        if self.history is not None:
+            app.router.add_get("/history", self._history)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         try:
@@ -551,6 +556,15 @@ class MetricsServer:
     async def _metrics(self, _request: web.Request) -> web.Response:
         body = self.metrics.exposition()
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def _history(self, request: web.Request) -> web.Response:
+        """GET /history?n=100: the last n deliveries (at most HISTORY_MAX)."""
+        assert self.history is not None
+        try:
+            n = min(HISTORY_MAX, max(1, int(request.query.get("n", "100"))))
+        except ValueError:
+            return web.json_response({"error": "n must be a number"}, status=400)
+        return web.Response(body=self.history(n), content_type="application/json")
 
     async def _health(self, _request: web.Request) -> web.Response:
         try:

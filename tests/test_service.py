@@ -14,7 +14,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from logship.fake_discord import FakeDiscord
-from tests.e2e import WAIT, WEBHOOK_IDS, Bot, Inbox, Logship, write_config
+from tests.e2e import TOKEN, WAIT, WEBHOOK_IDS, Bot, Inbox, Logship, run_cli, write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -87,6 +87,11 @@ async def test_service_lifecycle(tmp_path: Path,
         assert figures["logship_requests_total[('sink', 'errors'), ('status', '200')]"] == 1
         assert figures["logship_events_total[('kind', 'error'), ('route', 'errors')]"] == 1
         assert (await health(base))[0] == 200
+        async with aiohttp.ClientSession() as session, session.get(
+                f"{base}/history?n=5") as resp:
+            (entry,) = await resp.json()
+        assert entry["sink"] == "errors" and entry["outcome"] == "delivered"
+        assert entry["status"] == 200 and entry["message_id"] and entry["route"] == "errors"
 
         # A new route by SIGHUP: warnings now go to the errors sink too.
         config.write_text(config.read_text().replace('min_level = "error"',
@@ -116,6 +121,7 @@ async def test_service_lifecycle(tmp_path: Path,
         config.write_text(good + "\n[[routes]]\nname = 'x'\nsinks = ['nowhere']\n")
         daemon.signal(signal.SIGHUP)
         await daemon.wait_until_logged("reload refused")
+        config.write_text(good)
         Bot(tmp_path).log("ERROR", "still shipping #3")
         await inbox.wait_for(lambda: inbox.ids(ERRORS)[3] == 1)
 
@@ -129,5 +135,7 @@ async def test_service_lifecycle(tmp_path: Path,
         status, _, stderr = await daemon.wait()
         assert status == 0, stderr
         await notify.wait_for("STOPPING=1")
+        status, out, _ = await run_cli("history", "--config", str(config), "--failed")
+        assert status == 0 and "dead" in out and "10015" in out and TOKEN not in out
     finally:
         daemon.kill()

@@ -122,7 +122,7 @@ class Tailer:
     async def run(self, stop: asyncio.Event) -> None:
         """Follow the files until `stop` is set. Returns once reading has stopped."""
         initial = True
-        while not stop.is_set():
+        while initial or not stop.is_set():  # the files found at start are read at least
             self._rewatch.clear()
             await self._watch(stop, initial)
             initial = False
