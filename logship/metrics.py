@@ -19,7 +19,6 @@ not for the whole network unless the operator says so.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -32,6 +31,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram,
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from logship.spool import drained_offset, segments
+from logship.webhook_url import is_loopback_host
 
 log = logging.getLogger("logship.metrics")
 
@@ -489,12 +489,7 @@ def is_loopback(host: str) -> bool:
     >>> is_loopback("0.0.0.0"), is_loopback("example.org")
     (False, False)
     """
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_host(host)
 
 
 class MetricsServer:

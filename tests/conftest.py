@@ -1,13 +1,20 @@
-"""Shared test setup."""
+"""Shared test setup: scripted HTTP answers (aioresponses), an aiohttp session, and the
+Discord emulator with an inbox that wakes tests when a message arrives."""
 
 from __future__ import annotations
 
 import inspect
+from collections.abc import AsyncIterator, Iterator
 from types import SimpleNamespace
 from typing import Any
 
+import aiohttp
 import aioresponses.core
+import pytest
 from aiohttp import ClientResponse
+
+from logship.fake_discord import FakeDiscord
+from tests.e2e import Inbox
 
 
 class _ResponseWithWriter(ClientResponse):
@@ -23,3 +30,27 @@ class _ResponseWithWriter(ClientResponse):
 
 if "stream_writer" in inspect.signature(ClientResponse.__init__).parameters:
     aioresponses.core.ClientResponse = _ResponseWithWriter  # type: ignore[misc]
+
+
+@pytest.fixture
+def mocked() -> Iterator[aioresponses.aioresponses]:
+    with aioresponses.aioresponses() as m:
+        yield m
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+@pytest.fixture
+async def inbox() -> Inbox:
+    return Inbox()
+
+
+@pytest.fixture
+async def fake(inbox: Inbox) -> AsyncIterator[FakeDiscord]:
+    """The emulator on 127.0.0.1, every accepted message also in `inbox`."""
+    async with FakeDiscord(host="127.0.0.1", port=0, on_message=inbox) as server:
+        yield server

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
-import pytest
 from aioresponses import CallbackResult, aioresponses
 
 from logship.config import SinkConfig
@@ -35,16 +33,6 @@ def sink(**options: Any) -> SinkConfig:
     return SinkConfig(**(defaults | options))
 
 
-@pytest.fixture
-def mocked() -> aioresponses:
-    with aioresponses() as m:
-        yield m
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 def make_worker(session: aiohttp.ClientSession, tmp_path: Path, **options: Any) -> SinkWorker:

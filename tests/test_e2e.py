@@ -22,15 +22,6 @@ ERRORS = WEBHOOK_IDS["errors"]
 MEMBERS = WEBHOOK_IDS["members"]
 
 
-@pytest.fixture
-async def inbox() -> Inbox:
-    return Inbox()
-
-
-@pytest.fixture
-async def fake(inbox: Inbox) -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord(host="127.0.0.1", port=0, on_message=inbox) as server:
-        yield server
 
 
 @pytest.fixture

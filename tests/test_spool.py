@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -49,16 +48,6 @@ def sent_ids(mocked: aioresponses) -> list[int]:
     return sorted(int(n) for t in texts for n in re.findall(r"#(\d+)", t))
 
 
-@pytest.fixture
-def mocked() -> aioresponses:
-    with aioresponses() as m:
-        yield m
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 def worker_for(session: aiohttp.ClientSession, spool: Spool, **options: Any) -> SinkWorker:

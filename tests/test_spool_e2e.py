@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import signal
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -23,15 +22,6 @@ FLAKY_SINK = {"circuit_failures": 2, "circuit_cooldown": 0.5, "retry_base": 0.01
               "retry_cap": 0.05, "max_attempts": 10}
 
 
-@pytest.fixture
-async def inbox() -> Inbox:
-    return Inbox()
-
-
-@pytest.fixture
-async def fake(inbox: Inbox) -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord(host="127.0.0.1", port=0, on_message=inbox) as server:
-        yield server
 
 
 def spooled_ids(spool_dir: Path) -> Counter[int]:
