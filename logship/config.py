@@ -97,6 +97,7 @@ class RouteConfig:
     sources: tuple[str, ...] = ()  # empty: every source
     match: Mapping[str, str] = field(default_factory=dict)  # field -> regex (search)
     template: str | None = None
+    dedupe_window: float | None = None  # seconds: repeats of an error are counted, not sent
 
 
 @dataclass(frozen=True)
@@ -241,6 +242,19 @@ def _sink(r: _Reader, name: str, t: Mapping[str, Any]) -> SinkConfig:
     )
 
 
+def _duration(r: _Reader, t: Mapping[str, Any], name: str, key: str) -> float | None:
+    """A duration: seconds as a number, or text like "90s", "5m", "1h"."""
+    value = t.get(name)
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    units = {"s": 1, "m": 60, "h": 3600}
+    if isinstance(value, str) and value[:-1].isdigit() and value[-1:] in units:
+        return float(int(value[:-1]) * units[value[-1]])
+    raise ConfigError(r.file, f"{key}.{name}", f"not a duration: {value!r} (say 30s, 5m, 1h)")
+
+
 def _check_username(r: _Reader, username: str, key: str) -> None:
     """Discord refuses these usernames with a 400, so refuse them here first."""
     lowered = username.lower()
@@ -276,7 +290,8 @@ def _route(
     r: _Reader, t: Mapping[str, Any], key: str, sinks: Mapping[str, SinkConfig],
     sources: tuple[SourceConfig, ...],
 ) -> RouteConfig:
-    r.no_unknown(t, key, {"name", "sinks", "min_level", "sources", "match", "template"})
+    r.no_unknown(t, key, {"name", "sinks", "min_level", "sources", "match", "template",
+                          "dedupe_window"})
     route_sinks = r.strings(t, "sinks", key, required=True)
     if not route_sinks:
         raise ConfigError(r.file, f"{key}.sinks", "needs at least one sink")
@@ -312,6 +327,7 @@ def _route(
         name=r.name(t, key),
         sinks=tuple(route_sinks),
         min_level=level,
+        dedupe_window=_duration(r, t, "dedupe_window", key),
         sources=tuple(route_sources),
         match=patterns,
         template=r.string(t, "template", key, default=None),

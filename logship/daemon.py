@@ -25,6 +25,7 @@ from pathlib import Path
 import aiohttp
 
 from logship.config import Config, ConfigError, SinkConfig, load_config
+from logship.dedupe import Deduper
 from logship.deliver import BatchEnd, Item, SinkWorker
 from logship.discord.client import WebhookClient
 from logship.discord.ratelimit import RateLimits
@@ -40,6 +41,9 @@ from logship.metrics import (
     status_line,
     take_snapshot,
 )
+from logship.repeat_edits import RepeatEditor
+from logship.repeat_edits import load_state as load_repeat_counts
+from logship.repeat_edits import save_state as save_repeat_counts
 from logship.route import Router
 from logship.sdnotify import Notifier
 from logship.spool import Spool
@@ -79,6 +83,9 @@ class Daemon:
         self._spool_usage = SpoolUsage(config.daemon.spool_dir)
         self._metrics_server: MetricsServer | None = None
         self._background: list[asyncio.Task[None]] = []
+        self.deduper = Deduper()
+        self.repeats = RepeatEditor(self.deduper, self._worker_named, lambda: self._client,
+                                    self.host)
         self.history = HistoryJournal(config.daemon.state_dir,
                                       max_bytes=config.daemon.history_max_bytes,
                                       keep=config.daemon.history_keep)
@@ -95,6 +102,7 @@ class Daemon:
             self._install_signal_handlers()
         self.config.daemon.state_dir.mkdir(parents=True, exist_ok=True)
         saved = self.store.load()
+        load_repeat_counts(self.config.daemon.state_dir, self.deduper)
         async with aiohttp.ClientSession() as session:
             self._client = WebhookClient(session)
             for sink in self.config.sinks.values():
@@ -102,6 +110,7 @@ class Daemon:
             self.tailer = Tailer(self.config.sources, saved, self._dispatch)
             tail_task = asyncio.create_task(self.tailer.run(self._stop), name="tail")
             saver = asyncio.create_task(self._save_periodically(), name="checkpoints")
+            self._background.append(asyncio.create_task(self.repeats.run(), name="repeats"))
             await self._announce_ready(tail_task)
             await self._until_stopped(tail_task)
             await self._shutdown(tail_task, saver)
@@ -203,21 +212,36 @@ class Daemon:
     # -- the pipeline -------------------------------------------------------------
 
     async def _dispatch(self, events: list[Event], progress: FileProgress) -> None:
-        """Route `events`; queue those that go somewhere, tracked by their file's watermark."""
+        """Route `events`; queue those that go somewhere, tracked by their file's watermark.
+        A repeat that a route's dedupe window counts instead of sending is done at once."""
         match = self.router.match
+        admit = self.deduper.admit
         sinks = self.sinks
         unrouted: Counter[str] = Counter()
+        counted = False
         for event in events:
             targets = match(event)
             if not targets:
                 unrouted[event.kind] += 1
                 continue
-            event.ack = progress.track(event.offset, len(targets))
-            for route, sink in targets:
+            for route, _ in targets:
                 self.metrics.event_routed(event.kind, route.name)
+            sending = [(route, sink) for route, sink in targets if admit(route, sink, event)]
+            if len(sending) < len(targets):
+                counted = True
+            if not sending:
+                continue
+            event.ack = progress.track(event.offset, len(sending))
+            for route, sink in sending:
                 await sinks[sink].worker.put(Item(event, route))
         for kind, count in unrouted.items():
             self.metrics.event_routed(kind, None, count)
+        if counted:
+            self.repeats.poke()
+
+    def _worker_named(self, sink: str) -> SinkWorker | None:
+        running = self.sinks.get(sink)
+        return running.worker if running is not None else None
 
     def _start_worker(self, sink: SinkConfig) -> None:
         assert self._client is not None
@@ -238,6 +262,9 @@ class Daemon:
         log.info("sink %s → %s", sink.name, sink.url.masked)
 
     def _record_history(self, sink: str, items: list[Item], end: BatchEnd) -> None:
+        if end.outcome == "delivered" and self.deduper.delivered(
+                sink, (it.event for it in items), end.message_id, shared=len(items) > 1):
+            self.repeats.poke()  # its message can be edited now
         self.history.record(
             HistoryEntry.for_event(it.event, sink=sink, route=it.route.name if it.route else None,
                                    outcome=end.outcome, status=end.status,
@@ -255,10 +282,11 @@ class Daemon:
 
     def _save_checkpoints(self, force: bool = False) -> None:
         tailer = self.tailer
-        if tailer is None or not (force or tailer.changed):
+        if tailer is None or not (force or tailer.changed or self.deduper.changed):
             return
         try:
             self.spool.sync()  # the spool holds what the checkpoints let go of: first
+            save_repeat_counts(self.config.daemon.state_dir, self.deduper)  # counted = done
             self.store.save(tailer.checkpoints())
             tailer.mark_saved()
         except OSError as exc:

@@ -33,6 +33,7 @@ _ATTRIBUTES: dict[str, Getter] = {
     "source": attrgetter("source"),
     "path": attrgetter("path"),
     "exception": attrgetter("exception"),
+    "fingerprint": attrgetter("fingerprint"),
 }
 
 

@@ -145,6 +145,28 @@ class WebhookClient:
                             timed_out=isinstance(exc, TimeoutError))
 
 
+    async def edit_message(self, url: WebhookURL, message_id: str, payload: dict[str, Any]
+                           ) -> Response:
+        """PATCH a message this webhook sent (its id from a `?wait=true` answer); the
+        answer, never an exception. 200 with the message means it was edited."""
+        started = time.monotonic()
+        try:
+            async with self._session.patch(
+                f"{url.post_url}/messages/{message_id}",
+                data=orjson.dumps(payload),
+                headers={"Content-Type": "application/json"},
+                timeout=self._timeout,
+            ) as resp:
+                raw = await resp.read()
+                return Response(status=resp.status, latency=time.monotonic() - started,
+                                headers=_canonical_headers(resp.headers),
+                                body=_json_or_none(raw))
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            reason = str(exc).replace(url.token, "****") or type(exc).__name__
+            return Response(status=0, latency=time.monotonic() - started,
+                            error=f"{type(exc).__name__}: {reason}",
+                            timed_out=isinstance(exc, TimeoutError))
+
 def _canonical_headers(headers: Any) -> dict[str, str]:
     """Header names as Discord documents them, whatever case the server used."""
     wanted = {name.lower(): name for name in RATE_LIMIT_HEADERS}

@@ -1,0 +1,140 @@
+"""The I/O half of noise control: editing storm messages, sending summaries, saving counts.
+
+`Deduper` (pure) decides; `RepeatEditor` acts. Its task sleeps until the deduper next has
+something due (a timer, never a polling loop), then edits each message that has new
+repeats, within the sink's rate budget: the edit takes its place in the same limiter the
+worker's posts use. A message that can no longer be edited (deleted, or sent inside a
+shared digest) gets a short summary message at the end of its window instead, queued to
+the sink like any event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+from logship.dedupe import Deduper, Repeat
+from logship.deliver import Item, SinkWorker
+from logship.discord.client import WebhookClient
+from logship.discord.payload import build_payload, render_embed
+from logship.event import Event
+from logship.tail.checkpoint import atomic_write
+
+log = logging.getLogger("logship.dedupe")
+
+STATE_FILE = "dedupe.json"
+
+
+def repeat_event(repeat: Repeat) -> Event:
+    """The first event again, with the count as its first field (for edits)."""
+    first = repeat.first
+    return dataclasses.replace(first, fields={"repeats": repeat.note(), **first.fields},
+                               ack=None)
+
+
+def summary_event(repeat: Repeat) -> Event:
+    """A short message standing in for an edit that could not be made."""
+    first = repeat.first
+    line = first.message.strip().split("\n", 1)[0][:200]
+    return Event(ts=datetime.now(UTC), level=first.level, kind=first.kind,
+                 message=f"{line} — {repeat.note()} (repeats, within {repeat.route}'s window)",
+                 logger=first.logger, source=first.source, path=first.path,
+                 fields={"repeats": repeat.count, "fingerprint": repeat.fingerprint},
+                 fingerprint=repeat.fingerprint)
+
+
+class RepeatEditor:
+    """Runs the edits and summaries the `Deduper` asks for."""
+
+    def __init__(self, deduper: Deduper, workers: Callable[[str], SinkWorker | None],
+                 client: Callable[[], WebhookClient | None], host: str | None) -> None:
+        self.deduper = deduper
+        self._workers = workers
+        self._client = client
+        self._host = host
+        self._wake = asyncio.Event()
+        self.edits = 0
+        self.summaries = 0
+
+    def poke(self) -> None:
+        """Something was counted: make sure the timer runs."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            delay = self.deduper.next_due()
+            self._wake.clear()
+            if delay is None:
+                await self._wake.wait()
+                continue
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), delay)
+                self._wake.clear()
+            for repeat, final in list(self.deduper.due()):
+                await self._show(repeat, final)
+
+    async def _show(self, repeat: Repeat, final: bool) -> None:
+        worker = self._workers(repeat.sink)
+        if worker is None:
+            return  # the sink was removed by a reload
+        count = repeat.count
+        if repeat.editable and repeat.message_id and await self._edit(worker, repeat):
+            self.deduper.shown(repeat, count)
+            return
+        if final:
+            await worker.put(Item(summary_event(repeat)))
+            self.summaries += 1
+            self.deduper.shown(repeat, count)
+        else:
+            self.deduper.shown(repeat, repeat.shown)  # not now: try again in EDIT_EVERY
+
+    async def _edit(self, worker: SinkWorker, repeat: Repeat) -> bool:
+        client = self._client()
+        if client is None or worker.gone:
+            return False
+        payload = build_payload([render_embed(repeat_event(repeat), host=self._host)])
+        await worker.limiter.acquire()
+        assert repeat.message_id is not None
+        response = await client.edit_message(worker.sink.url, repeat.message_id, payload)
+        worker.limiter.completed(response.headers)
+        if response.status == 200:
+            self.edits += 1
+            return True
+        if response.status == 429:
+            worker.limiter.rate_limited(response.retry_after, response.is_global,
+                                        response.headers.get("X-RateLimit-Scope"))
+            return False
+        if response.status in (403, 404):
+            repeat.editable = False  # deleted: a summary will follow at the window's end
+        log.warning("sink %s: could not edit the message counting repeats (%s)",
+                    worker.name, response.describe())
+        return False
+
+
+def load_state(state_dir: Path, deduper: Deduper) -> None:
+    """Counts from before a restart (a missing or unreadable file: start afresh)."""
+    path = state_dir / STATE_FILE
+    try:
+        deduper.load(orjson.loads(path.read_bytes())["repeats"])
+    except FileNotFoundError:
+        return
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        log.error("%s is unreadable (%s); repeat counts start afresh", path, exc)
+
+
+def save_state(state_dir: Path, deduper: Deduper) -> None:
+    """Write the counts if they changed (with the checkpoints, atomically)."""
+    if not deduper.changed:
+        return
+    body = orjson.dumps({"saved_at": time.time(), "repeats": deduper.to_state()})
+    atomic_write(state_dir / STATE_FILE, body)
+    deduper.changed = False

@@ -1,0 +1,147 @@
+"""Fingerprints and the dedupe bookkeeping (pure), then a storm end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+from pathlib import Path
+
+from logship.config import RouteConfig
+from logship.dedupe import EDIT_EVERY, Deduper
+from logship.event import Event, Level
+from logship.fake_discord import FakeDiscord
+from logship.fingerprint import exception_type, fingerprint, normalise, top_frame
+from tests.e2e import WEBHOOK_IDS, Bot, Inbox, Logship, write_config
+
+ERRORS = WEBHOOK_IDS["errors"]
+TRACE = ('Traceback (most recent call last):\n  File "/opt/bot/src/cogs/stats.py", line 88, '
+         'in refresh\n    await self.fetch()\n  File "/opt/bot/src/http.py", line {line}, in '
+         'fetch\n    raise TimeoutError(f"after {{t}}")\nTimeoutError: after {n} s')
+
+
+def error(message: str, exception: str | None = None) -> Event:
+    return Event(ts=None, level=Level.ERROR, message=message, exception=exception)
+
+
+def test_the_varying_parts_do_not_change_the_fingerprint() -> None:
+    a = error("Fetch of guild 123456789012345678 failed", TRACE.format(line=10, n=3))
+    b = error("Fetch of guild 876543210987654321 failed", TRACE.format(line=12, n=9))
+    assert fingerprint(a) == fingerprint(b)
+    assert exception_type(a.exception) == "TimeoutError"
+    assert top_frame(a.exception) == "http.py:fetch"
+
+
+def test_a_different_error_has_another_fingerprint() -> None:
+    assert fingerprint(error("Fetch failed")) != fingerprint(error("Store failed"))
+    other_frame = TRACE.format(line=1, n=1).replace("in fetch", "in store")
+    assert fingerprint(error("x", TRACE.format(line=1, n=1))) != fingerprint(
+        error("x", other_frame))
+
+
+def test_normalise_placeholders() -> None:
+    assert normalise("user 'bob' id=42 at C:\\bot\\x.py uuid "
+                     "123e4567-e89b-12d3-a456-426614174000") == (
+        "user <str> id=<n> at <path> uuid <uuid>")
+
+
+def test_repeats_are_counted_per_route_sink_and_window() -> None:
+    now = [0.0]
+    deduper = Deduper(clock=lambda: now[0])
+    route = RouteConfig(name="errors", sinks=("a", "b"), dedupe_window=60.0)
+    first = error("boom 1")
+    assert deduper.admit(route, "a", first) and deduper.admit(route, "b", first)
+    assert not deduper.admit(route, "a", error("boom 2"))
+    deduper.delivered("a", [first], "m1", shared=False)
+    now[0] = EDIT_EVERY
+    (due,) = deduper.due()
+    assert due[0].sink == "a" and due[0].count == 2 and due[0].message_id == "m1" and not due[1]
+    deduper.shown(due[0], 2)
+    now[0] = 61.0  # the window ends: nothing new since the edit, so no last word
+    assert list(deduper.due()) == []
+    assert deduper.admit(route, "a", error("boom 3"))  # a new window
+
+
+def test_no_window_no_dedupe() -> None:
+    deduper = Deduper()
+    route = RouteConfig(name="all", sinks=("a",))
+    assert all(deduper.admit(route, "a", error("same")) for _ in range(3))
+    assert deduper.repeats() == []
+
+
+def dedupe_config(tmp_path: Path, fake: FakeDiscord) -> Path:
+    return write_config(tmp_path, fake, routes=[
+        {"name": "errors", "min_level": "error", "sinks": ["errors"], "dedupe_window": "5m"}])
+
+
+def latest_text(fake: FakeDiscord) -> str:
+    """The errors channel's messages as they read now (edits applied)."""
+    return "\n".join(str(m.payload) for m in fake.messages_for(ERRORS))
+
+
+async def until_shown(fake: FakeDiscord, text: str) -> bool:
+    """Edits are not messages (no inbox wake-up): look every half edit interval."""
+    for _ in range(40):
+        if text in latest_text(fake):
+            return True
+        await asyncio.sleep(EDIT_EVERY / 2)
+    return False
+
+
+async def test_a_storm_of_one_error_is_one_message_counting_to_1000(
+    tmp_path: Path, fake: FakeDiscord, inbox: Inbox
+) -> None:
+    daemon = await Logship("run", "--config", str(dedupe_config(tmp_path, fake))).start()
+    try:
+        await daemon.wait_until_logged("running:")
+        bot = Bot(tmp_path)
+        for n in range(1000):
+            bot.log("ERROR", f"Failed to fetch guild {100000000000000000 + n}")
+        await inbox.wait_for(lambda: bool(inbox.received))
+        assert await until_shown(fake, "×1000,"), daemon.stderr
+        assert fake.stats.requests <= 10 and len(fake.messages_for(ERRORS)) == 1
+        assert (await daemon.stop())[0] == 0
+    finally:
+        daemon.kill()
+
+
+async def test_different_errors_all_arrive(tmp_path: Path, fake: FakeDiscord, inbox: Inbox
+                                           ) -> None:
+    daemon = await Logship("run", "--config", str(dedupe_config(tmp_path, fake))).start()
+    try:
+        await daemon.wait_until_logged("running:")
+        bot = Bot(tmp_path)
+        words = ["".join(chr(97 + int(d)) for d in f"{n:03d}") for n in range(1000)]
+        for n, word in enumerate(words):
+            bot.log("ERROR", f"Handler {word} failed #{n}")
+        await inbox.wait_for(lambda: len(inbox.ids(ERRORS)) == 1000, timeout=120)
+        assert set(inbox.ids(ERRORS)) == set(range(1000))
+        assert (await daemon.stop())[0] == 0
+    finally:
+        daemon.kill()
+
+
+async def test_counts_survive_a_restart(tmp_path: Path, fake: FakeDiscord, inbox: Inbox
+                                        ) -> None:
+    config = str(dedupe_config(tmp_path, fake))
+    bot = Bot(tmp_path)
+    first = await Logship("run", "--config", config).start()
+    await first.wait_until_logged("running:")
+    for n in range(10):
+        bot.log("ERROR", f"Disk almost full: {90 + n}%")
+    await inbox.wait_for(lambda: bool(inbox.received))
+    first.signal(signal.SIGTERM)
+    assert (await first.wait())[0] == 0
+    assert (tmp_path / "state" / "dedupe.json").exists()
+
+    second = await Logship("run", "--config", config).start()
+    try:
+        await second.wait_until_logged("running:")
+        for n in range(5):
+            bot.log("ERROR", f"Disk almost full: {95 + n}%")
+        assert await until_shown(fake, "×15,"), second.stderr
+        assert len(fake.messages_for(ERRORS)) == 1
+        assert re.search(r"Disk almost full", latest_text(fake))
+        assert (await second.stop())[0] == 0
+    finally:
+        second.kill()
