@@ -18,10 +18,13 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from logship.event import Level
 from logship.webhook_url import WebhookURL, WebhookURLError
+
+if TYPE_CHECKING:
+    from logship.discord.templates import Templates
 
 DEFAULT_LOCATIONS = (Path("config.toml"), Path("/etc/logship/config.toml"))
 FORMATS = ("auto", "json", "tree", "text")
@@ -87,6 +90,13 @@ class SinkConfig:
     max_attempts: int = 6  # then the batch goes to the spool as `fallback`
     circuit_failures: int = 5  # consecutive failed requests that open the circuit
     circuit_cooldown: float = 30.0  # seconds the circuit stays open before a probe
+    storm_after: float = 60.0  # seconds of a full queue before storm mode (summaries)
+    storm_every: float = 30.0  # seconds between storm summaries
+    thread_id: str | None = None  # post into this thread (query string `thread_id=`)
+    thread_name: str | None = None  # forum channel: each message opens a post of this name
+    embeds: bool = True  # False: plain text messages (2000 characters, several events)
+    suppress_notifications: bool = False  # message flag 4096: no push notification
+    files: bool = True  # attach a traceback too long for an embed as a .txt file
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,7 @@ class RouteConfig:
     match: Mapping[str, str] = field(default_factory=dict)  # field -> regex (search)
     template: str | None = None
     dedupe_window: float | None = None  # seconds: repeats of an error are counted, not sent
+    mention: tuple[str, ...] = ()  # "<@&ROLE_ID>" / "<@USER_ID>": the only pings allowed
 
 
 @dataclass(frozen=True)
@@ -108,6 +119,9 @@ class Config:
     sinks: Mapping[str, SinkConfig]
     routes: tuple[RouteConfig, ...]
     spool: SpoolConfig = field(default_factory=SpoolConfig)
+    templates_dir: Path | None = None
+    # compiled [templates.NAME] and templates_dir/NAME.toml (None: there are none)
+    templates: Templates | None = field(default=None, compare=False)
 
 
 def find_config(explicit: Path | None = None, env: Mapping[str, str] | None = None) -> Path:
@@ -143,7 +157,8 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
 def parse_config(data: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> Config:
     """Validate already-decoded TOML `data` (pure apart from reading `url_file`s)."""
     reader = _Reader(path, env)
-    reader.no_unknown(data, "", {"daemon", "spool", "sources", "sinks", "routes"})
+    reader.no_unknown(data, "", {"daemon", "spool", "sources", "sinks", "routes",
+                                 "templates", "templates_dir"})
     daemon = _daemon(reader, reader.table(data, "daemon", "daemon"))
     spool = _spool(reader, reader.table(data, "spool", "spool"))
     sources = tuple(
@@ -161,8 +176,10 @@ def parse_config(data: Mapping[str, Any], path: Path, env: Mapping[str, str]) ->
         for i, item in enumerate(reader.array_of_tables(data, "routes", "routes"))
     )
     reader.unique([r.name for r in routes], "routes", "route")
+    templates_dir, templates = _templates(reader, data)
+    _check_templates(reader, routes, templates)
     return Config(path=path, daemon=daemon, sources=sources, sinks=sinks, routes=routes,
-                  spool=spool)
+                  spool=spool, templates_dir=templates_dir, templates=templates)
 
 
 def _spool(r: _Reader, t: Mapping[str, Any]) -> SpoolConfig:
@@ -219,9 +236,10 @@ def _sink(r: _Reader, name: str, t: Mapping[str, Any]) -> SinkConfig:
         "webhook_requests": 1, "webhook_window": 0.1, "channel_messages": 1,
         "channel_window": 0.1, "queue_size": 1, "timeout": 0.1, "retry_base": 0.0,
         "retry_cap": 0.0, "max_attempts": 1, "circuit_failures": 1, "circuit_cooldown": 0.1,
+        "storm_after": 0.1, "storm_every": 0.1,
     }
     r.no_unknown(t, key, {"type", "url", "url_file", "username", "avatar_url", "channel",
-                          *numeric})
+                          *numeric, *_SINK_MESSAGE_OPTIONS})
     r.choice(t, "type", key, ("discord",), "discord")
     values = {
         option: type(getattr(defaults, option))(
@@ -239,7 +257,39 @@ def _sink(r: _Reader, name: str, t: Mapping[str, Any]) -> SinkConfig:
         avatar_url=r.string(t, "avatar_url", key, default=None),
         channel=r.string(t, "channel", key, default=None),
         **values,
+        **_sink_message_options(r, t, key),
     )
+
+
+_SINK_MESSAGE_OPTIONS = ("thread_id", "thread_name", "embeds", "suppress_notifications",
+                         "files")
+_SNOWFLAKE = re.compile(r"^[1-9][0-9]{0,19}$")
+
+
+def _sink_message_options(r: _Reader, t: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """How a sink's messages look: thread, plain text, notifications, files."""
+    thread_id = t.get("thread_id")
+    if thread_id is not None:
+        if isinstance(thread_id, int) and not isinstance(thread_id, bool):
+            thread_id = str(thread_id)
+        if not isinstance(thread_id, str) or not _SNOWFLAKE.match(thread_id):
+            raise ConfigError(r.file, f"{key}.thread_id",
+                              f"must be a thread's id (a snowflake such as "
+                              f"\"123456789012345678\"), not {thread_id!r}")
+    thread_name = r.string(t, "thread_name", key, default=None)
+    if thread_name is not None and not (0 < len(thread_name) <= 100 and thread_name.strip()):
+        raise ConfigError(r.file, f"{key}.thread_name", "must be 1 to 100 characters")
+    if thread_id is not None and thread_name is not None:
+        raise ConfigError(r.file, f"{key}.thread_name",
+                          "set thread_id (post in that thread) or thread_name (open a forum "
+                          "post per message), not both")
+    return {
+        "thread_id": thread_id,
+        "thread_name": thread_name,
+        "embeds": r.boolean(t, "embeds", key, True),
+        "suppress_notifications": r.boolean(t, "suppress_notifications", key, False),
+        "files": r.boolean(t, "files", key, True),
+    }
 
 
 def _duration(r: _Reader, t: Mapping[str, Any], name: str, key: str) -> float | None:
@@ -291,7 +341,7 @@ def _route(
     sources: tuple[SourceConfig, ...],
 ) -> RouteConfig:
     r.no_unknown(t, key, {"name", "sinks", "min_level", "sources", "match", "template",
-                          "dedupe_window"})
+                          "dedupe_window", "mention"})
     route_sinks = r.strings(t, "sinks", key, required=True)
     if not route_sinks:
         raise ConfigError(r.file, f"{key}.sinks", "needs at least one sink")
@@ -331,7 +381,66 @@ def _route(
         sources=tuple(route_sources),
         match=patterns,
         template=r.string(t, "template", key, default=None),
+        mention=_mentions(r, t, key),
     )
+
+
+_ROLE_MENTION = re.compile(r"^<@&([1-9][0-9]{0,19})>$")
+_USER_MENTION = re.compile(r"^<@!?([1-9][0-9]{0,19})>$")
+
+
+def _mentions(r: _Reader, t: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    """A route's `mention`: role and user mentions only, normalised, at most 100 each."""
+    found: dict[str, None] = {}
+    for text in r.strings(t, "mention", key):
+        if match := _ROLE_MENTION.match(text.strip()):
+            found[f"<@&{match.group(1)}>"] = None
+        elif match := _USER_MENTION.match(text.strip()):
+            found[f"<@{match.group(1)}>"] = None
+        else:
+            raise ConfigError(r.file, f"{key}.mention",
+                              f"{text!r} is not a role mention \"<@&ROLE_ID>\" or a user "
+                              "mention \"<@USER_ID>\" (@everyone and @here are never allowed)")
+    roles = sum(m.startswith("<@&") for m in found)
+    if roles > 100 or len(found) - roles > 100:
+        raise ConfigError(r.file, f"{key}.mention", "at most 100 roles and 100 users")
+    return tuple(found)
+
+
+def _templates(r: _Reader, data: Mapping[str, Any]) -> tuple[Path | None, Templates | None]:
+    """`[templates.NAME]` tables and the files of `templates_dir`, compiled (Jinja2 is
+    only imported when there are templates)."""
+    tables = r.table(data, "templates", "templates")
+    directory = data.get("templates_dir")
+    if directory is not None:
+        if not isinstance(directory, str):
+            raise r.fail("templates_dir", f"must be a string, not {type(directory).__name__}")
+        directory = r.path(r.expand(directory, "templates_dir"))
+        if not directory.is_dir():
+            raise r.fail("templates_dir", f"{directory} is not a folder")
+    if not tables and directory is None:
+        return None, None
+    from logship.discord.templates import TemplateError, load_templates
+
+    try:
+        return directory, load_templates(tables, directory)
+    except TemplateError as exc:
+        raise ConfigError(exc.path or r.file, exc.key, exc.problem) from None
+
+
+def _check_templates(r: _Reader, routes: tuple[RouteConfig, ...],
+                     templates: Templates | None) -> None:
+    """Every template a route names exists: a built-in layout or a configured one."""
+    named = [(i, route.template) for i, route in enumerate(routes) if route.template]
+    if not named:
+        return
+    from logship.discord.payload import KINDS
+
+    known = {*KINDS, *(templates.names if templates is not None else ())}
+    for i, name in named:
+        if name not in known:
+            raise r.fail(f"routes[{i}].template",
+                         f"unknown template {name!r} (known: {', '.join(sorted(known))})")
 
 
 class _Reader:
@@ -393,6 +502,12 @@ class _Reader:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise self.fail(f"{key}.{name}", "must be a list of strings")
         return [self.expand(v, f"{key}.{name}") for v in value]
+
+    def boolean(self, t: Mapping[str, Any], name: str, key: str, default: bool) -> bool:
+        value = t.get(name, default)
+        if not isinstance(value, bool):
+            raise self.fail(f"{key}.{name}", f"must be true or false, not {value!r}")
+        return value
 
     def number(self, t: Mapping[str, Any], name: str, key: str, default: float,
                minimum: float) -> float:

@@ -47,6 +47,7 @@ from logship.repeat_edits import save_state as save_repeat_counts
 from logship.route import Router
 from logship.sdnotify import Notifier
 from logship.spool import Spool
+from logship.storm import Storm
 from logship.tail.checkpoint import CheckpointStore, FileProgress
 from logship.tail.tailer import Tailer
 
@@ -84,6 +85,8 @@ class Daemon:
         self._metrics_server: MetricsServer | None = None
         self._background: list[asyncio.Task[None]] = []
         self.deduper = Deduper()
+        self._storms: dict[str, Storm] = {}
+        self._storm_wake = asyncio.Event()
         self.repeats = RepeatEditor(self.deduper, self._worker_named, lambda: self._client,
                                     self.host)
         self.history = HistoryJournal(config.daemon.state_dir,
@@ -111,6 +114,7 @@ class Daemon:
             tail_task = asyncio.create_task(self.tailer.run(self._stop), name="tail")
             saver = asyncio.create_task(self._save_periodically(), name="checkpoints")
             self._background.append(asyncio.create_task(self.repeats.run(), name="repeats"))
+            self._background.append(asyncio.create_task(self._storm_summaries(), name="storms"))
             await self._announce_ready(tail_task)
             await self._until_stopped(tail_task)
             await self._shutdown(tail_task, saver)
@@ -229,15 +233,51 @@ class Daemon:
             sending = [(route, sink) for route, sink in targets if admit(route, sink, event)]
             if len(sending) < len(targets):
                 counted = True
-            if not sending:
+            queued = [(route, sink) for route, sink in sending
+                      if not await self._storm_counts(sinks[sink].worker, event)]
+            if not queued:
                 continue
-            event.ack = progress.track(event.offset, len(sending))
-            for route, sink in sending:
+            event.ack = progress.track(event.offset, len(queued))
+            for route, sink in queued:
                 await sinks[sink].worker.put(Item(event, route))
         for kind, count in unrouted.items():
             self.metrics.event_routed(kind, None, count)
         if counted:
             self.repeats.poke()
+
+    async def _storm_counts(self, worker: SinkWorker, event: Event) -> bool:
+        """True when `worker`'s sink is in storm mode and counted `event` instead."""
+        storm = self._storms.get(worker.name)
+        if storm is None:
+            storm = self._storms[worker.name] = Storm(worker.name, after=worker.sink.storm_after,
+                                                      every=worker.sink.storm_every)
+        notice = storm.observe(worker.backlog >= worker.queue.maxsize, worker.stats.delivered)
+        if notice is not None:
+            log.warning("sink %s: storm mode: summaries every %.0f s instead of each event",
+                        worker.name, storm.every)
+            await worker.put(Item(notice))
+            self._storm_wake.set()
+        if not storm.active:
+            return False
+        storm.count(event)
+        return True
+
+    async def _storm_summaries(self) -> None:
+        """Send each storm's summary on time; sleeps while there is no storm."""
+        while True:
+            waits = [d for s in self._storms.values() if (d := s.next_due()) is not None]
+            self._storm_wake.clear()
+            if not waits:
+                await self._storm_wake.wait()
+                continue
+            await asyncio.sleep(min(waits))
+            for name, storm in list(self._storms.items()):
+                worker = self._worker_named(name)
+                if storm.due() and worker is not None:
+                    summary = storm.summary()
+                    if not storm.active:
+                        log.info("sink %s: storm over, sending each event again", name)
+                    await worker.put(Item(summary))
 
     def _worker_named(self, sink: str) -> SinkWorker | None:
         running = self.sinks.get(sink)

@@ -145,3 +145,27 @@ async def test_counts_survive_a_restart(tmp_path: Path, fake: FakeDiscord, inbox
         assert (await second.stop())[0] == 0
     finally:
         second.kill()
+
+
+async def test_a_storm_beyond_the_channel_is_summarised_then_ends(tmp_path: Path, inbox: Inbox
+                                                                  ) -> None:
+    async with FakeDiscord(host="127.0.0.1", port=0, on_message=inbox, latency=0.3) as slow:
+        config = write_config(tmp_path, slow, sink_options={
+            "queue_size": 20, "storm_after": 1.0, "storm_every": 2.0})
+        daemon = await Logship("run", "--config", str(config)).start()
+        try:
+            await daemon.wait_until_logged("running:")
+            bot = Bot(tmp_path)
+            for n in range(3000):
+                bot.log("ERROR", f"Handler {'abcdefghij'[n % 10]} failed for user {n}")
+            await daemon.wait_until_logged("storm mode")
+            await inbox.wait_for(lambda: any("storm over" in str(r.payload)
+                                             for r in inbox.received))
+            text = "\n".join(str(m.payload) for m in slow.messages_for(ERRORS))
+            assert "storm on errors: more events than the channel can take" in text
+            assert "storm over on errors" in text, text[-2000:]
+            assert re.search(r"×\d+ Handler [a-j] failed", text)
+            assert slow.stats.rate_limited == 0
+            assert (await daemon.stop())[0] == 0
+        finally:
+            daemon.kill()
