@@ -670,7 +670,9 @@ async def run_crash(root: Path, *, kills: int = 6, rate: float = 200.0,
     were delivered (or spooled) but not yet covered by the checkpoint on disk when the
     process died. After each kill (once the requests it had in flight were answered)
     this counts the ids that run delivered or spooled whose line ends past the offset
-    saved in checkpoints.json: the restart reads them again. The sum over the kills is
+    saved in checkpoints.json: the restart reads them again; and the ids it delivered
+    from the spool that are still in it (the drain notes its progress per chunk, so
+    the restart drains them again). The sum over the kills is
     `dup_bound`. (An id delivered in an earlier run and still past the checkpoint was
     counted at that run's kill: re-reading it again without delivering it in between
     adds no copy.) The checkpoint only moves forward in this scenario (no truncation),
@@ -693,6 +695,7 @@ async def run_crash(root: Path, *, kills: int = 6, rate: float = 200.0,
         daemon = await Daemon(config, root / "logship.log").start()
         delivered_before_kills = 0
         before: Counter[int] = Counter()  # delivered or spooled when this run started
+        delivered_before: Counter[int] = Counter()  # delivered when this run started
         abandoned = 0  # requests the emulator never answered (the client died mid-body)
         try:
             for _ in range(kills):
@@ -701,14 +704,20 @@ async def run_crash(root: Path, *, kills: int = 6, rate: float = 200.0,
                 result.kills = (result.kills or 0) + 1
                 abandoned = await _answered(fake, abandoned)
                 committed = _checkpoint_offset(root / "state" / "checkpoints.json", live)
-                now = collector.counts + spooled(spool_dir)
+                in_spool = spooled(spool_dir)
+                now = collector.counts + in_spool
                 this_run = [n for n in now if now[n] > before[n]]
-                at_risk = sum(1 for n in this_run if writer.ends[n] > committed)
+                # Read again from the file (past the checkpoint), or drained again from the
+                # spool (delivered from it, but still in it: the kill came before the drain
+                # noted its progress).
+                at_risk = sum(1 for n in this_run if writer.ends[n] > committed
+                              or (in_spool[n] and collector.counts[n] > delivered_before[n]))
                 result.dup_bound = (result.dup_bound or 0) + at_risk
                 result.notes.append(
                     f"kill {result.kills}: checkpoint at byte {committed}; this run delivered "
                     f"or spooled {len(this_run)} ids, {at_risk} of them past the checkpoint")
                 delivered_before_kills, before = len(now), now
+                delivered_before = Counter(collector.counts)
                 await asyncio.sleep(rng.uniform(0.0, 0.3))
                 daemon = await Daemon(config, root / "logship.log").start()
             await asyncio.sleep(0.5)
