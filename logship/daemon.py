@@ -41,6 +41,7 @@ from logship.metrics import (
     status_line,
     take_snapshot,
 )
+from logship.redact import Redactor
 from logship.repeat_edits import RepeatEditor
 from logship.repeat_edits import load_state as load_repeat_counts
 from logship.repeat_edits import save_state as save_repeat_counts
@@ -68,6 +69,7 @@ class Daemon:
         self.config = config
         self.handle_signals = handle_signals
         self.router = Router(config.routes)
+        self.redactor = Redactor(config.redact)
         self.host = socket.gethostname()
         self.spool = Spool(config.daemon.spool_dir, max_bytes=config.spool.max_bytes,
                            segment_bytes=config.spool.segment_bytes)
@@ -219,11 +221,12 @@ class Daemon:
         """Route `events`; queue those that go somewhere, tracked by their file's watermark.
         A repeat that a route's dedupe window counts instead of sending is done at once."""
         match = self.router.match
+        redact = self.redactor.redact_event
         admit = self.deduper.admit
         sinks = self.sinks
         unrouted: Counter[str] = Counter()
         counted = False
-        for event in events:
+        for event in map(redact, events):  # before anything can leave the host
             targets = match(event)
             if not targets:
                 unrouted[event.kind] += 1
@@ -350,6 +353,7 @@ class Daemon:
             log.warning("reload: changes to [daemon] and [spool] take effect at restart")
         self._reload_sinks(new)
         self.router = Router(new.routes)
+        self.redactor = Redactor(new.redact)
         if new.sources != self.config.sources and self.tailer is not None:
             self.tailer.set_sources(new.sources)
         self.config = replace(new, daemon=self.config.daemon, spool=self.config.spool)

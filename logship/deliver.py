@@ -48,6 +48,7 @@ from logship.discord.payload import (
 )
 from logship.discord.ratelimit import RateLimiter
 from logship.event import Event
+from logship.redact import Privacy
 from logship.spool import Spool, SpoolRecord
 
 log = logging.getLogger("logship.deliver")
@@ -71,11 +72,13 @@ class Item:
     queued_at: float = field(default_factory=time.monotonic)
     _embed: Embed | None = field(default=None, repr=False)
 
-    def embed(self, host: str | None) -> Embed:
+    def embed(self, host: str | None, privacy: Privacy | None = None) -> Embed:
+        """The event's embed as this sink may show it (its privacy settings applied)."""
+        event = self.event if privacy is None else privacy.apply(self.event)
         if self.minimal:
-            return render_minimal(self.event, host=host)
+            return render_minimal(event, host=host)
         if self._embed is None:
-            self._embed = render_embed(self.event, host=host)
+            self._embed = render_embed(event, host=host)
         return self._embed
 
     def done(self) -> None:
@@ -270,10 +273,11 @@ class SinkWorker:
 
     def _next_batch(self) -> Batch:
         """Full embeds while they keep up; digests once a backlog builds."""
-        count = pack([it.embed(self.host) for it in self._pending[:EMBEDS_MAX]])
+        count = pack([it.embed(self.host, self.sink.privacy)
+                      for it in self._pending[:EMBEDS_MAX]])
         digest = self.backlog > DIGEST_AFTER_REQUESTS * count
         if digest:
-            count = digest_embeds([it.event for it in self._pending])[1]
+            count = digest_embeds(self._shown([it.event for it in self._pending]))[1]
         items, self._pending = self._pending[:count], self._pending[count:]
         return Batch(items, digest)
 
@@ -298,10 +302,15 @@ class SinkWorker:
 
     def _embeds(self, batch: Batch) -> list[Embed]:
         if batch.digest:
-            embeds, taken = digest_embeds([it.event for it in batch.items])
+            embeds, taken = digest_embeds(self._shown([it.event for it in batch.items]))
             assert taken == len(batch.items), "a digest batch always fits its embeds"
             return embeds
-        return [it.embed(self.host) for it in batch.items]
+        return [it.embed(self.host, self.sink.privacy) for it in batch.items]
+
+    def _shown(self, events: list[Event]) -> list[Event]:
+        """`events` as this sink may show them (ids masked or hashed, names dropped)."""
+        privacy = self.sink.privacy
+        return events if privacy is None else [privacy.apply(e) for e in events]
 
     async def _post(self, batch: Batch) -> Response:
         payload = build_payload(
