@@ -115,6 +115,45 @@ def test_webhook(
     raise typer.Exit(run_test_webhook(loaded, target, typer.echo))
 
 
+@app.command()
+def preview(
+    config: ConfigOption = None,
+    route: Annotated[str | None, typer.Option(
+        help="Only this route (shown even when the line does not match it).")] = None,
+    line: Annotated[list[str] | None, typer.Option(
+        "--line", help="A log line (repeat it for several, e.g. a traceback's lines).")] = None,
+    file: Annotated[Path | None, typer.Option(
+        "--file", help="A log file: all of its lines.", exists=True, dir_okay=False)] = None,
+    source: Annotated[str | None, typer.Option(
+        help="Parse as this source (default: the route's, the one whose paths match "
+             "--file, else the first).")] = None,
+) -> None:
+    """Show the message(s) a log line would make: parsed, routed and rendered exactly as
+    the daemon does (JSON payload and a readable form). Sends nothing. Exit 1 when no
+    route matches."""
+    loaded = _load(config)
+    if line and file is not None:
+        typer.echo("error: give --line or --file, not both", err=True)
+        raise typer.Exit(EXIT_CONFIG)
+    if file is not None:
+        raw, path = file.read_bytes(), str(file)
+    elif line:
+        raw, path = "\n".join(line).encode(), "(preview)"
+    elif not sys.stdin.isatty():
+        raw, path = sys.stdin.buffer.read(), "(stdin)"
+    else:
+        typer.echo("error: give a log line with --line TEXT, or a file with --file LOG",
+                   err=True)
+        raise typer.Exit(EXIT_CONFIG)
+    from logship.preview import run_preview
+
+    lines = raw.replace(b"\r\n", b"\n").split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    raise typer.Exit(run_preview(loaded, lines=lines, path=path, route=route, source=source,
+                                 file=file, echo=typer.echo))
+
+
 SpoolDir = Annotated[Path, typer.Argument(help="The spool folder (daemon.spool_dir).",
                                           exists=True, file_okay=False)]
 

@@ -21,6 +21,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from logship.event import Level
+from logship.redact import (
+    Privacy,
+    RedactConfig,
+    RedactConfigError,
+    parse_privacy,
+    parse_redact,
+)
 from logship.webhook_url import WebhookURL, WebhookURLError
 
 if TYPE_CHECKING:
@@ -92,6 +99,7 @@ class SinkConfig:
     circuit_cooldown: float = 30.0  # seconds the circuit stays open before a probe
     storm_after: float = 60.0  # seconds of a full queue before storm mode (summaries)
     storm_every: float = 30.0  # seconds between storm summaries
+    privacy: Privacy | None = field(default=None, compare=False)  # ids and names, per sink
     thread_id: str | None = None  # post into this thread (query string `thread_id=`)
     thread_name: str | None = None  # forum channel: each message opens a post of this name
     embeds: bool = True  # False: plain text messages (2000 characters, several events)
@@ -119,6 +127,7 @@ class Config:
     sinks: Mapping[str, SinkConfig]
     routes: tuple[RouteConfig, ...]
     spool: SpoolConfig = field(default_factory=SpoolConfig)
+    redact: RedactConfig = field(default_factory=RedactConfig)
     templates_dir: Path | None = None
     # compiled [templates.NAME] and templates_dir/NAME.toml (None: there are none)
     templates: Templates | None = field(default=None, compare=False)
@@ -157,7 +166,7 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
 def parse_config(data: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> Config:
     """Validate already-decoded TOML `data` (pure apart from reading `url_file`s)."""
     reader = _Reader(path, env)
-    reader.no_unknown(data, "", {"daemon", "spool", "sources", "sinks", "routes",
+    reader.no_unknown(data, "", {"daemon", "spool", "redact", "sources", "sinks", "routes",
                                  "templates", "templates_dir"})
     daemon = _daemon(reader, reader.table(data, "daemon", "daemon"))
     spool = _spool(reader, reader.table(data, "spool", "spool"))
@@ -179,7 +188,35 @@ def parse_config(data: Mapping[str, Any], path: Path, env: Mapping[str, str]) ->
     templates_dir, templates = _templates(reader, data)
     _check_templates(reader, routes, templates)
     return Config(path=path, daemon=daemon, sources=sources, sinks=sinks, routes=routes,
-                  spool=spool, templates_dir=templates_dir, templates=templates)
+                  spool=spool, templates_dir=templates_dir, templates=templates,
+                  redact=_redact(reader, reader.table(data, "redact", "redact")))
+
+
+def _redact(r: _Reader, t: Mapping[str, Any]) -> RedactConfig:
+    try:
+        return parse_redact(t)
+    except RedactConfigError as exc:
+        raise ConfigError(r.file, f"redact.{exc.key}", exc.problem) from None
+
+
+def _privacy(r: _Reader, t: Mapping[str, Any], key: str) -> Privacy | None:
+    """A sink's `privacy` table, its secret read now (a credential file, say)."""
+    table = r.table(t, "privacy", key)
+    if not table:
+        return None
+    try:
+        config = parse_privacy(table)
+        secret = config.secret.encode() if config.secret else None
+        if config.secret_file:
+            path = r.path(config.secret_file)
+            try:
+                secret = path.read_bytes().strip()
+            except OSError as exc:
+                raise ConfigError(r.file, f"{key}.privacy.secret_file",
+                                  f"cannot read {path}: {exc.strerror or exc}") from None
+        return Privacy(config, secret)
+    except RedactConfigError as exc:
+        raise ConfigError(r.file, f"{key}.privacy.{exc.key}", exc.problem) from None
 
 
 def _spool(r: _Reader, t: Mapping[str, Any]) -> SpoolConfig:
@@ -239,7 +276,7 @@ def _sink(r: _Reader, name: str, t: Mapping[str, Any]) -> SinkConfig:
         "storm_after": 0.1, "storm_every": 0.1,
     }
     r.no_unknown(t, key, {"type", "url", "url_file", "username", "avatar_url", "channel",
-                          *numeric, *_SINK_MESSAGE_OPTIONS})
+                          "privacy", *numeric, *_SINK_MESSAGE_OPTIONS})
     r.choice(t, "type", key, ("discord",), "discord")
     values = {
         option: type(getattr(defaults, option))(
@@ -256,6 +293,7 @@ def _sink(r: _Reader, name: str, t: Mapping[str, Any]) -> SinkConfig:
         username=username,
         avatar_url=r.string(t, "avatar_url", key, default=None),
         channel=r.string(t, "channel", key, default=None),
+        privacy=_privacy(r, t, key),
         **values,
         **_sink_message_options(r, t, key),
     )

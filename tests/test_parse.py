@@ -18,11 +18,15 @@ from logship.parse import (
     AutoParser,
     JsonParser,
     TextParser,
+    TreeParser,
     classify,
+    clock,
     common,
     kinds,
     make_parser,
     multiline,
+    structured,
+    tree,
 )
 from logship.parse import auto as auto_module
 from logship.parse import json as json_module
@@ -83,11 +87,12 @@ def test_structured_logger_member_join() -> None:
     assert event.fields == {
         "service": "StatsTracker",  # also kept as a field: routes match on it
         "member_id": "123456789012345678",
-        "username": "alice#0",
+        "member_name": "alice#0",  # "username", renamed: every member event says it alike
         "date": "2025-07-15",
+        "event_type": "join",
     }
     assert event.exception is None
-    assert event.kind == "log"
+    assert event.kind == "member"
     assert (event.source, event.path) == ("statsbot", "/opt/StatsBot/logs/2025-07-15/x")
     assert event.offset == len(MEMBER_JOIN.encode())
 
@@ -98,6 +103,7 @@ def test_structured_logger_error_string_is_the_exception_of_an_error() -> None:
     assert event.kind == "error"
     assert event.exception == "HTTPException: 503 Service Unavailable (error code: 0): upstream"
     assert event.fields["error"] == event.exception
+    assert event.fields["error_type"] == "HTTPException"
     assert event.logger == "monitoring"
 
 
@@ -155,17 +161,20 @@ TREE_SECTION = (
 )
 
 
-def test_tree_log_json_uses_iso_datetime_and_decodes_escapes() -> None:
-    header, item, run = parse("json", TREE_SECTION)
+def test_tree_log_json_uses_iso_datetime_decodes_escapes_and_groups() -> None:
+    section, run = parse("json", TREE_SECTION)
     est = timezone(timedelta(hours=-5))
-    assert header.ts == datetime(2025, 7, 15, 15, 44, 2, 481516, tzinfo=est)
-    assert header.message == "➡️ Member Join"
-    assert header.fields == {"timestamp": "[07/15 03:44 PM EST]",
-                             "category": "perfect_tree_section", "run_id": "A4E19B07"}
-    assert item.message == "├─ id: 123456789012345678"
+    assert section.ts == datetime(2025, 7, 15, 15, 44, 2, 481516, tzinfo=est)
+    assert section.message == "➡️ Member Join"
+    assert section.fields == {"raw_time": "07/15 03:44 PM EST",
+                              "category": "perfect_tree_section", "run_id": "A4E19B07",
+                              "member_id": "123456789012345678", "event_type": "join"}
+    assert section.kind == "member"
     assert run.message == "🔄 NEW BOT RUN SESSION"
     assert run.fields["daemon"] == "logsync"
-    assert header.offset < item.offset < run.offset == len(TREE_SECTION.encode())
+    assert (run.kind, run.fields["event_type"]) == ("status", "run_start")
+    _, ends = split(TREE_SECTION)
+    assert (section.offset, run.offset) == (ends[1], ends[2])
 
 
 # -- other Python JSON loggers (formats.md §5) -------------------------------------------
@@ -178,7 +187,7 @@ def test_python_json_logger_record() -> None:
     assert event.logger == "bot.db"
     assert event.ts == datetime(2025, 7, 15, 20, 42, 7, 123000, tzinfo=UTC)  # naive: UTC
     assert event.exception == TRACEBACK
-    assert event.fields == {"taskName": None}
+    assert event.fields == {"taskName": None, "error_type": "discord.errors.HTTPException"}
 
 
 def test_structlog_record() -> None:
@@ -190,17 +199,18 @@ def test_structlog_record() -> None:
     assert event.ts == datetime(2025, 7, 15, 20, 42, 7, tzinfo=UTC)
     assert event.exception == TRACEBACK
     assert event.kind == "error"  # an exception makes it an error, whatever the level
-    assert event.fields == {"key": "guild:1"}
+    assert event.fields == {"key": "guild:1", "error_type": "discord.errors.HTTPException"}
 
 
 def test_error_dict_gives_summary_or_its_traceback() -> None:
     summary = one("json", '{"msg": "x", "error": {"type": "ValueError", "message": "bad"}}\n')
     assert summary.exception == "ValueError: bad"
-    assert summary.fields == {"error.type": "ValueError", "error.message": "bad"}
+    assert summary.fields == {"error.type": "ValueError", "error.message": "bad",
+                              "error_type": "ValueError"}
     traced = one("json", json.dumps({"msg": "x", "error": {"type": "E", "traceback": "tb"}})
                  + "\n")
     assert traced.exception == "tb"
-    assert traced.fields == {"error.type": "E"}
+    assert traced.fields == {"error.type": "E"}  # "tb" names no exception type
 
 
 @pytest.mark.parametrize(("raw", "level", "name"), [
@@ -417,13 +427,16 @@ ERROR:bot:tasks failed
   +-+---------------- 1 ----------------
     | ValueError: one
     +------------------------------------
+  +---------------- 2 ----------------
+    | KeyError: 'two'
+    +====================================
 INFO:bot:next
 """
     error, nxt = parse("text", text)
     assert error.exception is not None
     header = "  + Exception Group Traceback (most recent call last):"
     assert error.exception.splitlines()[0] == header
-    assert len(error.exception.splitlines()) == 7
+    assert len(error.exception.splitlines()) == 10
     assert nxt.message == "next"
 
 
@@ -438,10 +451,10 @@ INFO:bot:next
     ("2025-07-15T20:42:07Z [ERROR] bracketed", Level.ERROR, None, "bracketed"),
     ("2025-07-15 20:42:07 started", Level.INFO, None, "started"),
     ("[2025-07-15 20:42:07] [INFO] [monitoring] Heartbeat updated successfully (cpu=0.3%)",
-     Level.INFO, "monitoring", "Heartbeat updated successfully (cpu=0.3%)"),
+     Level.INFO, "monitoring", "Heartbeat updated successfully"),
     ("[2025-07-15 20:50:00] [CRITICAL] Maximum reconnection attempts reached, bot will exit "
      "(max_attempts=20)", Level.CRITICAL, None,
-     "Maximum reconnection attempts reached, bot will exit (max_attempts=20)"),
+     "Maximum reconnection attempts reached, bot will exit"),
     ("[ERROR] plain bracket", Level.ERROR, None, "plain bracket"),
     ("CRITICAL:root:token invalid", Level.CRITICAL, "root", "token invalid"),
     ("just a line", Level.INFO, None, "just a line"),
@@ -458,7 +471,7 @@ def test_structured_logger_text_times_are_utc() -> None:
     assert event.ts == datetime(2025, 7, 15, 20, 42, 7, tzinfo=UTC)
 
 
-def test_tree_log_text_keeps_its_clock_text_and_joins_unprefixed_source_lines() -> None:
+def test_tree_log_text_joins_items_frames_and_unprefixed_source_lines() -> None:
     text = (
         "[07/15 03:42 PM EST] [INFO] \n"  # a blank record: the trailing space is real
         "[07/15 04:42 PM EST] [ERROR] ❌ ERROR: Failed to update heartbeat\n"
@@ -467,11 +480,12 @@ def test_tree_log_text_keeps_its_clock_text_and_joins_unprefixed_source_lines() 
         "    embed = await self.create_heartbeat_embed()\n"
         "[07/15 05:00 PM EST] [CRITICAL] ❌ CRITICAL: Invalid bot token\n"
     )
-    blank, error, frame, critical = parse("tree", text)
-    assert (blank.level, blank.message, blank.ts) == (Level.INFO, "", None)
-    assert blank.fields == {"timestamp": "07/15 03:42 PM EST"}
+    error, critical = parse("tree", text)  # the blank record says nothing: dropped
     assert error.message == "❌ ERROR: Failed to update heartbeat"
-    assert frame.message.endswith("    embed = await self.create_heartbeat_embed()")
+    assert error.exception is not None
+    assert error.exception.endswith("    embed = await self.create_heartbeat_embed()")
+    assert error.fields["raw_time"] == "07/15 04:42 PM EST"
+    assert error.ts == datetime(2025, 7, 15, 16, 42, tzinfo=timezone(timedelta(hours=-5)))
     assert critical.level == Level.CRITICAL
 
 
@@ -479,9 +493,12 @@ def test_plain_lines_and_indented_continuations() -> None:
     text = "[03:42:09 PM EDT] 🤖 Bot Ready\n  ├─ Bot ID: 1234567890\n  └─ Latency: 52ms\n\nnext\n"
     ready, nxt = parse("text", text)
     assert ready.level == Level.INFO
-    assert ready.message.splitlines() == ["[03:42:09 PM EDT] 🤖 Bot Ready",
-                                          "  ├─ Bot ID: 1234567890", "  └─ Latency: 52ms"]
+    assert ready.message == "🤖 Bot Ready"
+    assert ready.fields["bot_id"] == "1234567890"
+    assert ready.fields["latency"] == "52ms"
     assert nxt.message == "next"
+    indented = one("text", "INFO:bot:payload was\n    line one\n    line two\n")
+    assert indented.message == "payload was\n    line one\n    line two"
 
 
 def test_a_traceback_with_no_record_before_it_is_an_error_of_its_own() -> None:
@@ -593,6 +610,7 @@ def test_make_parser_formats() -> None:
     assert isinstance(make_parser("json", source="s", path="p"), JsonParser)
     assert isinstance(make_parser("text", source="s", path="p"), TextParser)
     assert isinstance(make_parser("auto", source="s", path="p"), AutoParser)
+    assert isinstance(make_parser("tree", source="s", path="p"), TreeParser)
     tree = make_parser("tree", source="s", path="p")
     assert tree.feed([b"[07/15 03:42 PM EST] [ERROR] x"], [31]) == []
     assert [e.level for e in tree.flush()] == [Level.ERROR]
@@ -634,7 +652,7 @@ def test_the_continuation_rules_directly() -> None:
 
 @pytest.mark.parametrize("module", [
     logship.parse, common, json_module, text_module, auto_module, multiline,
-    kinds,
+    kinds, clock, structured, tree,
 ])
 def test_docstring_examples(module: object) -> None:
     failures, _ = doctest.testmod(module, optionflags=doctest.ELLIPSIS)  # type: ignore[arg-type]

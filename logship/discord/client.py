@@ -8,6 +8,7 @@ give up). Error texts are scrubbed of the webhook token before anyone can log th
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from logship.discord.payload import Attachment
 from logship.webhook_url import WebhookURL
 
 RATE_LIMIT_HEADERS = (
@@ -116,19 +118,31 @@ class WebhookClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
 
     async def execute(
-        self, url: WebhookURL, payload: dict[str, Any], *, thread_id: str | None = None
+        self, url: WebhookURL, payload: dict[str, Any], *, thread_id: str | None = None,
+        files: Sequence[Attachment] = (),
     ) -> Response:
-        """POST `payload` with `?wait=true`; the answer, never an exception."""
+        """POST `payload` with `?wait=true` (and `thread_id=` to post in a thread); the
+        answer, never an exception. With `files` the body is multipart: `payload_json`
+        then `files[n]` (a message's flags, e.g. suppress notifications, are in `payload`)."""
         params = {"wait": "true"}
         if thread_id:
             params["thread_id"] = thread_id
+        body: Any = orjson.dumps(payload)
+        headers: dict[str, str] | None = {"Content-Type": "application/json"}
+        if files:
+            body, headers = aiohttp.FormData(), None  # aiohttp sets the multipart boundary
+            body.add_field("payload_json", orjson.dumps(payload).decode(),
+                           content_type="application/json")
+            for n, attachment in enumerate(files):
+                body.add_field(f"files[{n}]", attachment.data, filename=attachment.filename,
+                               content_type=attachment.content_type)
         started = time.monotonic()
         try:
             async with self._session.post(
                 url.post_url,
                 params=params,
-                data=orjson.dumps(payload),
-                headers={"Content-Type": "application/json"},
+                data=body,
+                headers=headers,
                 timeout=self._timeout,
             ) as resp:
                 raw = await resp.read()

@@ -4,13 +4,20 @@ The tailer makes one parser per followed file with `make_parser(format, source=.
 path=...)` and gives it every batch of complete lines with the offset just past each:
 `feed(lines, ends)` returns the events those lines complete, in file order, each with
 `offset` = the end of its last line. A parser that may still add lines to its last record
-(text: a traceback may follow) holds it back; `buffered_from` is where that record
-starts, so the checkpoint never passes it, and `flush()` emits it (at rotation, or once
-the file has gone quiet). A parser never raises on what a file contains.
+(text: a traceback may follow; tree_log: more items) holds it back; `buffered_from` is
+where that record starts, so the checkpoint never passes it, and `flush()` emits it (at
+rotation, or once the file has gone quiet). A parser never raises on what a file contains.
 
-One module per format family: `json` (JSON lines), `text` (prefixed text lines with
-`multiline` joining tracebacks), `auto` (both, picked per line). `kinds.classify` decides each
-event's kind in one place; `common` holds the value helpers they share.
+Formats: "json" (JSON lines: StructuredLogger, tree_log JSON grouped into records,
+python-json-logger, structlog), "text" (tree_log, StructuredLogger, the sibling bots' tree
+logger and Python logging text, told apart by prefix), "auto" (both, picked per line;
+the default) and "tree" (StatsBot's tree formats: the same dispatch as "auto").
+
+Modules: `json`, `text` (with `multiline` for tracebacks, `structured` for
+StructuredLogger's suffixes), `tree` (tree records: items, banners, tree_log JSON
+grouping), `auto`; `clock` resolves partial timestamps; `kinds.classify` decides each
+event's kind (error, member, performance, status, log) and its fields in one place;
+`common` holds the value helpers they share.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from logship.event import Event
-from logship.parse.auto import AutoParser
+from logship.parse.auto import AutoParser, TreeParser
 from logship.parse.common import Lines
 from logship.parse.json import JsonParser
 from logship.parse.kinds import classify
@@ -31,6 +38,7 @@ __all__ = [
     "JsonParser",
     "RecordParser",
     "TextParser",
+    "TreeParser",
     "classify",
     "make_parser",
 ]
@@ -59,8 +67,7 @@ PARSERS: dict[str, ParserFactory] = {
     "json": JsonParser,
     "text": TextParser,
     "auto": AutoParser,
-    # StatsBot's tree_log text: read as generic text until its own parser lands (issue 4).
-    "tree": TextParser,
+    "tree": TreeParser,
 }
 
 

@@ -257,6 +257,7 @@ def flatten(fields: dict[str, Any], exact: bool = True) -> dict[str, Any]:
 def fix_in_place(
     fields: dict[str, Any],
     exact: bool = True,
+    _str: type = str,
     _int: type = int,
     _float: type = float,
     _dict: type = dict,
@@ -276,6 +277,8 @@ def fix_in_place(
     nested = False
     for key, value in fields.items():
         kind = type(value)
+        if kind is _str:  # the usual value: one test
+            continue
         if kind is _int:
             if _low <= value < _high:
                 fields[key] = str(value)  # same key: the dict keeps its size

@@ -24,7 +24,13 @@ Key mapping (the first key present wins; the others stay in `fields`):
 already taken gets a "context." prefix); other nested dicts become dotted keys. Integers
 of 17 to 20 digits (Discord snowflakes) become text. A line that is not a JSON object
 still becomes an event: WARNING (or the level found in a cut line), the raw text as
-message, and `fields["parse_error"]`. Blank lines are skipped. Nothing is ever held back.
+message, and `fields["parse_error"]`. Blank lines are skipped.
+
+tree_log JSON (a key layout with `category` and `iso_datetime`, `run_id` or `daemon`) is
+built like any line, then grouped by `tree.TreeJsonGrouper`: a section, an error or a
+run banner spread over several lines becomes one event. Only then is anything held back:
+the group that may still grow, from the start of its first line (`buffered_from`).
+Files without tree_log lines never take that path.
 """
 
 from __future__ import annotations
@@ -39,20 +45,26 @@ import orjson
 from logship.event import Event, Level
 from logship.parse.common import (
     FAST_EVENT,
+    FLOAT_INT_LIMIT,
     LEVEL_CACHE,
+    SNOWFLAKE_MAX,
+    SNOWFLAKE_MIN,
     InexactInteger,
     Line,
     Lines,
     as_text,
     decode,
     fix_in_place,
+    fix_value,
     flatten,
     level_of,
+    line_start,
     parse_ts,
     raw_text,
     strip_surrogates,
 )
-from logship.parse.kinds import LOG, classify
+from logship.parse.kinds import ERROR, LOG, classify, error_fields, seen_rules
+from logship.parse.tree import TREE, TreeJsonGrouper
 
 LEVEL_KEYS = ("level", "levelname", "severity", "lvl", "log.level", "@l")
 MESSAGE_KEYS = ("message", "msg", "event", "@m", "@mt")
@@ -65,6 +77,8 @@ ERROR_KEY = "error"
 NESTED_TRACEBACK_KEYS = ("traceback", "stack_trace", "stack")
 _TYPE_KEYS = ("type", "exc_type", "error_type", "kind", "name")
 _TEXT_KEYS = ("message", "exc_value", "msg", "value")
+TREE_KEY = "category"
+TREE_MARKS = frozenset({"iso_datetime", "run_id", "daemon"})
 
 Plan = tuple[
     str | None,  # level key
@@ -75,9 +89,12 @@ Plan = tuple[
     str | None,  # exception key
     bool,  # has a "context" key
     bool,  # has an "error" key
+    bool,  # a tree_log layout: group its lines (see `tree`)
 ]
 
 _INFO = Level.INFO  # a module constant: looking up an enum member costs more
+_ERROR = Level.ERROR
+_seen, _UNSEEN = seen_rules()
 _fromisoformat = datetime.fromisoformat
 _new_object = object.__new__
 
@@ -89,7 +106,7 @@ _SALVAGE_MESSAGE = re.compile(r'"(?:message|msg)"\s*:\s*"((?:[^"\\]|\\.){1,2000}
 
 
 class JsonParser:
-    """Parses JSON lines into events, one per non-blank line, holding nothing back.
+    """Parses JSON lines into events, one per non-blank line (tree_log: one per record).
 
     >>> parser = JsonParser(source="bot", path="/logs/logs.json")
     >>> [event] = parser.feed([b'{"level": "ERROR", "message": "boom", "context": {}}'], [52])
@@ -97,19 +114,41 @@ class JsonParser:
     ('ERROR', 'boom', 'error', 52)
     """
 
-    __slots__ = ("path", "source")
+    __slots__ = ("_grouper", "_position", "path", "source")
 
     def __init__(self, *, source: str, path: str) -> None:
         self.source = source
         self.path = path
+        self._grouper: TreeJsonGrouper | None = None  # made at the first tree_log line
+        self._position: int | None = None  # offset past the last line fed
 
     @property
     def buffered_from(self) -> int | None:
-        """Always None: every line is a whole record, nothing is held back."""
-        return None
+        """Where the held tree_log group starts; None when nothing is held (other lines
+        are whole records: nothing is held back for them)."""
+        grouper = self._grouper
+        return None if grouper is None else grouper.held_from
 
-    def feed(self, lines: Lines, ends: list[int]) -> list[Event]:
-        """One event per non-blank line of `lines`; `ends[i]` is the offset past line i."""
+    def feed(self, lines: Lines, ends: list[int], start: int | None = None) -> list[Event]:
+        """One event per non-blank line of `lines`; `ends[i]` is the offset past line i.
+
+        `start` is where the first line begins (default: where the last batch ended).
+        """
+        if not lines:
+            return []
+        if start is None:
+            start = self._position
+        self._position = ends[-1]
+        out = self._events(lines, ends)
+        grouper = self._grouper
+        if grouper is None:
+            return out
+        if start is None:
+            start = line_start(lines[0], ends[0])
+        return grouper.group(out, start)
+
+    def _events(self, lines: Lines, ends: list[int]) -> list[Event]:
+        """One event per non-blank line; tree_log lines still ungrouped (kind TREE)."""
         out: list[Event] = []
         append = out.append
         build = self.build
@@ -134,17 +173,28 @@ class JsonParser:
         return out
 
     def flush(self) -> list[Event]:
-        """Nothing is ever held back, so nothing to emit."""
-        return []
+        """Emit the held tree_log group, if any."""
+        event = self.take()
+        return [] if event is None else [event]
+
+    def take(self) -> Event | None:
+        """The held tree_log group as an event (None if none); it is no longer held."""
+        grouper = self._grouper
+        return None if grouper is None else grouper.take()
 
     def parse_line(self, line: Line, end: int) -> Event | None:
-        """The event for one line (None for a blank line).
+        """The event for one line (None for a blank line), ungrouped.
 
         >>> JsonParser(source="s", path="p").parse_line(b'{"msg": "hi"}', 14).message
         'hi'
         """
-        events = self.feed([line], [end])  # type: ignore[list-item]
-        return events[0] if events else None
+        events = self._events([line], [end])  # type: ignore[list-item]
+        if not events:
+            return None
+        event = events[0]
+        if event.kind == TREE:
+            event.kind = classify(event)
+        return event
 
     def build(self, record: dict[str, Any], end: int, exact: bool = False) -> Event:
         """The event for one decoded JSON object (consumed: its dict becomes the fields).
@@ -157,9 +207,8 @@ class JsonParser:
         plan = _PLANS.get(keys)
         if plan is None:
             plan = _plan(keys)
-        level_key, message_key, time_keys, logger_key, keep_logger, exc_key, has_ctx, has_err = (
-            plan
-        )
+        (level_key, message_key, time_keys, logger_key, keep_logger, exc_key, has_ctx, has_err,
+         tree) = plan
         pop = record.pop
 
         level = _INFO
@@ -211,20 +260,73 @@ class JsonParser:
         if has_err:
             exception = _error_exception(record, exception, level)
 
-        fields = flatten(record, exact) if fix_in_place(record, exact) else record
+        # Fields: the record's remaining keys and its context's, snowflake ints as text,
+        # nested dicts flattened. The usual case (no nested value, no key in both) is one
+        # pass over one dict, inlined: this is `common.fix_in_place`.
+        fields = record
+        fixed = False
         if context:
-            if fix_in_place(context, exact):
-                context = flatten(context, exact)
-            if not fields:
+            if not record:
                 fields = context
-            elif fields.keys().isdisjoint(context):
-                fields.update(context)
+            elif record.keys().isdisjoint(context):
+                record.update(context)
             else:
-                _merge(fields, context)
+                fields = _with_context(record, context, exact)
+                fixed = True
+        if not fixed:
+            nested = False
+            for key, value in fields.items():
+                kind = type(value)
+                if kind is str:
+                    continue
+                if kind is int:
+                    if SNOWFLAKE_MIN <= value < SNOWFLAKE_MAX:
+                        fields[key] = str(value)  # same key: the dict keeps its size
+                elif kind is dict:
+                    nested = True
+                elif kind is list:
+                    fields[key] = fix_value(value, 0, exact)
+                elif kind is float and not exact and not -FLOAT_INT_LIMIT < value < (
+                        FLOAT_INT_LIMIT):
+                    raise InexactInteger
+            if nested:
+                if context and fields is record:  # flatten record and context each alone
+                    for key in context:
+                        del record[key]
+                    fields = _with_context(record, context, exact)
+                else:
+                    fields = flatten(fields, exact)
         if level_name is not None:
             fields["level_name"] = level_name
         if not message and exception:
             message = exception.rstrip().rpartition("\n")[2]
+
+        # The kind: what `classify` decides, with its usual case inlined (no exception, the
+        # message seen before, no record-dependent fields): a dict lookup and a merge.
+        kind: str | None = None
+        if tree:
+            kind = TREE  # grouped (and classified) after the batch: see `feed`
+            if self._grouper is None:
+                self._grouper = TreeJsonGrouper(self.source, self.path)
+        elif exception:
+            kind = ERROR
+            if "error_type" not in fields:
+                error_fields(fields, exception)
+        else:
+            rule = _seen(message, _UNSEEN)
+            if rule is None:
+                kind = ERROR if level >= _ERROR else LOG
+            elif rule is not _UNSEEN:
+                kind, static, handler, below_error, event_type = rule
+                if below_error and level >= _ERROR:
+                    kind = ERROR
+                elif event_type is not None:
+                    if "event_type" not in fields:
+                        fields["event_type"] = event_type
+                elif handler is None:
+                    fields = static | fields  # the record's own values win
+                else:
+                    fields = handler(fields, static)
 
         if FAST_EVENT:  # the same Event as the call below, built without the call
             event = _new_object(Event)
@@ -242,7 +344,7 @@ class JsonParser:
         else:
             event = Event(ts, level, message, logger, fields, exception, LOG,
                           self.source, self.path, end)
-        event.kind = classify(event)
+        event.kind = classify(event) if kind is None else kind
         return event
 
     def invalid(self, line: Line, end: int, reason: str) -> Event:
@@ -293,6 +395,7 @@ def _plan(keys: tuple[str, ...]) -> Plan:
         return next((key for key in candidates if key in present), None)
 
     logger_key = first(LOGGER_KEYS)
+    tree = TREE_KEY in present and not TREE_MARKS.isdisjoint(present)
     plan: Plan = (
         first(LEVEL_KEYS),
         first(MESSAGE_KEYS),
@@ -302,6 +405,7 @@ def _plan(keys: tuple[str, ...]) -> Plan:
         first(EXCEPTION_KEYS),
         CONTEXT_KEY in present,
         ERROR_KEY in present,
+        tree,
     )
     if len(_PLANS) >= _PLANS_MAX:
         _PLANS.clear()
@@ -357,6 +461,21 @@ def _error_exception(record: dict[str, Any], exception: str | None, level: Level
     if exception is None and type(error) is str and error and level >= Level.ERROR:
         return error
     return exception
+
+
+def _with_context(record: dict[str, Any], context: dict[str, Any], exact: bool) -> dict[str, Any]:
+    """Record and context fixed and flattened each on its own, then merged (a key of the
+    context already taken gets a "context." prefix)."""
+    fields = flatten(record, exact) if fix_in_place(record, exact) else record
+    if fix_in_place(context, exact):
+        context = flatten(context, exact)
+    if not fields:
+        return context
+    if fields.keys().isdisjoint(context):
+        fields.update(context)
+    else:
+        _merge(fields, context)
+    return fields
 
 
 def _merge(fields: dict[str, Any], context: dict[str, Any]) -> None:
