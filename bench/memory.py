@@ -133,7 +133,7 @@ def write_log(path: Path, lines: int, errors: int) -> int:
 def events_per_request(sample: int = 400) -> int:
     """How many of this bench's errors logship packs into one digest request, with its
     own parser and digest renderer (a backlog is sent as digests)."""
-    from logship.deliver import digest_embeds
+    from logship.discord.payload import digest_embeds
     from logship.parse import make_parser
 
     error_templates, _ = _templates()

@@ -28,6 +28,7 @@ from logship.config import Config, ConfigError, SinkConfig, load_config
 from logship.dedupe import Deduper
 from logship.deliver import BatchEnd, Item, SinkWorker
 from logship.discord.client import WebhookClient
+from logship.discord.payload import Renderer
 from logship.discord.ratelimit import RateLimits
 from logship.drain import SpoolDrainer
 from logship.event import Event
@@ -295,7 +296,8 @@ class Daemon:
             channel_messages=sink.channel_messages,
             channel_window=sink.channel_window,
         )
-        worker = SinkWorker(sink, self._client, limiter, self.spool, host=self.host)
+        worker = SinkWorker(sink, self._client, limiter, self.spool, host=self.host,
+                            templates=self.config.templates, routes=self.config.routes)
         worker.on_delivered = self.metrics.delivered
         worker.on_outcome = self._record_history
         task = asyncio.create_task(worker.run(), name=f"sink:{sink.name}")
@@ -368,6 +370,7 @@ class Daemon:
                 self._start_worker(sink)
             else:
                 running.worker.sink = sink
+                running.worker.renderer = Renderer(sink, new.templates, self.host, new.routes)
         for name in set(self.sinks) - set(new.sinks):
             self._background.append(asyncio.create_task(self._retire_sink(name)))
 

@@ -30,25 +30,14 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from logship.config import RouteConfig, SinkConfig
 from logship.discord.client import Outcome, Response, WebhookClient
-from logship.discord.payload import (
-    DIGEST_LINE_MAX,
-    EMBEDS_MAX,
-    TOTAL_MAX,
-    Embed,
-    build_payload,
-    pack,
-    render_digest,
-    render_embed,
-    render_minimal,
-)
+from logship.discord.payload import EMBEDS_MAX, Embed, Renderer, TemplateSet
 from logship.discord.ratelimit import RateLimiter
 from logship.event import Event
-from logship.redact import Privacy
 from logship.spool import Spool, SpoolRecord
 
 log = logging.getLogger("logship.deliver")
@@ -72,13 +61,12 @@ class Item:
     queued_at: float = field(default_factory=time.monotonic)
     _embed: Embed | None = field(default=None, repr=False)
 
-    def embed(self, host: str | None, privacy: Privacy | None = None) -> Embed:
-        """The event's embed as this sink may show it (its privacy settings applied)."""
-        event = self.event if privacy is None else privacy.apply(self.event)
+    def embed(self, renderer: Renderer) -> Embed:
+        """The event's embed as its sink shows it (template, privacy, kind layout)."""
         if self.minimal:
-            return render_minimal(event, host=host)
+            return renderer.minimal(self.event)
         if self._embed is None:
-            self._embed = render_embed(event, host=host)
+            self._embed = renderer.embed(self.event, self.route)
         return self._embed
 
     def done(self) -> None:
@@ -176,12 +164,15 @@ class SinkWorker:
         *,
         host: str | None = None,
         backoff: Callable[[int, float, float], float] = full_jitter,
+        templates: TemplateSet | None = None,
+        routes: Sequence[RouteConfig] = (),
     ) -> None:
         self.sink = sink
         self.client = client
         self.limiter = limiter
         self.spool = spool
         self.host = host
+        self.renderer = Renderer(sink, templates, host, routes)
         self.queue: asyncio.Queue[Item] = asyncio.Queue(maxsize=sink.queue_size)
         self.stats = SinkStats()
         self.gone: str | None = None  # why the webhook is unusable, once it is
@@ -273,11 +264,11 @@ class SinkWorker:
 
     def _next_batch(self) -> Batch:
         """Full embeds while they keep up; digests once a backlog builds."""
-        count = pack([it.embed(self.host, self.sink.privacy)
-                      for it in self._pending[:EMBEDS_MAX]])
+        count = self.renderer.pack([it.embed(self.renderer)
+                                    for it in self._pending[:EMBEDS_MAX]])
         digest = self.backlog > DIGEST_AFTER_REQUESTS * count
         if digest:
-            count = digest_embeds(self._shown([it.event for it in self._pending]))[1]
+            count = self.renderer.digest([it.event for it in self._pending])[1]
         items, self._pending = self._pending[:count], self._pending[count:]
         return Batch(items, digest)
 
@@ -302,24 +293,18 @@ class SinkWorker:
 
     def _embeds(self, batch: Batch) -> list[Embed]:
         if batch.digest:
-            embeds, taken = digest_embeds(self._shown([it.event for it in batch.items]))
+            embeds, taken = self.renderer.digest([it.event for it in batch.items])
             assert taken == len(batch.items), "a digest batch always fits its embeds"
             return embeds
-        return [it.embed(self.host, self.sink.privacy) for it in batch.items]
-
-    def _shown(self, events: list[Event]) -> list[Event]:
-        """`events` as this sink may show them (ids masked or hashed, names dropped)."""
-        privacy = self.sink.privacy
-        return events if privacy is None else [privacy.apply(e) for e in events]
+        return [it.embed(self.renderer) for it in batch.items]
 
     async def _post(self, batch: Batch) -> Response:
-        payload = build_payload(
-            self._embeds(batch),
-            username=None if self._plain_profile else self.sink.username,
-            avatar_url=None if self._plain_profile else self.sink.avatar_url,
-        )
+        message = self.renderer.payload(self._embeds(batch), [it.route for it in batch.items],
+                                        plain_profile=self._plain_profile)
         try:
-            response = await self.client.execute(self.sink.url, payload)
+            response = await self.client.execute(self.sink.url, message.body,
+                                                 files=message.files,
+                                                 thread_id=self.sink.thread_id)
         except asyncio.CancelledError:
             self.limiter.completed({})
             raise
@@ -462,15 +447,3 @@ class SinkWorker:
             outcome = "dead" if reason == "dead" else "spooled"
             self.on_outcome(self.name, items, BatchEnd(outcome, status, None, error))
         return True
-
-
-def digest_embeds(events: list[Event]) -> tuple[list[Embed], int]:
-    """Digest embeds for as many of the leading `events` as one message holds."""
-    embeds: list[Embed] = []
-    taken, room = 0, TOTAL_MAX
-    while taken < len(events) and len(embeds) < EMBEDS_MAX and room >= 2 * DIGEST_LINE_MAX:
-        embed, count = render_digest(events[taken:], room)
-        embeds.append(embed)
-        taken += count
-        room -= embed.size
-    return embeds, taken

@@ -27,9 +27,9 @@ from pathlib import Path
 import aiohttp
 
 from logship.config import Config, SinkConfig
-from logship.deliver import DIGEST_AFTER_REQUESTS, Item, SinkWorker, digest_embeds
+from logship.deliver import DIGEST_AFTER_REQUESTS, Item, SinkWorker
 from logship.discord.client import WebhookClient
-from logship.discord.payload import pack, render_embed
+from logship.discord.payload import digest_embeds, pack, render_embed
 from logship.discord.ratelimit import RateLimits
 from logship.event import Ack
 from logship.spool import (
