@@ -124,9 +124,9 @@ class Daemon:
         return 0
 
     async def _announce_ready(self, tail_task: asyncio.Task[None]) -> None:
-        """Once the files are open and read up to now: metrics, READY=1, the watchdog."""
+        """Once the files are open and watched: metrics, READY=1, the watchdog."""
         assert self.tailer is not None
-        scanned = asyncio.create_task(self.tailer.scanned.wait())
+        scanned = asyncio.create_task(self.tailer.watching.wait())
         await asyncio.wait({scanned, tail_task}, return_when=asyncio.FIRST_COMPLETED)
         scanned.cancel()
         listen = self.config.daemon.metrics_listen

@@ -49,3 +49,27 @@ async def test_secrets_are_redacted_and_member_ids_hashed(
         assert (await daemon.stop())[0] == 0
     finally:
         daemon.kill()
+
+
+async def test_a_route_template_and_its_mention_reach_discord(
+    tmp_path: Path, fake: FakeDiscord, inbox: Inbox
+) -> None:
+    config = write_config(tmp_path, fake, routes=[
+        {"name": "critical", "min_level": "critical", "sinks": ["errors"],
+         "mention": "<@&555555555555555555>", "template": "oncall"}])
+    config.write_text(config.read_text() + '\n[templates.oncall]\n'
+                      'title = "On call: {{ first_line }}"\n')
+    daemon = await Logship("run", "--config", str(config)).start()
+    try:
+        await daemon.wait_until_logged("running:")
+        Bot(tmp_path).log("CRITICAL", "database down @everyone")
+        await inbox.wait_for(lambda: bool(inbox.received))
+        (received,) = inbox.received
+        assert received.payload["embeds"][0]["title"].startswith("On call: database down")
+        assert "<@&555555555555555555>" in received.payload["content"]
+        assert received.payload["allowed_mentions"] == {"parse": [],
+                                                        "roles": ["555555555555555555"]}
+        assert fake.stats.pings == 1  # the role the route names, and nothing else
+        assert (await daemon.stop())[0] == 0
+    finally:
+        daemon.kill()

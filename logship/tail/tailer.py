@@ -114,7 +114,9 @@ class Tailer:
         self._copies_read: dict[tuple[int, int], int] = {}  # copytruncate copies: how far
         self.lines_read = 0
         self.lines_cut = 0
-        self.scanned = asyncio.Event()  # the files found at start are read up to now
+        # The files found at start are open (and followed): a slow webhook holding back
+        # their reading must not hold back systemd's READY=1.
+        self.watching = asyncio.Event()
         self._rewatch = asyncio.Event()  # the sources changed: watch their folders anew
 
     # -- public -------------------------------------------------------------------
@@ -164,7 +166,6 @@ class Tailer:
             if initial:
                 await self._recover_renamed()
             await self._scan(initial=True)
-            self.scanned.set()
             while not watch_stop.is_set():
                 done, _ = await asyncio.wait({next_batch, relay}, timeout=self._until_flush(),
                                              return_when=asyncio.FIRST_COMPLETED)
@@ -222,6 +223,7 @@ class Tailer:
             for path in source.matcher.scan():
                 if path not in self._files:
                     self._open(source.config, path, initial)
+        self.watching.set()
         for tracked in list(self._files.values()):
             await self._pump(tracked)
         self._release_descriptors()
