@@ -74,7 +74,9 @@ DISCORD_EPOCH_MS = 1_420_070_400_000
 DEFAULT_WEBHOOK_ID = "123456789012345678"
 DEFAULT_NAME = "Captain Hook"  # what Discord calls a webhook nobody named
 
-# Discord's documented limits (discord-api-docs; see shared/discord/README.md).
+# Discord's documented limits (discord-api-docs; see shared/discord/README.md). Written
+# out again, not imported from logship.discord.payload, on purpose: the emulator judges
+# what logship sends, so a wrong number in one copy is caught by the other.
 CONTENT_MAX = 2000
 EMBEDS_MAX = 10
 TITLE_MAX = 256
