@@ -68,6 +68,10 @@ FRAGMENTS = (
     "    embed = await self.create_heartbeat_embed()",
     "[07/15 05:00 PM EST] [CRITICAL] ❌ CRITICAL: Invalid bot token",
     "[13/45 99:99 PM EST] [INFO] impossible", "[02/29 12:00 AM XYZ] [WARN] leap",
+    "[07/15 04:44 PM EST] [ERROR] ", "[07/15 04:44 PM EST] [ERROR] ValueError: first",
+    "[07/15 04:44 PM EST] [ERROR] Traceback (most recent call last):",
+    "[07/15 04:44 PM EST] [ERROR] During handling of the above exception, another exception "
+    "occurred:", "            ^^^^^^^^^^^^^^^^",
     # StructuredLogger text
     "[2025-07-15 20:42:07] [INFO] [m] Heartbeat updated (cpu=0.3% next=in 60 minutes)",
     "[2025-07-15 20:42:07] [ERROR] [m] Failed [error=HTTPException: 503 (code: 0)]",
@@ -75,6 +79,7 @@ FRAGMENTS = (
     # sibling bots' tree logger
     "[03:42:09 PM EDT] 🤖 Bot Ready", "  ├─ Bot ID: 1234567890", "  │   └─ nested: x",
     "  └─ Latency: 52ms", "═" * 40, "═══ RUN ID: a1b2c3d4 ═══", "[03:45:00 PM EDT] 💥 boom",
+    "RUN ID: a1b2c3d4", "[03:43:00 PM EDT] ⚠️ Slow", "[11:59:59 PM EDT] 🚨 crashed",
     # Python logging and tracebacks
     "ERROR:bot:failed", "INFO:root:ok", "[ERROR] plain",
     "2025-07-16 12:00:00,123 - bot - WARNING - w", "2025-07-15 20:42:07,123 ERROR bot: e",

@@ -15,7 +15,8 @@ Prefixes understood (the first that fits; anything else is a plain INFO line):
   detail (`└─ HTTPException: ...`), its frames (messages indented by three spaces) and
   the unprefixed source lines after them as its exception; lines between two `====`
   rules are one banner record (run start or end); a blank record (`[..] [INFO] `)
-  ends the record before it and is dropped.
+  ends the record before it and is dropped (but an ERROR blank inside a traceback logged
+  line by line is the blank line before "During handling...": the traceback goes on).
 - StructuredLogger (newer StatsBot): `[2025-07-15 20:42:07] [LEVEL] [service] message
   (k=v ...) [operation=X, duration=N.NNms] [error=Type: msg]`, times in UTC; the
   suffixes become fields (see `structured`), `service` is the logger and a field.
@@ -369,8 +370,11 @@ class TextParser:
                 # a blank record after the banner's content: the banner had no closing rule
         if is_filler(message):
             stripped = message.strip()
-            if not stripped:  # a blank record: the end of whatever came before
-                self._emit_held(out)
+            if not stripped:
+                if held is not None and _blank_in_traceback(held, dialect, level):
+                    held.blanks += 1
+                else:  # a blank record: the end of whatever came before
+                    self._emit_held(out)
             elif is_banner(stripped):
                 self._emit_held(out)
                 self._held = Record(start, end, level, ts, logger, [], fields, style=BANNER,
@@ -412,6 +416,15 @@ class TextParser:
                     return
         self._emit_held(out)
         self._held = _begin_unprefixed(text, start, end)
+
+
+def _blank_in_traceback(held: Record, dialect: int, level: Level) -> bool:
+    """Whether a blank tree_log record is the blank line of a traceback it logs line by
+    line (before "During handling of the above exception..."), not a section separator:
+    an ERROR blank while the held tree_log record is inside a traceback. INFO blank
+    records still end the record before them at once."""
+    return (dialect == TREELOG and held.dialect == TREELOG and level >= Level.ERROR
+            and held.state != OUTSIDE)
 
 
 def _joins_tree_log(held: Record, message: str) -> bool:
