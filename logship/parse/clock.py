@@ -109,7 +109,8 @@ class Clock:
     '2025-07-16T15:42:09-04:00'
     """
 
-    __slots__ = ("_day_shift", "_last_naive", "_learned", "_now", "date")
+    __slots__ = ("_day_shift", "_last_naive", "_learned", "_now", "date", "last_raw",
+                 "last_stamp")
 
     def __init__(self, path: str = "", now: Callable[[], datetime] | None = None) -> None:
         self.date = path_date(path)
@@ -117,6 +118,11 @@ class Clock:
         self._learned: timezone | None = None  # the real offset of a clock printing a label
         self._day_shift = 0  # days past the folder date (midnight crossed in the file)
         self._last_naive: datetime | None = None
+        # The last tree_log stamp text resolved, and its time: tree_log writes the same
+        # stamp on every line of a record, and resolving it again gives the same time
+        # (`now` only grows, and an offset is learned only from a stamp not seen before).
+        self.last_raw: str | None = None
+        self.last_stamp: datetime | None = None
 
     def now(self) -> datetime:
         return (self._now or utcnow)()

@@ -189,18 +189,25 @@ def _level(text: str, fields: dict[str, Any]) -> Level:
 
 
 def _treelog(found: re.Match[str], clock: Clock) -> Scanned:
-    fields: dict[str, Any] = {"raw_time": found.string[1:found.start("level") - 3]}
+    raw = found.string[1:found.start("level") - 3]
+    fields: dict[str, Any] = {"raw_time": raw}
     level = _level(found["level"], fields)
+    if raw == clock.last_raw:  # every line of a record carries the same stamp
+        return TREELOG, level, clock.last_stamp, None, found["msg"], fields
+    stamp = _treelog_stamp(found, clock)
+    clock.last_raw, clock.last_stamp = raw, stamp
+    return TREELOG, level, stamp, None, found["msg"], fields
+
+
+def _treelog_stamp(found: re.Match[str], clock: Clock) -> datetime | None:
     hour = hour24(int(found["h"]), found["ap"])
     second = int(found["s"]) if found["s"] else None
     if found["year"]:
         year = int(found["year"])
-        stamp = _dated(year + 2000 if year < 100 else year, int(found["mon"]), int(found["day"]),
-                       hour, int(found["m"]), second, found["zone"] or "")
-    else:
-        stamp = clock.month_day(int(found["mon"]), int(found["day"]), hour, int(found["m"]),
-                                second, found["zone"] or "")
-    return TREELOG, level, stamp, None, found["msg"], fields
+        return _dated(year + 2000 if year < 100 else year, int(found["mon"]), int(found["day"]),
+                      hour, int(found["m"]), second, found["zone"] or "")
+    return clock.month_day(int(found["mon"]), int(found["day"]), hour, int(found["m"]), second,
+                           found["zone"] or "")
 
 
 def _dated(year: int, month: int, day: int, hour: int, minute: int, second: int | None,
