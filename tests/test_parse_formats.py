@@ -599,6 +599,24 @@ def test_kinds_and_their_fields(line: str, kind: str, fields: dict[str, object])
     assert event.fields == fields
 
 
+@pytest.mark.parametrize(("record", "fields"), [
+    ({"level": "WARNING", "message": "Slow operation detected", "context": {"threshold_ms": 1000},
+      "operation": "update_stats", "duration_ms": 2450.0},
+     {"value": 2450.0, "unit": "ms", "threshold": 1000.0, "ratio": 2.45,
+      "operation": "update_stats"}),
+    ({"level": "WARNING", "message": "High memory usage",
+      "context": {"memory_mb": 90.0, "threshold_mb": 80.0}},
+     {"value": 90.0, "threshold": 80.0, "ratio": 1.125, "metric": "memory"}),
+    ({"level": "WARNING", "message": "High CPU usage: 92.5% (threshold: 80%)", "context": {}},
+     {"value": 92.5, "unit": "%", "threshold": 80.0, "ratio": 1.156, "metric": "cpu"}),
+])
+def test_performance_value_threshold_and_ratio_from_the_record_too(
+        record: dict[str, object], fields: dict[str, object]) -> None:
+    [event] = parse("json", json.dumps(record) + "\n", STATSBOT_JSON)
+    assert event.kind == "performance"
+    assert {key: event.fields.get(key) for key in fields} == fields
+
+
 def write_config(tmp_path: Path, routes: str) -> Path:
     hook = "https://discord.com/api/webhooks/123456789012345678/tok-en_1"
     sinks = "".join(f'[sinks.{name}]\nurl = "{hook}"\n\n'
