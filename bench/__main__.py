@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from bench import burst, ingest, latency, memory, redact, render, startup, torture
+from bench import parse as parse_bench
 
 
 def _ingest(quick: bool) -> Iterable[str]:
@@ -23,6 +24,12 @@ def _ingest(quick: bool) -> Iterable[str]:
     yield f"{lines:,} StructuredLogger JSON lines"
     with tempfile.TemporaryDirectory(prefix="logship-bench-") as tmp:
         yield from ingest.report(ingest.run(Path(tmp), lines))
+
+
+def _parse(quick: bool) -> Iterable[str]:
+    lines, repeat = (50_000, 1) if quick else (1_000_000, 3)
+    yield f"{lines:,} lines of each format, through the auto parser (best of {repeat}, one core)"
+    yield from parse_bench.report(parse_bench.run(lines, repeat))
 
 
 def _burst(quick: bool) -> Iterable[str]:
@@ -39,6 +46,7 @@ def _torture(quick: bool) -> Iterable[str]:
 BENCHES: dict[str, tuple[str, Callable[[bool], Iterable[str]]]] = {
     "startup": ("start-up: logship --help", startup.run),
     "ingest": ("ingest: tail + parse + route", _ingest),
+    "parse": ("parse: throughput per log format", _parse),
     "redact": ("redact: redaction and privacy throughput", redact.run),
     "render": ("render: building a payload, next to an HTTP round trip", render.run),
     "latency": ("latency: an ERROR line to the local webhook", latency.run),
