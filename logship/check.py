@@ -40,6 +40,10 @@ def describe(config: Config) -> list[str]:
 def warnings(config: Config) -> list[str]:
     """Things that work but should be fixed."""
     found: list[str] = []
+    if not config.spool.redact:
+        found.append(f"warning: [spool] redact = false: {config.daemon.spool_dir} keeps events "
+                     "raw, secrets included (Discord still gets them redacted); keep it "
+                     "private")
     try:
         mode = config.path.stat().st_mode
     except OSError:

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
+from logship.own_log import ScrubbingFormatter
+
 if TYPE_CHECKING:
     from logship.config import Config
 
@@ -40,7 +42,7 @@ LogLevel = Literal["debug", "info", "warning", "error"]
 Reason = Literal["fallback", "dead"]
 
 
-class _JournalFormatter(logging.Formatter):
+class _JournalFormatter(ScrubbingFormatter):
     """Level first as an sd-daemon prefix (`<3>`), which journald turns into the
     priority; no time (journald adds it)."""
 
@@ -53,13 +55,14 @@ _SYSLOG_PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, loggi
 
 
 def setup_logging(level: str = "info") -> None:
-    """logship's own log: stderr, plain lines, level first, no time and no secrets.
-    Under systemd (stderr is the journal) the level becomes an sd-daemon prefix."""
+    """logship's own log: stderr, plain lines, level first, no time and no secrets (no
+    webhook token, whatever a message quotes). Under systemd (stderr is the journal) the
+    level becomes an sd-daemon prefix."""
     handler = logging.StreamHandler(sys.stderr)
     if os.environ.get("JOURNAL_STREAM"):
         handler.setFormatter(_JournalFormatter("%(name)s: %(message)s"))
     else:
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(ScrubbingFormatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -67,12 +70,18 @@ def setup_logging(level: str = "info") -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _load(config_path: Path | None) -> Config:
+def _load(config_path: Path | None, *, own_log: bool = False) -> Config:
+    """The config, or exit 2 with its problem. `own_log`: a source that would read
+    logship's own log (its stderr, when that is a file) is a problem too."""
     from logship.config import ConfigError, find_config, load_config
+    from logship.own_log import check_sources, own_log_file
 
     path = find_config(config_path)
     try:
-        return load_config(path)
+        config = load_config(path)
+        if own_log:
+            check_sources(config, own_log_file())
+        return config
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_CONFIG) from None
@@ -85,7 +94,7 @@ def run(
 ) -> None:
     """Run the daemon in the foreground (what the systemd unit starts)."""
     setup_logging(log_level)
-    loaded = _load(config)
+    loaded = _load(config, own_log=True)
     from logship.daemon import run_daemon
 
     raise typer.Exit(run_daemon(loaded))
@@ -94,7 +103,7 @@ def run(
 @app.command()
 def check(config: ConfigOption = None) -> None:
     """Validate the config and print its sources, sinks and routes."""
-    loaded = _load(config)
+    loaded = _load(config, own_log=True)
     from logship.check import describe
 
     for line in describe(loaded):

@@ -65,6 +65,8 @@ class DaemonConfig:
 class SpoolConfig:
     max_bytes: int | None = None  # past this, reading pauses (the source files buffer)
     segment_bytes: int = 8 << 20  # a segment rolls (and is fsynced) at this size
+    # False: records keep the raw event (secrets included); payloads are redacted anyway
+    redact: bool = True
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class SourceConfig:
     start_at: str = "end"
     exclude: tuple[str, ...] = ()
     max_line_bytes: int = 65536
+    max_event_bytes: int = 1 << 20  # one event's text and fields: longer is cut, marked
     idle_flush: float = 0.25  # seconds before a held record or unfinished line goes out
 
 
@@ -91,6 +94,9 @@ class SinkConfig:
     channel_messages: int = 30
     channel_window: float = 60.0
     queue_size: int = 1000
+    queue_max_bytes: int = 32 << 20  # events waiting (and in flight) for this sink
+    max_file_bytes: int = 10 << 20  # one attachment (Discord's default upload limit)
+    max_request_bytes: int = 10 << 20  # one request's body and files together
     timeout: float = 10.0
     retry_base: float = 0.5
     retry_cap: float = 30.0
@@ -220,12 +226,13 @@ def _privacy(r: _Reader, t: Mapping[str, Any], key: str) -> Privacy | None:
 
 
 def _spool(r: _Reader, t: Mapping[str, Any]) -> SpoolConfig:
-    r.no_unknown(t, "spool", {"max_bytes", "segment_bytes"})
+    r.no_unknown(t, "spool", {"max_bytes", "segment_bytes", "redact"})
     max_bytes = t.get("max_bytes")
     return SpoolConfig(
         max_bytes=None if max_bytes is None else int(
             r.number(t, "max_bytes", "spool", 0, minimum=4096)),
         segment_bytes=int(r.number(t, "segment_bytes", "spool", 8 << 20, minimum=4096)),
+        redact=r.boolean(t, "redact", "spool", True),
     )
 
 
@@ -249,7 +256,7 @@ def _daemon(r: _Reader, t: Mapping[str, Any]) -> DaemonConfig:
 
 def _source(r: _Reader, t: Mapping[str, Any], key: str) -> SourceConfig:
     r.no_unknown(t, key, {"name", "paths", "format", "start_at", "exclude", "max_line_bytes",
-                           "idle_flush"})
+                           "max_event_bytes", "idle_flush"})
     paths = r.strings(t, "paths", key, required=True)
     if not paths:
         raise ConfigError(r.file, f"{key}.paths", "needs at least one path or glob")
@@ -260,6 +267,7 @@ def _source(r: _Reader, t: Mapping[str, Any], key: str) -> SourceConfig:
         start_at=r.choice(t, "start_at", key, START_AT, "end"),
         exclude=tuple(r.strings(t, "exclude", key)),
         max_line_bytes=int(r.number(t, "max_line_bytes", key, 65536, minimum=256)),
+        max_event_bytes=int(r.number(t, "max_event_bytes", key, 1 << 20, minimum=4096)),
         idle_flush=r.number(t, "idle_flush", key, 0.25, minimum=0.05),
     )
 
@@ -271,7 +279,8 @@ def _sink(r: _Reader, name: str, t: Mapping[str, Any]) -> SinkConfig:
     defaults = SinkConfig(name=name, url=None)  # type: ignore[arg-type]
     numeric = {
         "webhook_requests": 1, "webhook_window": 0.1, "channel_messages": 1,
-        "channel_window": 0.1, "queue_size": 1, "timeout": 0.1, "retry_base": 0.0,
+        "channel_window": 0.1, "queue_size": 1, "queue_max_bytes": 65536,
+        "max_file_bytes": 1024, "max_request_bytes": 131072, "timeout": 0.1, "retry_base": 0.0,
         "retry_cap": 0.0, "max_attempts": 1, "circuit_failures": 1, "circuit_cooldown": 0.1,
         "storm_after": 0.1, "storm_every": 0.1,
     }

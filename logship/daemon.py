@@ -42,6 +42,7 @@ from logship.metrics import (
     status_line,
     take_snapshot,
 )
+from logship.own_log import check_sources, own_log_file
 from logship.redact import Redactor
 from logship.repeat_edits import RepeatEditor
 from logship.repeat_edits import load_state as load_repeat_counts
@@ -222,12 +223,14 @@ class Daemon:
         """Route `events`; queue those that go somewhere, tracked by their file's watermark.
         A repeat that a route's dedupe window counts instead of sending is done at once."""
         match = self.router.match
-        redact = self.redactor.redact_event
         admit = self.deduper.admit
         sinks = self.sinks
         unrouted: Counter[str] = Counter()
         counted = False
-        for event in map(redact, events):  # before anything can leave the host
+        if self.config.spool.redact:  # before anything is spooled or leaves the host
+            events = list(map(self.redactor.redact_event, events))
+        # (spool.redact = false: the spool keeps raw events; each sink's Renderer redacts)
+        for event in events:
             targets = match(event)
             if not targets:
                 unrouted[event.kind] += 1
@@ -255,7 +258,7 @@ class Daemon:
         if storm is None:
             storm = self._storms[worker.name] = Storm(worker.name, after=worker.sink.storm_after,
                                                       every=worker.sink.storm_every)
-        notice = storm.observe(worker.backlog >= worker.queue.maxsize, worker.stats.delivered)
+        notice = storm.observe(worker.congested, worker.stats.delivered)
         if notice is not None:
             log.warning("sink %s: storm mode: summaries every %.0f s instead of each event",
                         worker.name, storm.every)
@@ -297,7 +300,8 @@ class Daemon:
             channel_window=sink.channel_window,
         )
         worker = SinkWorker(sink, self._client, limiter, self.spool, host=self.host,
-                            templates=self.config.templates, routes=self.config.routes)
+                            templates=self.config.templates, routes=self.config.routes,
+                            redactor=self.redactor)
         worker.on_delivered = self.metrics.delivered
         worker.on_outcome = self._record_history
         task = asyncio.create_task(worker.run(), name=f"sink:{sink.name}")
@@ -347,15 +351,16 @@ class Daemon:
         self.notifier.reloading()
         try:
             new = load_config(path)
+            check_sources(new, own_log_file())
         except ConfigError as exc:
             log.error("reload refused, keeping the running config: %s", exc)
             self.notifier.ready(status_line(self.snapshot()))
             return
         if new.daemon != self.config.daemon or new.spool != self.config.spool:
             log.warning("reload: changes to [daemon] and [spool] take effect at restart")
+        self.redactor = Redactor(new.redact)
         self._reload_sinks(new)
         self.router = Router(new.routes)
-        self.redactor = Redactor(new.redact)
         if new.sources != self.config.sources and self.tailer is not None:
             self.tailer.set_sources(new.sources)
         self.config = replace(new, daemon=self.config.daemon, spool=self.config.spool)
@@ -370,7 +375,8 @@ class Daemon:
                 self._start_worker(sink)
             else:
                 running.worker.sink = sink
-                running.worker.renderer = Renderer(sink, new.templates, self.host, new.routes)
+                running.worker.renderer = Renderer(sink, new.templates, self.host, new.routes,
+                                                   redactor=self.redactor)
         for name in set(self.sinks) - set(new.sinks):
             self._background.append(asyncio.create_task(self._retire_sink(name)))
 

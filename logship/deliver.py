@@ -1,6 +1,9 @@
 """One worker per sink: a bounded queue in, Discord requests out, the spool as fallback.
 
-The worker sends as soon as the rate budget allows. While it waits for budget, events
+The worker sends as soon as the rate budget allows. Its queue holds at most
+`queue_size` events and `queue_max_bytes` bytes of them (counted from `put` until each is
+delivered or spooled): `put` waits while either is reached, and that wait is what pauses
+the tailer, so nothing is lost and memory stays bounded. While it waits for budget, events
 pile up in its queue, and the next request carries as many of them as fit (10 embeds,
 6000 characters), errors and criticals first. Each event's acknowledgement is resolved
 only once Discord answered 200 with a message, or once the event is safely in the
@@ -38,6 +41,9 @@ from logship.discord.client import Outcome, Response, WebhookClient
 from logship.discord.payload import EMBEDS_MAX, Embed, Renderer, TemplateSet
 from logship.discord.ratelimit import RateLimiter
 from logship.event import Event
+from logship.limits import event_bytes
+from logship.own_log import scrub_tokens
+from logship.redact import Redactor
 from logship.spool import Spool, SpoolRecord
 
 log = logging.getLogger("logship.deliver")
@@ -60,6 +66,10 @@ class Item:
     minimal: bool = False  # Discord refused the full rendering: send the plain one
     queued_at: float = field(default_factory=time.monotonic)
     _embed: Embed | None = field(default=None, repr=False)
+    size: int = field(init=False, repr=False)  # bytes, for the queue's byte cap
+
+    def __post_init__(self) -> None:
+        self.size = event_bytes(self.event)
 
     def embed(self, renderer: Renderer) -> Embed:
         """The event's embed as its sink shows it (template, privacy, kind layout)."""
@@ -166,14 +176,17 @@ class SinkWorker:
         backoff: Callable[[int, float, float], float] = full_jitter,
         templates: TemplateSet | None = None,
         routes: Sequence[RouteConfig] = (),
+        redactor: Redactor | None = None,
     ) -> None:
         self.sink = sink
         self.client = client
         self.limiter = limiter
         self.spool = spool
         self.host = host
-        self.renderer = Renderer(sink, templates, host, routes)
+        self.renderer = Renderer(sink, templates, host, routes, redactor=redactor)
         self.queue: asyncio.Queue[Item] = asyncio.Queue(maxsize=sink.queue_size)
+        self.queued_bytes = 0  # of the events put and not yet delivered or spooled
+        self._room = asyncio.Event()  # bytes were released
         self.stats = SinkStats()
         self.gone: str | None = None  # why the webhook is unusable, once it is
         self._backoff = backoff
@@ -201,10 +214,31 @@ class SinkWorker:
     def backlog(self) -> int:
         return self.queue.qsize() + len(self._pending) + len(self._sending)
 
+    @property
+    def congested(self) -> bool:
+        """The queue is full, by count or by bytes: `put` would wait."""
+        return (self.backlog >= self.queue.maxsize
+                or (self.queued_bytes >= self.sink.queue_max_bytes and self.backlog > 0))
+
     async def put(self, item: Item) -> None:
-        """Queue `item`; waits while the queue is full (that is the backpressure)."""
+        """Queue `item`; waits while the queue is full, by count or by bytes (that is the
+        backpressure). An event larger than the byte cap still goes once the queue is
+        empty, so the cap is exceeded by at most one event."""
         self._idle.clear()
-        await self.queue.put(item)
+        while self.queued_bytes >= self.sink.queue_max_bytes and self.backlog > 0:
+            self._room.clear()
+            await self._room.wait()
+        self.queued_bytes += item.size
+        try:
+            await self.queue.put(item)
+        except BaseException:
+            self.queued_bytes -= item.size
+            raise
+
+    def _release(self, items: Sequence[Item]) -> None:
+        """`items` are delivered or spooled: their bytes no longer count."""
+        self.queued_bytes = max(0, self.queued_bytes - sum(it.size for it in items))
+        self._room.set()
 
     async def run(self) -> None:
         while True:
@@ -331,6 +365,7 @@ class SinkWorker:
                 item.done()
                 if self.on_delivered is not None:
                     self.on_delivered(self.name, now - item.queued_at)
+            self._release(batch.items)
             if self.on_outcome is not None:
                 message_id = str(response.body["id"])
                 self.on_outcome(self.name, batch.items,
@@ -346,7 +381,7 @@ class SinkWorker:
                                       response.headers.get("X-RateLimit-Scope"))
             return batch
         if outcome is Outcome.GONE:
-            self.gone = response.describe()
+            self.gone = self._reason(response)
             log.error("sink %s: %s; no more requests to %s, its events go to the spool as "
                       "dead (fix the URL, then `logship replay`)", self.name, self.gone,
                       self.sink.url.masked)
@@ -358,7 +393,7 @@ class SinkWorker:
 
     async def _rejected(self, batch: Batch, response: Response) -> Batch | None:
         """A 400: change what is sent (never the same bytes again), or give up."""
-        reason = response.describe()
+        reason = self._reason(response)
         if response.names_profile() and not self._plain_profile:
             self._plain_profile = True
             log.error("sink %s: Discord refuses its username or avatar (%s); sending "
@@ -388,7 +423,7 @@ class SinkWorker:
             item.attempts += 1
         if response.timed_out:
             self.stats.possible_duplicates += len(items)
-        reason = response.describe()
+        reason = self._reason(response)
         if self.circuit.failed():
             log.error("sink %s: %d failed requests in a row (%s); circuit open: events go "
                       "to the spool, next try in %.0f s", self.name, self.circuit.threshold,
@@ -409,6 +444,11 @@ class SinkWorker:
         await asyncio.sleep(delay)
         return batch
 
+    def _reason(self, response: Response) -> str:
+        """What went wrong, for the log and the spool: never the webhook's token (an
+        answer may quote the URL it was sent to)."""
+        return scrub_tokens(response.describe(), self.sink.url.token)
+
     async def _spool(self, items: list[Item], reason: str, error: str, status: int = 0
                      ) -> None:
         """Put `items` in the spool; while it is full (or the disk is), hold them and
@@ -427,6 +467,7 @@ class SinkWorker:
                      ) -> bool:
         """Append `items` to the spool and resolve them; False (nothing resolved, so the
         checkpoint stays before them) when the spool cannot take them."""
+        error = scrub_tokens(error, self.sink.url.token)
         records = [
             SpoolRecord(event=it.event, sink=self.name, reason=reason, error=error,
                         route=it.route.name if it.route else None, attempts=it.attempts)
@@ -443,6 +484,7 @@ class SinkWorker:
         self.stats.spooled += len(items)
         for item in items:
             item.done()
+        self._release(items)
         if self.on_outcome is not None:
             outcome = "dead" if reason == "dead" else "spooled"
             self.on_outcome(self.name, items, BatchEnd(outcome, status, None, error))

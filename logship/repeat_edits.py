@@ -101,7 +101,9 @@ class RepeatEditor:
         client = self._client()
         if client is None or worker.gone:
             return False
-        payload = build_payload([render_embed(repeat_event(repeat), host=self._host)])
+        # redacted and private as the sink shows it (the spool may keep raw events)
+        shown = worker.renderer.shown(repeat_event(repeat))
+        payload = build_payload([render_embed(shown, host=self._host)])
         await worker.limiter.acquire()
         assert repeat.message_id is not None
         response = await client.edit_message(worker.sink.url, repeat.message_id, payload)

@@ -32,6 +32,7 @@ from logship.discord.client import WebhookClient
 from logship.discord.payload import digest_embeds, pack, render_embed
 from logship.discord.ratelimit import RateLimits
 from logship.event import Ack
+from logship.redact import Redactor
 from logship.spool import (
     SpoolRecord,
     exclusive,
@@ -97,6 +98,7 @@ class _Replayer:
         self.client = WebhookClient(session)
         self.limits = RateLimits()
         self.collector = _Collector()
+        self.redactor = Redactor(config.redact)
         self.advance = advance
         self.stopping = False
         self._workers: dict[str, tuple[SinkWorker, asyncio.Task[None]]] = {}
@@ -107,7 +109,9 @@ class _Replayer:
                 channel=sink.channel or f"webhook:{sink.url.webhook_id}",
                 webhook_requests=sink.webhook_requests, webhook_window=sink.webhook_window,
                 channel_messages=sink.channel_messages, channel_window=sink.channel_window)
-            worker = SinkWorker(sink, self.client, limiter, self.collector)  # type: ignore[arg-type]
+            # spooled events may be raw (spool.redact = false): the worker redacts them
+            worker = SinkWorker(sink, self.client, limiter, self.collector,  # type: ignore[arg-type]
+                                redactor=self.redactor)
             self._workers[sink.name] = (worker, asyncio.create_task(worker.run()))
         return self._workers[sink.name][0]
 

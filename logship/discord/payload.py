@@ -57,6 +57,7 @@ from logship.event import Event, Level
 
 if TYPE_CHECKING:
     from logship.config import RouteConfig, SinkConfig
+    from logship.redact import Redactor
 
 # Discord's documented limits, in code points (discord-api-docs, "Embed Limits" and
 # "Execute Webhook"); see shared/discord/README.md.
@@ -74,7 +75,10 @@ USERNAME_MAX = 80
 AVATAR_URL_MAX = 2048
 THREAD_NAME_MAX = 100
 FILES_MAX = 10
-FILE_MAX = 10 * 1024 * 1024  # bytes per file
+FILE_MAX = 10 * 1024 * 1024  # bytes per file (Discord's default upload limit)
+# Bytes of a request kept for its JSON part: at most 8000 code points of text (content and
+# embeds), each at most 6 bytes as JSON escapes it, and the keys around them.
+BODY_RESERVE = 64 * 1024
 ATTACHMENT_DESCRIPTION_MAX = 1024
 # A description whose traceback is attached whole shows only its end, in at most this.
 ATTACHED_DESCRIPTION_MAX = 1500
@@ -538,16 +542,33 @@ def _compose(event: Event, host: str | None, layout: _Layout, *, files: bool, ro
     return Embed.of(data, attachments)
 
 
-def traceback_file(exception: str, title: str = "") -> Attachment:
+def traceback_file(exception: str, title: str = "", limit: int = FILE_MAX) -> Attachment:
     """The whole traceback as a text file (its tail, in the unlikely case it is over
-    10 MiB), for a message whose embed could only show it cut."""
-    data = _normal(exception).encode() + b"\n"
-    if len(data) > FILE_MAX:
-        data = data[-FILE_MAX:]
-        data = data[data.find(b"\n") + 1:] or data[-FILE_MAX:]  # whole lines, valid UTF-8
+    `limit` bytes), for a message whose embed could only show it cut."""
+    data = keep_tail(_normal(exception).encode() + b"\n", limit)
     description = truncate(f"Traceback: {title}" if title else "Traceback",
                            ATTACHMENT_DESCRIPTION_MAX)
     return Attachment("traceback.txt", data, description)
+
+
+def keep_tail(data: bytes, limit: int) -> bytes:
+    """The last `limit` bytes of a text file's `data`: whole lines, valid UTF-8.
+
+    >>> keep_tail(b"one\\ntwo\\nthree\\n", 10)
+    b'three\\n'
+    """
+    if len(data) <= limit:
+        return data
+    tail = data[-limit:]
+    lines = tail[tail.find(b"\n") + 1:]
+    return lines or tail.decode("utf-8", "ignore").encode()
+
+
+def capped_file(attachment: Attachment, limit: int) -> Attachment:
+    """`attachment` with at most `limit` bytes (its tail: a traceback ends in its cause)."""
+    if len(attachment.data) <= limit:
+        return attachment
+    return replace(attachment, data=keep_tail(attachment.data, limit))
 
 
 def level_style(level: Level) -> tuple[str, int]:
@@ -1347,8 +1368,11 @@ class Renderer:
     """
 
     def __init__(self, sink: SinkConfig, templates: TemplateSet | None = None,
-                 host: str | None = None, routes: Iterable[RouteConfig] = ()) -> None:
+                 host: str | None = None, routes: Iterable[RouteConfig] = (), *,
+                 redactor: Redactor | None = None) -> None:
         self.sink = sink
+        # secrets out of every event shown, whatever the spool kept (spool.redact = false)
+        self.redactor = redactor
         self.templates = templates
         self.host = host
         # told (template name, event, error) when a template fails on an event
@@ -1358,6 +1382,9 @@ class Renderer:
         self.flags = SUPPRESS_NOTIFICATIONS if sink.suppress_notifications else None
         self.thread_name = sink.thread_name
         self.privacy = sink.privacy  # member ids and names, as this sink may show them
+        # bytes: one request's files, and one file (Discord answers 413 past its limit)
+        self.files_room = max(0, sink.max_request_bytes - BODY_RESERVE)
+        self.file_max = min(sink.max_file_bytes, self.files_room)
         mentions = [m for route in routes if sink.name in route.sinks for m in route.mention]
         prefix, _ = mention_parts(mentions)
         # plain text: one message's characters for events, after the mentions' line
@@ -1409,10 +1436,16 @@ class Renderer:
         return self._finish(render_minimal(self.shown(event), self.host))
 
     def shown(self, event: Event) -> Event:
-        """`event` as this sink may show it: its privacy settings applied (a copy)."""
+        """`event` as this sink may show it: redacted, its privacy settings applied (a
+        copy; the event itself when there is nothing to change)."""
+        if self.redactor is not None:
+            event = self.redactor.redact_event(event)
         return event if self.privacy is None else self.privacy.apply(event)
 
     def _finish(self, embed: Embed) -> Embed:
+        if any(len(f.data) > self.file_max for f in embed.files):
+            embed = Embed(embed.data, embed.size,
+                          tuple(capped_file(f, self.file_max) for f in embed.files), embed.text)
         if not self.text:
             return embed
         text = embed_text(embed.data, self.text_limit)
@@ -1423,8 +1456,8 @@ class Renderer:
     def digest(self, events: Sequence[Event]) -> tuple[list[Embed], int]:
         """Digest embeds (one line per event) for as many leading `events` as one
         message holds, and how many they took."""
-        if self.privacy is not None:
-            events = [self.privacy.apply(e) for e in events]
+        if self.privacy is not None or self.redactor is not None:
+            events = [self.shown(e) for e in events]
         if not self.text:
             return digest_embeds(events)
         embed, taken = render_digest(events, self.text_limit - 5)  # 5: "**", "**", "\n"
@@ -1432,7 +1465,11 @@ class Renderer:
         return [Embed(embed.data, embed.size, (), text)], taken
 
     def pack(self, embeds: Sequence[Embed]) -> int:
-        """How many of the leading `embeds` one message carries (at least one)."""
+        """How many of the leading `embeds` one message carries (at least one): within
+        Discord's limits, and their files within `max_request_bytes`."""
+        count = self._files_fit(embeds)
+        if count < len(embeds):
+            embeds = embeds[:count]
         if not self.text:
             return pack(embeds)
         count, used = 0, -2
@@ -1442,6 +1479,17 @@ class Renderer:
                 break
             count += 1
         return count
+
+    def _files_fit(self, embeds: Sequence[Embed]) -> int:
+        """How many leading `embeds` have files that fit one request (at least one)."""
+        if not self.files:
+            return len(embeds)
+        used = 0
+        for count, embed in enumerate(embeds):
+            used += sum(len(f.data) for f in embed.files)
+            if used > self.files_room and count:
+                return count
+        return len(embeds)
 
     def payload(self, embeds: Sequence[Embed],
                 routes: RouteConfig | Iterable[RouteConfig | None] | None = None,
@@ -1456,7 +1504,7 @@ class Renderer:
             routes = (routes,)
         prefix, allowed = mention_parts(
             m for route in routes if route is not None for m in route.mention)
-        files = _numbered_files(embeds) if self.files else ()
+        files = _numbered_files(embeds, self.files_room) if self.files else ()
         if self.text:
             texts = "\n\n".join(e.text if e.text is not None else
                                  embed_text(e.data, self.text_limit) for e in embeds)
@@ -1473,10 +1521,14 @@ class Renderer:
         return Message(body, files)
 
 
-def _numbered_files(embeds: Sequence[Embed]) -> tuple[Attachment, ...]:
-    """The files of a message's embeds (at most 10); with several, each name says the
-    position of its embed: traceback-3.txt belongs to the third."""
+def _numbered_files(embeds: Sequence[Embed], room: int = FILES_MAX * FILE_MAX
+                    ) -> tuple[Attachment, ...]:
+    """The files of a message's embeds (at most 10, and `room` bytes: `Renderer.pack`
+    makes sure they fit); with several, each name says the position of its embed:
+    traceback-3.txt belongs to the third."""
     found = [(n, f) for n, embed in enumerate(embeds, 1) for f in embed.files][:FILES_MAX]
+    while len(found) > 1 and sum(len(f.data) for _, f in found) > room:
+        found.pop()
     if len(found) <= 1:
         return tuple(f for _, f in found)
     return tuple(replace(f, filename=_numbered(f.filename, n)) for n, f in found)

@@ -33,6 +33,8 @@ from watchfiles import Change, awatch
 
 from logship.config import SourceConfig
 from logship.event import Event
+from logship.limits import cap_event
+from logship.own_log import OwnLog, own_log_file
 from logship.parse import RecordParser, make_parser
 from logship.tail.checkpoint import Checkpoint, FileIdentity, FileProgress
 from logship.tail.globs import PathMatcher
@@ -102,12 +104,16 @@ class Tailer:
         dispatch: Dispatch,
         *,
         max_open: int = MAX_OPEN_FILES,
+        own_log: OwnLog | None = None,
     ) -> None:
         self._sources = [_Source(s) for s in sources]
         self._saved = {(c.identity.dev, c.identity.inode): c for c in saved}
         self._saved_paths = {c.path for c in self._saved.values()}
         self._dispatch = dispatch
         self._max_open = max_open
+        # logship's own log (stderr as a file) is never read, whatever its name
+        self._own_log = own_log if own_log is not None else own_log_file()
+        self._own_log_refused: set[str] = set()  # reported once per name
         self._files: dict[str, TrackedFile] = {}
         self._retired: list[TrackedFile] = []
         self._unreadable: set[str] = set()  # reported once, retried on their next change
@@ -279,7 +285,22 @@ class Tailer:
         if path in self._unreadable:
             self._unreadable.discard(path)
             log.info("%s is readable now", path)
+        if self._is_own_log(reader):
+            reader.close()
+            return None
         return reader
+
+    def _is_own_log(self, reader: TailedFile) -> bool:
+        """`reader` has logship's own log open (defence in depth: `logship run` refuses
+        a config whose sources match it, but a glob can match it later, or a rename)."""
+        own = self._own_log
+        if own is None or (own.dev, own.inode) != _inode(reader):
+            return False
+        if reader.path not in self._own_log_refused:
+            self._own_log_refused.add(reader.path)
+            log.error("not following %s: it is logship's own log (its stderr); shipping it "
+                      "would loop", reader.path)
+        return True
 
     def _claim_checkpoint(self, reader: TailedFile) -> Checkpoint | None:
         identity = reader.identity
@@ -454,7 +475,7 @@ class Tailer:
             await self._catch_up_from_copy(tracked)
             held = tracked.parser.flush()  # the old content's last record is complete
             if held:
-                await self._dispatch(held, tracked.progress)
+                await self._emit(tracked, held)
             log.warning("%s was truncated; reading it again from the start", reader.path)
             reader.rewind()
             tracked.parser = make_parser(tracked.source.format, source=tracked.source.name,
@@ -508,10 +529,15 @@ class Tailer:
             _flag_cut_lines(events, {batch.ends[i] for i in batch.cut})
         self.lines_read += len(batch.lines)
         if events:
-            await self._dispatch(events, tracked.progress)
+            await self._emit(tracked, events)
         buffered = tracked.parser.buffered_from
         reader = tracked.reader
         tracked.progress.read_through(reader.position if buffered is None else buffered)
+
+    async def _emit(self, tracked: TrackedFile, events: list[Event]) -> None:
+        """Hand `events` to dispatch, each cut to its source's `max_event_bytes`."""
+        limit = tracked.source.max_event_bytes
+        await self._dispatch([cap_event(e, limit) for e in events], tracked.progress)
 
     async def _flush(self, tracked: TrackedFile) -> None:
         """Hand out everything held: an unfinished last line, then the held record."""
@@ -519,7 +545,7 @@ class Tailer:
             await self._hand_out(tracked, tracked.reader.take_partial())
         held = tracked.parser.flush()
         if held:
-            await self._dispatch(held, tracked.progress)
+            await self._emit(tracked, held)
         tracked.progress.read_through(tracked.reader.position)
         tracked.flush_at = None
 
