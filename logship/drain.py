@@ -111,7 +111,8 @@ class SpoolDrainer:
             chunk = records[first : first + size]
             for end, record in chunk:
                 record.event.ack = progress.track(end, 1)
-                await self.worker.put(Item(record.event, attempts=record.attempts))
+                route = self.worker.renderer.route(record.route)
+                await self.worker.put(Item(record.event, route, attempts=record.attempts))
             await self.worker.drain(timeout=float("inf"))
             mark_drained(path, progress.committed)
             self.drained += len(chunk)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -99,6 +100,7 @@ class _Replayer:
         self.limits = RateLimits()
         self.collector = _Collector()
         self.redactor = Redactor(config.redact)
+        self.host = socket.gethostname()  # the footer, as the daemon's messages have it
         self.advance = advance
         self.stopping = False
         self._workers: dict[str, tuple[SinkWorker, asyncio.Task[None]]] = {}
@@ -111,7 +113,8 @@ class _Replayer:
                 channel_messages=sink.channel_messages, channel_window=sink.channel_window)
             # spooled events may be raw (spool.redact = false): the worker redacts them
             worker = SinkWorker(sink, self.client, limiter, self.collector,  # type: ignore[arg-type]
-                                redactor=self.redactor)
+                                host=self.host, templates=self.config.templates,
+                                routes=self.config.routes, redactor=self.redactor)
             self._workers[sink.name] = (worker, asyncio.create_task(worker.run()))
         return self._workers[sink.name][0]
 
@@ -129,8 +132,8 @@ class _Replayer:
             for _, record in chunk:
                 record.event.ack = Ack(record.event.offset, lambda _ack: self.advance(1))
                 record.event.ack.expect(1)
-                await self.worker(self.config.sinks[record.sink]).put(
-                    Item(record.event, attempts=0))
+                worker = self.worker(self.config.sinks[record.sink])
+                await worker.put(Item(record.event, worker.renderer.route(record.route)))
             for worker, _ in self._workers.values():
                 await worker.drain(timeout=float("inf"))
             failed = self.collector.failed

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 from collections import Counter
 from pathlib import Path
 
@@ -78,6 +79,30 @@ async def test_a_dead_webhooks_events_replay_to_the_corrected_url(
     assert "5 delivered, 0 remain" in out
     assert inbox.ids(new_id) == Counter(range(1, 6))
     assert segments(spool_dir) == []
+
+
+async def test_replay_renders_with_the_routes_template_as_configured_now(
+    tmp_path: Path, fake: FakeDiscord, inbox: Inbox
+) -> None:
+    routes = [{"name": "errors", "min_level": "error", "sinks": ["errors"],
+               "template": "oncall"}]
+    config = write_config(tmp_path, fake, routes=routes)
+    base = config.read_text()
+    config.write_text(base + '\n[templates.oncall]\ntitle = "Broken {{ first_line }}"\n')
+    spool_dir = tmp_path / "state" / "spool"
+    spool = Spool(spool_dir)
+    spool.append([SpoolRecord(event=Event(ts=None, level=Level.ERROR, message=f"db down #{n}"),
+                              sink="errors", reason="dead", error="HTTP 404", route="errors")
+                  for n in (1, 2)])
+    spool.close()
+    # The operator fixes the template, then replays: the new one renders.
+    config.write_text(base + '\n[templates.oncall]\ntitle = "Fixed: {{ first_line }}"\n')
+    status, out, _ = await run_cli("replay", str(spool_dir), "--config", str(config))
+    assert status == 0, out
+    titles = sorted(embed["title"] for r in inbox.received for embed in r.payload["embeds"])
+    assert titles == ["Fixed: db down #1", "Fixed: db down #2"]
+    footers = {embed["footer"]["text"] for r in inbox.received for embed in r.payload["embeds"]}
+    assert all(socket.gethostname() in footer for footer in footers)
 
 
 async def test_a_replay_killed_midway_runs_again_without_loss(

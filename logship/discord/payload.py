@@ -1385,6 +1385,8 @@ class Renderer:
         # bytes: one request's files, and one file (Discord answers 413 past its limit)
         self.files_room = max(0, sink.max_request_bytes - BODY_RESERVE)
         self.file_max = min(sink.max_file_bytes, self.files_room)
+        routes = tuple(routes)
+        self.routes = {route.name: route for route in routes}
         mentions = [m for route in routes if sink.name in route.sinks for m in route.mention]
         prefix, _ = mention_parts(mentions)
         # plain text: one message's characters for events, after the mentions' line
@@ -1392,6 +1394,11 @@ class Renderer:
         self.room = self.text_limit - TEXT_OVERHEAD if self.text else TOTAL_MAX
 
     # -- one event
+
+    def route(self, name: str | None) -> RouteConfig | None:
+        """The route called `name` as configured now (a spooled event names the route it
+        came through; a replay or drain renders it with that route's template)."""
+        return self.routes.get(name) if name is not None else None
 
     def embed(self, event: Event, route: RouteConfig | None = None) -> Embed:
         """The event as this sink shows it, through `route`'s template if it names one.
