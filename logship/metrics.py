@@ -51,6 +51,7 @@ class SinkFigures:
     """One sink's live state and its worker's counters (monotonic since start)."""
 
     queue_depth: int = 0
+    queue_bytes: int = 0  # of the queued events, against the sink's queue_max_bytes
     circuit_open: bool = False
     gone: str | None = None  # why the webhook is unusable, once it is
     requests: Mapping[int, int] = field(default_factory=dict)  # by HTTP status; 0: no answer
@@ -115,6 +116,7 @@ class WorkerView(Protocol):
     stats: _Stats
     gone: str | None
     circuit: _Circuit
+    queued_bytes: int
 
     @property
     def backlog(self) -> int: ...
@@ -228,7 +230,8 @@ def take_snapshot(
     >>> from types import SimpleNamespace as NS
     >>> stats = NS(requests=3, delivered=25, rate_limited=1, retries=1, spooled=0,
     ...            by_status={200: 2, 429: 1})
-    >>> worker = NS(stats=stats, gone=None, circuit=NS(tripped=False), backlog=4)
+    >>> worker = NS(stats=stats, gone=None, circuit=NS(tripped=False), backlog=4,
+    ...            queued_bytes=900)
     >>> take_snapshot(None, {"errors": worker}).sinks["errors"].queue_depth
     4
     """
@@ -245,7 +248,8 @@ def take_snapshot(
 def _sink_figures(worker: WorkerView, spool_bytes: int, spool_events: int) -> SinkFigures:
     s = worker.stats
     return SinkFigures(
-        queue_depth=worker.backlog, circuit_open=worker.circuit.tripped, gone=worker.gone,
+        queue_depth=worker.backlog, queue_bytes=worker.queued_bytes,
+        circuit_open=worker.circuit.tripped, gone=worker.gone,
         requests=dict(s.by_status), rate_limited=s.rate_limited, retries=s.retries,
         delivered=s.delivered, spooled=s.spooled, spool_bytes=spool_bytes,
         spool_events=spool_events, spool_blocked=getattr(worker, "spool_blocked", False),
@@ -364,6 +368,8 @@ _SINK_COUNTERS = (
 )
 _SINK_GAUGES = (
     ("logship_queue_depth", "Events queued or being sent, per sink.", "queue_depth"),
+    ("logship_queue_bytes", "Bytes of the events queued or being sent, per sink.",
+     "queue_bytes"),
     ("logship_circuit_open", "1 while the sink's circuit is open (webhook failing).",
      "circuit_open"),
     ("logship_spool_bytes", "Bytes in the spool, per sink.", "spool_bytes"),

@@ -54,7 +54,8 @@ SNAPSHOT = Snapshot(
     lines_read=1234,
     lines_cut=2,
     sinks={
-        "errors": SinkFigures(queue_depth=7, circuit_open=True, requests={200: 5, 429: 1, 0: 2},
+        "errors": SinkFigures(queue_depth=7, queue_bytes=5120, circuit_open=True,
+                              requests={200: 5, 429: 1, 0: 2},
                               rate_limited=1, retries=3, delivered=40, spooled=6,
                               spool_bytes=2048, spool_events=6),
         "members": SinkFigures(requests={200: 1}, delivered=1),
@@ -88,6 +89,7 @@ def test_a_scrape_shows_every_figure() -> None:
     assert value(found, "logship_circuit_open", sink="members") == 0
     assert value(found, "logship_sink_gone", sink="members") == 0
     assert value(found, "logship_queue_depth", sink="errors") == 7
+    assert value(found, "logship_queue_bytes", sink="errors") == 5120
     assert value(found, "logship_spool_bytes", sink="errors") == 2048
     assert value(found, "logship_spool_events", sink="errors") == 6
     assert value(found, "logship_checkpoint_lag_bytes", source="statsbot",
@@ -149,9 +151,10 @@ def test_take_snapshot_reads_the_real_worker_and_file_types(tmp_path: Path) -> N
                       by_status={200: 2, 429: 1})
     circuit = Circuit(threshold=1, cooldown=30.0)
     circuit.failed()
-    worker = SimpleNamespace(stats=stats, backlog=5, gone=None, circuit=circuit)
-    gone = SimpleNamespace(stats=SinkStats(), backlog=0, gone="webhook deleted (404)",
-                           circuit=Circuit(5, 30.0))
+    worker = SimpleNamespace(stats=stats, backlog=5, queued_bytes=2500, gone=None,
+                             circuit=circuit)
+    gone = SimpleNamespace(stats=SinkStats(), backlog=0, queued_bytes=0,
+                           gone="webhook deleted (404)", circuit=Circuit(5, 30.0))
 
     spool = Spool(tmp_path / "spool")
     spool.append([_record("errors"), _record("errors"), _record("retired")])
@@ -164,6 +167,7 @@ def test_take_snapshot_reads_the_real_worker_and_file_types(tmp_path: Path) -> N
     assert snap.files == [FileFigures(str(log_file), "statsbot", 1000, 600)]
     errors = snap.sinks["errors"]
     assert (errors.queue_depth, errors.circuit_open, errors.gone) == (5, True, None)
+    assert errors.queue_bytes == 2500
     assert errors.requests == {200: 2, 429: 1}
     assert (errors.delivered, errors.rate_limited, errors.retries) == (12, 1, 1)
     assert errors.spool_events == 2
