@@ -16,7 +16,7 @@ import pytest
 
 from logship.config import load_config
 from logship.event import Event, Level
-from logship.parse import make_parser
+from logship.parse import AutoParser, make_parser
 from logship.route import Router
 
 EST = timezone(timedelta(hours=-5))
@@ -43,15 +43,15 @@ def split(text: str) -> tuple[list[bytes], list[int]]:
     return lines, ends
 
 
-def parse(fmt: str, text: str, path: str = STATSBOT_LOG,
-          now: datetime | None = None) -> list[Event]:
-    if now is None:
-        parser = make_parser(fmt, source="statsbot", path=path)
-    else:  # a fixed "now" for the partial-stamp tests
-        from logship.parse import AutoParser
-        parser = AutoParser(source="statsbot", path=path, now=lambda: now)
-    events = parser.feed(*split(text))
-    return events + parser.flush()
+def parse(fmt: str, text: str, path: str = STATSBOT_LOG) -> list[Event]:
+    parser = make_parser(fmt, source="statsbot", path=path)
+    return parser.feed(*split(text)) + parser.flush()
+
+
+def parse_at(now: datetime, text: str, path: str) -> list[Event]:
+    """`format = "auto"` with the current time fixed (partial stamps depend on it)."""
+    parser = AutoParser(source="statsbot", path=path, now=lambda: now)
+    return parser.feed(*split(text)) + parser.flush()
 
 
 def summary(events: list[Event]) -> list[tuple[str, str, str]]:
@@ -674,7 +674,7 @@ def test_routes_match_on_kind_like_the_seeds_channels(tmp_path: Path) -> None:
 # -- timestamps ---------------------------------------------------------------------------
 
 def stamp_of(line: str, path: str, now: datetime) -> Event:
-    [event] = parse("auto", line + "\n", path, now=now)
+    [event] = parse_at(now, line + "\n", path)
     return event
 
 
@@ -716,7 +716,7 @@ def test_a_utc_host_printing_est_is_recognised_from_fresh_lines() -> None:
     08:42 PM "EST" at 20:42 UTC. Taken as UTC-5 it would be five hours in the future."""
     now = datetime(2025, 7, 15, 20, 43, tzinfo=UTC)
     text = "[07/15 08:42 PM EST] [INFO] a\n[07/15 08:50 PM EST] [INFO] b\n"
-    first, second = parse("auto", text, "/logs/2025-07-15/logs.log", now=now)
+    first, second = parse_at(now, text, "/logs/2025-07-15/logs.log")
     assert first.ts == datetime(2025, 7, 15, 20, 42, tzinfo=UTC)
     assert second.ts == datetime(2025, 7, 15, 20, 50, tzinfo=UTC)  # learned for the file
     assert first.fields["raw_time"] == "07/15 08:42 PM EST"
@@ -724,7 +724,7 @@ def test_a_utc_host_printing_est_is_recognised_from_fresh_lines() -> None:
 
 def test_time_only_stamps_cross_midnight() -> None:
     text = "[11:59:59 PM EDT] 📊 late\n[12:00:01 AM EDT] 📊 after midnight\n"
-    late, after = parse("auto", text, SIBLING_LOG, now=LATER)
+    late, after = parse_at(LATER, text, SIBLING_LOG)
     assert late.ts == datetime(2025, 7, 15, 23, 59, 59, tzinfo=EDT)
     assert after.ts == datetime(2025, 7, 16, 0, 0, 1, tzinfo=EDT)
 
