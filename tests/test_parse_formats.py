@@ -251,6 +251,17 @@ def test_tree_log_json_run_header_lines_are_one_status_event() -> None:
     assert (run.fields["event_type"], run.fields["run_id"]) == ("run_start", "A4E19B07")
 
 
+def test_tree_log_json_run_end_lines_are_one_status_event() -> None:
+    text = (tree_json("run_end", "=" * 80, second=40)
+            + tree_json("run_end", "🔚 END OF SESSION - 07/15 03:44 PM EST", second=40)
+            + tree_json("run_end", "=" * 80, second=40))
+    [end] = parse("json", text, STATSBOT_JSON)
+    assert (end.kind, end.message, end.fields["event_type"]) == (
+        "status", "🔚 END OF SESSION - 07/15 03:44 PM EST", "run_end")
+    _, ends = split(text)
+    assert end.offset == ends[2]
+
+
 def test_tree_log_json_groups_only_within_one_run_close_in_time() -> None:
     text = (tree_json("perfect_tree_section", "➡️ Member Join")
             + tree_json("tree_item", "├─ member: alice#0")
@@ -478,6 +489,15 @@ def test_sibling_tree_logger_branches_join_their_record_and_emoji_sets_level(
         "123456789012345678", "alice#0")
     _, ends = split(SIBLING)
     assert ready.offset == ends[10]  # "└─ Latency": the blank line after is not its own
+
+
+@pytest.mark.parametrize("rule", ["=" * 40, "═" * 40])
+def test_sibling_run_banner_of_either_rule(rule: str) -> None:
+    text = f"{rule}\nRUN ID: a1b2c3d4\n{rule}\n\n[03:42:09 PM EDT] 🤖 Bot Ready\n"
+    banner, ready = parse("auto", text, SIBLING_LOG)
+    assert (banner.kind, banner.message, banner.fields["run_id"]) == (
+        "status", "RUN ID: a1b2c3d4", "a1b2c3d4")
+    assert ready.message == "🤖 Bot Ready"
 
 
 def test_sibling_tree_ends_at_the_blank_line_after_it() -> None:
