@@ -58,20 +58,60 @@ def event_value(event: Event, key: str) -> str | None:
     return value if isinstance(value, str) else str(value)
 
 
-# One compiled route: (min level, sources or empty, [(getter, regex search)], route).
-# Plain tuples, unpacked in one loop: routing runs for every line read.
-_Rule = tuple[Level, frozenset[str], tuple[tuple[Getter, Callable[[str], object]], ...],
-              RouteConfig]
+Search = Callable[[str], object]
+Seen = dict[str, bool]
+"""Whether a pattern was found in a text, for texts seen before (see `_found`)."""
+
+# One check: how to read the value, its pattern's search and the texts it has seen.
+_Check = tuple[Getter, Search, Seen]
+# One compiled route: (min level, sources or empty, [(key, check)], route).
+_Rule = tuple[Level, frozenset[str], tuple[tuple[str, _Check], ...], RouteConfig]
+
+# What `source`, `level` and `kind` alone decide, so a plan per such triple can hold it.
+_PLANNED_KEYS = frozenset({"source", "level", "kind"})
+_PLANS_MAX = 4096
+_SEEN_MAX = 4096
+_SEEN_CHARS = 256
+
+# A plan for one (source, level, kind): either the targets, final (no check left), or the
+# candidate routes in order, each with the checks left to run on the event's other values.
+_Plan = tuple[tuple[Target, ...] | None, tuple[tuple[RouteConfig, tuple[_Check, ...]], ...]]
 
 
 def _compile(route: RouteConfig) -> _Rule:
-    patterns = tuple((getter_for(key), re.compile(regex).search)
-                     for key, regex in route.match.items())
-    return route.min_level, frozenset(route.sources), patterns, route
+    checks = tuple((key, (getter_for(key), re.compile(regex).search, {}))
+                   for key, regex in route.match.items())
+    return route.min_level, frozenset(route.sources), checks, route
+
+
+def _passes(check: _Check, event: Event) -> bool:
+    get, search, seen = check
+    value = get(event)
+    if value is None:
+        return False
+    if value.__class__ is str:
+        return _found(search, seen, value)  # type: ignore[arg-type]
+    return search(str(value)) is not None
+
+
+def _found(search: Search, seen: Seen, text: str) -> bool:
+    """Whether the pattern is in `text`, remembered for short texts: a log repeats its
+    messages, and a dict lookup costs a third of a regex search."""
+    found = search(text) is not None
+    if len(text) <= _SEEN_CHARS:
+        if len(seen) >= _SEEN_MAX:
+            seen.clear()
+        seen[text] = found
+    return found
 
 
 class Router:
     """Compiled routes. `match(event)` lists the (route, sink) pairs to deliver to.
+
+    Routing runs for every line read, so the work is split: what an event's source,
+    level and kind decide (`min_level`, `sources`, matches on those three keys) is
+    worked out once per such triple and kept as a *plan*; per event only the matches on
+    other values (message, fields...) run, and only for the routes still in question.
 
     >>> from logship.config import RouteConfig
     >>> router = Router([RouteConfig(name="errors", sinks=("alerts",), min_level=Level.ERROR)])
@@ -85,26 +125,70 @@ class Router:
         self._rules = tuple(_compile(route) for route in routes)
         # Below the lowest min_level nothing can match: the common case costs one compare.
         self._floor = min((r.min_level for r in routes), default=Level.CRITICAL + 1)
+        self._plans: dict[tuple[str, Level, str], _Plan] = {}
 
     def match(self, event: Event) -> list[Target]:
         level = event.level
         if level < self._floor:
             return []
+        key = (event.source, level, event.kind)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plan(key, event)
+        final, candidates = plan
+        if final is not None:
+            return list(final)
         targets: list[Target] = []
-        for min_level, sources, patterns, route in self._rules:
-            if level < min_level or (sources and event.source not in sources):
-                continue
-            for get, search in patterns:
+        for route, checks in candidates:
+            for get, search, seen in checks:
                 value = get(event)
                 if value is None:
                     break
-                if search(value if value.__class__ is str else str(value)) is None:
+                if value.__class__ is str:
+                    found = seen.get(value)  # type: ignore[call-overload]
+                    if found is None:
+                        found = _found(search, seen, value)  # type: ignore[arg-type]
+                    if not found:
+                        break
+                elif search(str(value)) is None:
                     break
             else:
-                for sink in route.sinks:
-                    if all(sink != taken for _, taken in targets):
-                        targets.append((route, sink))
+                if not targets and len(route.sinks) == 1:
+                    targets.append((route, route.sinks[0]))
+                else:
+                    _add(targets, route)
         return targets
+
+    def _plan(self, key: tuple[str, Level, str], event: Event) -> _Plan:
+        """The routes an event with this (source, level, kind) may take (see the class doc)."""
+        source, level, _ = key
+        candidates: list[tuple[RouteConfig, tuple[_Check, ...]]] = []
+        for min_level, sources, checks, route in self._rules:
+            if level < min_level or (sources and source not in sources):
+                continue
+            if not all(_passes(check, event) for name, check in checks
+                       if name in _PLANNED_KEYS):
+                continue
+            candidates.append((route, tuple(check for name, check in checks
+                                            if name not in _PLANNED_KEYS)))
+        final: tuple[Target, ...] | None = None
+        if all(not checks for _, checks in candidates):
+            targets: list[Target] = []
+            for route, _ in candidates:
+                _add(targets, route)
+            final = tuple(targets)
+        plan: _Plan = (final, tuple(candidates))
+        if len(self._plans) >= _PLANS_MAX:
+            self._plans.clear()
+        self._plans[key] = plan
+        return plan
+
+
+def _add(targets: list[Target], route: RouteConfig) -> None:
+    """The route's sinks not taken yet by an earlier route (one send per sink)."""
+    for sink in route.sinks:
+        if not targets or all(sink != taken for _, taken in targets):
+            targets.append((route, sink))
 
 
 def describe(routes: Sequence[RouteConfig]) -> list[str]:

@@ -330,6 +330,32 @@ def test_str_lines_are_accepted_too() -> None:
     assert (event.level, event.message) == (Level.ERROR, "x")
 
 
+def test_record_and_context_merge_in_order_with_ids_as_text() -> None:
+    line = ('{"message": "m", "ids": [123456789012345678], "http": {"status": 1}, '
+            '"context": {"user": 234567890123456789, "n": 2}}\n')
+    fields = one("json", line).fields
+    assert list(fields.items()) == [("ids", ["123456789012345678"]), ("http.status", 1),
+                                    ("user", "234567890123456789"), ("n", 2)]
+    line = '{"message": "m", "a": 1, "context": {"b": 234567890123456789}}\n'
+    assert list(one("json", line).fields.items()) == [("a", 1), ("b", "234567890123456789")]
+
+
+def test_a_batch_leaves_the_garbage_collector_as_it_found_it() -> None:
+    import gc
+
+    lines = [b'{"level": "info", "msg": "ok"}', b"{not json", b"[1]", b'{"n": 1e999}']
+    parser = JsonParser(source="s", path="p")
+    assert gc.isenabled()
+    assert len(parser.feed(lines, [31, 41, 45, 57])) == 4
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert len(parser.feed(lines, [88, 98, 102, 114])) == 4
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def test_json_parser_holds_nothing() -> None:
     parser = make_parser("json", source="s", path="p")
     parser.feed(*split(MEMBER_JOIN))

@@ -74,3 +74,29 @@ def test_describe_names_every_condition() -> None:
                                   sources=("bot",), match={"kind": "error"}, template="t")])
     assert lines == ["errors: level >= error, source in bot, kind ~ /error/ → e, f (template t)"]
     assert describe([]) == ["(no routes: nothing will be sent)"]
+
+
+def test_events_alike_but_for_their_message_are_each_matched_on_it() -> None:
+    router = Router([RouteConfig(name="errors", sinks=("e",), min_level=Level.ERROR),
+                     RouteConfig(name="members", sinks=("m",), match={"message": "^Member"})])
+    for _ in range(3):  # the second time round, what was worked out before is reused
+        assert sinks(router, event(Level.INFO, "Member joined")) == ["m"]
+        assert sinks(router, event(Level.INFO, "Heartbeat")) == []
+        assert sinks(router, event(Level.ERROR, "Member left badly")) == ["e", "m"]
+        assert sinks(router, event(Level.ERROR, "boom")) == ["e"]
+
+
+def test_source_level_and_kind_conditions_hold_for_every_event() -> None:
+    router = Router([RouteConfig(name="r", sinks=("s",), sources=("bot",),
+                                 match={"kind": "^member$", "level": "info", "guild": "^7$"})])
+    for _ in range(2):
+        assert sinks(router, event(Level.INFO, kind="member", source="bot",
+                                   fields={"guild": 7})) == ["s"]
+        assert sinks(router, event(Level.INFO, kind="member", source="bot",
+                                   fields={"guild": 8})) == []
+        assert sinks(router, event(Level.INFO, kind="log", source="bot",
+                                   fields={"guild": 7})) == []
+        assert sinks(router, event(Level.WARNING, kind="member", source="bot",
+                                   fields={"guild": 7})) == []
+        assert sinks(router, event(Level.INFO, kind="member", source="other",
+                                   fields={"guild": 7})) == []

@@ -80,6 +80,21 @@ def test_reader_cuts_a_long_partial_line_across_reads(tmp_path: Path) -> None:
     reader.close()
 
 
+def test_reader_cuts_a_line_that_grows_too_long_across_reads(tmp_path: Path) -> None:
+    path = tmp_path / "a.log"
+    path.write_bytes(b"ok\nabcdef")
+    reader = open_file(path, max_line=10)
+    first = reader.read_lines()
+    assert first is not None and first.lines == [b"ok"] and first.cut == []
+    with path.open("ab") as f:
+        f.write(b"ghijklmn\nend\n")
+    second = reader.read_lines()
+    assert second is not None
+    assert second.lines == [b"abcdefghij", b"end"] and second.cut == [0]
+    assert second.ends == [18, 22]
+    reader.close()
+
+
 @given(st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=30),
        st.integers(min_value=1, max_value=64))
 def test_reader_any_chunking_yields_every_line_once(lines: list[bytes], chunk: int) -> None:

@@ -108,30 +108,40 @@ class TailedFile:
             self.identity = read_identity(self.fd)
 
     def read_lines(self, limit: int = CHUNK_BYTES) -> Lines | None:
-        """The next complete lines from one read of at most `limit` bytes; None at EOF."""
+        """The next complete lines from one read of at most `limit` bytes; None at EOF.
+
+        The chunk is split as read: the held partial line is joined to the first line
+        only, so a 1 MB chunk is not copied again (`partial + data`, then a slice).
+        """
         data = os.pread(self.fd, limit, self.position + len(self._partial))
         if not data:
             return None
-        buf = self._partial + data
         base = self.position
         if self._skipping:  # discard the rest of a line already handed out cut
-            newline = buf.find(b"\n")
+            newline = data.find(b"\n")  # (nothing is held while skipping)
             if newline < 0:
-                self.position, self._partial = base + len(buf), b""
+                self.position = base + len(data)
                 return Lines([], [])
             self._skipping = False
-            base, buf = base + newline + 1, buf[newline + 1 :]
-        batch = Lines([], [])
-        last_newline = buf.rfind(b"\n")
-        if last_newline >= 0:
-            batch.lines = buf[:last_newline].split(b"\n")
-            batch.ends = list(accumulate((len(line) + 1 for line in batch.lines), initial=base))
-            del batch.ends[0]
-            base = batch.ends[-1]
-            buf = buf[last_newline + 1 :]
-            self._cut_long_lines(batch)
-        self.position, self._partial = base, buf
-        if len(buf) > self.max_line_bytes:
+            base, data = base + newline + 1, data[newline + 1 :]
+        lines = data.split(b"\n")
+        rest = lines.pop()  # after the last newline: the new partial line
+        partial = self._partial
+        if partial:
+            if lines:
+                lines[0] = partial + lines[0]
+            else:
+                rest = partial + rest
+        batch = Lines(lines, [])
+        if lines:
+            ends = list(accumulate((len(line) + 1 for line in lines), initial=base))
+            del ends[0]
+            batch.ends = ends
+            base = ends[-1]
+            if max(map(len, lines)) > self.max_line_bytes:
+                self._cut_long_lines(batch)
+        self.position, self._partial = base, rest
+        if len(rest) > self.max_line_bytes:
             self._cut_partial(batch)
         return batch
 
