@@ -97,11 +97,13 @@ def _passes(check: _Check, event: Event) -> bool:
 def _found(search: Search, seen: Seen, text: str) -> bool:
     """Whether the pattern is in `text`, remembered for short texts: a log repeats its
     messages, and a dict lookup costs a third of a regex search."""
-    found = search(text) is not None
-    if len(text) <= _SEEN_CHARS:
-        if len(seen) >= _SEEN_MAX:
-            seen.clear()
-        seen[text] = found
+    found = seen.get(text)
+    if found is None:
+        found = search(text) is not None
+        if len(text) <= _SEEN_CHARS:
+            if len(seen) >= _SEEN_MAX:
+                seen.clear()
+            seen[text] = found
     return found
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from logship.config import RouteConfig
 from logship.event import Event, Level
-from logship.route import Router, describe, event_value
+from logship.route import Router, _found, describe, event_value
 
 
 def event(level: Level = Level.ERROR, message: str = "boom", **attrs: Any) -> Event:
@@ -100,3 +100,23 @@ def test_source_level_and_kind_conditions_hold_for_every_event() -> None:
                                    fields={"guild": 7})) == []
         assert sinks(router, event(Level.INFO, kind="member", source="other",
                                    fields={"guild": 7})) == []
+
+
+def test_a_repeated_short_text_is_searched_once_and_the_memory_stays_bounded() -> None:
+    searched: list[str] = []
+
+    def search(text: str) -> object:
+        searched.append(text)
+        return text.startswith("Member") or None
+
+    seen: dict[str, bool] = {}
+    assert [_found(search, seen, "Member joined") for _ in range(3)] == [True] * 3
+    assert _found(search, seen, "Heartbeat") is False
+    assert searched == ["Member joined", "Heartbeat"]
+    long = "x" * 1000  # long texts rarely repeat: searched each time, never kept
+    _found(search, seen, long)
+    _found(search, seen, long)
+    assert searched.count(long) == 2 and long not in seen
+    for n in range(10_000):
+        _found(search, seen, f"line {n}")
+    assert len(seen) <= 4096
