@@ -103,6 +103,7 @@ class Storm:
         if others:
             lines.append(f"…and {others} more of {len(counts) - len(top)} other errors")
         level = max((self._levels[key] for key, _ in top), default=Level.INFO)
+        self._first, self._levels = {}, {}  # per summary, like the counts: memory stays flat
         self._since = self._clock()
         if interval <= self._capacity:
             self.active = False
