@@ -64,6 +64,10 @@ class Item:
     route: RouteConfig | None = None
     attempts: int = 0
     minimal: bool = False  # Discord refused the full rendering: send the plain one
+    # The spool record a drained event came from: `attempts` count this pass only (a
+    # drained event gets its full retries again); spooling it anew adds the record's
+    # attempts, keeps its first failure and replaces it (exempt from the byte cap).
+    origin: SpoolRecord | None = None
     queued_at: float = field(default_factory=time.monotonic)
     _embed: Embed | None = field(default=None, repr=False)
     size: int = field(init=False, repr=False)  # bytes, for the queue's byte cap
@@ -454,6 +458,9 @@ class SinkWorker:
         """Put `items` in the spool; while it is full (or the disk is), hold them and
         wait: the queue fills up behind, and the tailer stops reading."""
         while not self._write_spool(items, reason, error, status):
+            items = self._spool_drained(items, reason, error, status)
+            if not items:
+                break
             self.spool_blocked = True
             self._space.clear()
             with contextlib.suppress(TimeoutError):
@@ -463,16 +470,22 @@ class SinkWorker:
             self.spool_blocked = False
             log.info("sink %s: the spool takes events again; reading resumes", self.name)
 
+    def _spool_drained(self, items: list[Item], reason: str, error: str, status: int
+                       ) -> list[Item]:
+        """The spool refused `items`: write the drained ones alone (they replace their
+        old records, so the cap does not hold them back); the items still to write."""
+        drained = [it for it in items if it.origin is not None]
+        if not drained or len(drained) == len(items) or not self._write_spool(
+                drained, reason, error, status):
+            return items
+        return [it for it in items if it.origin is None]
+
     def _write_spool(self, items: list[Item], reason: str, error: str, status: int = 0
                      ) -> bool:
         """Append `items` to the spool and resolve them; False (nothing resolved, so the
         checkpoint stays before them) when the spool cannot take them."""
         error = scrub_tokens(error, self.sink.url.token)
-        records = [
-            SpoolRecord(event=it.event, sink=self.name, reason=reason, error=error,
-                        route=it.route.name if it.route else None, attempts=it.attempts)
-            for it in items
-        ]
+        records = [self._record(it, reason, error) for it in items]
         try:
             self.spool.append(records)
         except OSError as exc:
@@ -489,3 +502,13 @@ class SinkWorker:
             outcome = "dead" if reason == "dead" else "spooled"
             self.on_outcome(self.name, items, BatchEnd(outcome, status, None, error))
         return True
+
+    def _record(self, item: Item, reason: str, error: str) -> SpoolRecord:
+        route = item.route.name if item.route else None
+        origin = item.origin
+        if origin is None:
+            return SpoolRecord(event=item.event, sink=self.name, reason=reason, error=error,
+                               route=route, attempts=item.attempts)
+        return SpoolRecord(event=item.event, sink=self.name, reason=reason, error=error,
+                           route=route, attempts=origin.attempts + item.attempts,
+                           first_failure=origin.first_failure, replaces=True)

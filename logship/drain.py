@@ -112,7 +112,7 @@ class SpoolDrainer:
             for end, record in chunk:
                 record.event.ack = progress.track(end, 1)
                 route = self.worker.renderer.route(record.route)
-                await self.worker.put(Item(record.event, route, attempts=record.attempts))
+                await self.worker.put(Item(record.event, route, origin=record))
             await self.worker.drain(timeout=float("inf"))
             mark_drained(path, progress.committed)
             self.drained += len(chunk)

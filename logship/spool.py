@@ -65,6 +65,9 @@ class SpoolRecord:
     attempts: int = 0
     first_failure: str | None = None
     last_failure: str | None = None
+    # It takes the place of an older record of the same event, which the drain deletes
+    # once its segment is through: it is exempt from `max_bytes` (not written out).
+    replaces: bool = field(default=False, compare=False, repr=False)
 
     def to_json(self) -> bytes:
         now = datetime.now(UTC).isoformat()
@@ -119,13 +122,18 @@ class Spool:
 
     def append(self, records: list[SpoolRecord]) -> None:
         """Write `records` (not yet fsynced: see `sync`). Raises `SpoolFull` past
-        `max_bytes`, OSError when the disk refuses; nothing is half-written then."""
+        `max_bytes`, OSError when the disk refuses; nothing is half-written then.
+        Records that replace an older one (`replaces`) do not count against the cap:
+        a drain that fails again must never wait for room it alone could free."""
         by_sink: dict[str, list[bytes]] = {}
+        incoming = 0
         for record in records:
-            by_sink.setdefault(record.sink, []).append(record.to_json() + b"\n")
+            line = record.to_json() + b"\n"
+            by_sink.setdefault(record.sink, []).append(line)
+            incoming += 0 if record.replaces else len(line)
         data = {sink: b"".join(lines) for sink, lines in by_sink.items()}
-        incoming = sum(len(d) for d in data.values())
-        if self.max_bytes is not None and self.used_bytes + incoming > self.max_bytes:
+        if (self.max_bytes is not None and incoming
+                and self.used_bytes + incoming > self.max_bytes):
             raise SpoolFull(self.max_bytes)
         for sink, chunk in data.items():
             self._write(sink, chunk)

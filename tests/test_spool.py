@@ -190,3 +190,31 @@ async def test_no_drain_while_the_circuit_is_open_then_on_recovery(mocked, sessi
     drain.cancel()
     await asyncio.gather(run, drain, return_exceptions=True)
     assert sorted(set(sent_ids(mocked))) == [1, 2] and segments(tmp_path) == []
+
+
+async def test_a_drained_event_gets_its_retries_again(mocked, session, tmp_path) -> None:
+    mocked.post(POST, status=503)
+    mocked.post(POST, payload=OK, repeat=True)
+    spool = Spool(tmp_path)
+    spool.append([record(1)])  # already failed twice, as often as max_attempts allows
+    await drain_once(worker_for(session, spool, max_attempts=2), spool)
+    assert sent_ids(mocked) == [1, 1] and segments(tmp_path) == []
+
+
+async def test_a_drain_that_fails_again_on_a_full_spool_does_not_stall(mocked, session,
+                                                                       tmp_path) -> None:
+    mocked.post(POST, status=503, repeat=True)
+    spool = Spool(tmp_path)
+    spool.append([record(n) for n in range(3)])
+    spool.close()
+    (old,) = segments(tmp_path)
+    first = [r.first_failure for r in read_segment(old)]
+    spool.max_bytes = spool.used_bytes + 10  # full after a long outage
+    worker = worker_for(session, spool, max_attempts=2, circuit_failures=100)
+    await asyncio.wait_for(drain_once(worker, spool), 10)
+    (new,) = segments(tmp_path)  # the old segment is gone, its events spooled anew
+    records = list(read_segment(new))
+    assert new != old and [r.event.message for r in records] == [f"spooled #{n}"
+                                                                 for n in range(3)]
+    assert [r.first_failure for r in records] == first
+    assert [r.attempts for r in records] == [4, 4, 4]  # 2 before, 2 in this drain
