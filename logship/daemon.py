@@ -91,8 +91,7 @@ class Daemon:
         self.deduper = Deduper()
         self._storms: dict[str, Storm] = {}
         self._storm_wake = asyncio.Event()
-        self.repeats = RepeatEditor(self.deduper, self._worker_named, lambda: self._client,
-                                    self.host)
+        self.repeats = RepeatEditor(self.deduper, self._worker_named, lambda: self._client)
         self.history = HistoryJournal(config.daemon.state_dir,
                                       max_bytes=config.daemon.history_max_bytes,
                                       keep=config.daemon.history_keep)

@@ -993,7 +993,8 @@ class FakeDiscord:
         if isinstance(hook, Reply):
             return dataclasses.replace(hook, headers={**headers, **hook.headers})
         index = self._find(hook, request.match_info["message_id"])
-        if index is None:
+        # A message in a thread is found only with its thread's id, as on Discord.
+        if index is None or self.messages[index].thread_id != request.query.get("thread_id"):
             return Reply(404, UNKNOWN_MESSAGE.body(), headers)
         return hook, index
 

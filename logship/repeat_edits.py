@@ -18,13 +18,14 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from logship.dedupe import Deduper, Repeat
 from logship.deliver import Item, SinkWorker
 from logship.discord.client import WebhookClient
-from logship.discord.payload import build_payload, render_embed
+from logship.discord.payload import build_payload
 from logship.event import Event
 from logship.tail.checkpoint import atomic_write
 
@@ -55,11 +56,10 @@ class RepeatEditor:
     """Runs the edits and summaries the `Deduper` asks for."""
 
     def __init__(self, deduper: Deduper, workers: Callable[[str], SinkWorker | None],
-                 client: Callable[[], WebhookClient | None], host: str | None) -> None:
+                 client: Callable[[], WebhookClient | None]) -> None:
         self.deduper = deduper
         self._workers = workers
         self._client = client
-        self._host = host
         self._wake = asyncio.Event()
         self.edits = 0
         self.summaries = 0
@@ -99,14 +99,15 @@ class RepeatEditor:
 
     async def _edit(self, worker: SinkWorker, repeat: Repeat) -> bool:
         client = self._client()
-        if client is None or worker.gone:
+        if client is None or worker.gone or repeat.message_id is None:
             return False
-        # redacted and private as the sink shows it (the spool may keep raw events)
-        shown = worker.renderer.shown(repeat_event(repeat))
-        payload = build_payload([render_embed(shown, host=self._host)])
+        if worker.sink.thread_name:  # each message opened a forum post whose id is not kept
+            repeat.editable = False  # a summary follows at the window's end
+            return False
+        payload = edit_payload(worker, repeat)
         await worker.limiter.acquire()
-        assert repeat.message_id is not None
-        response = await client.edit_message(worker.sink.url, repeat.message_id, payload)
+        response = await client.edit_message(worker.sink.url, repeat.message_id, payload,
+                                             thread_id=worker.sink.thread_id)
         worker.limiter.completed(response.headers)
         if response.status == 200:
             self.edits += 1
@@ -120,6 +121,15 @@ class RepeatEditor:
         log.warning("sink %s: could not edit the message counting repeats (%s)",
                     worker.name, response.describe())
         return False
+
+
+def edit_payload(worker: SinkWorker, repeat: Repeat) -> dict[str, Any]:
+    """The first event's message, now with its count, as the sink shows messages:
+    redacted and private (the spool may keep raw events), as text on a plain-text sink."""
+    embed = worker.renderer.embed(repeat_event(repeat))
+    if embed.text is not None:
+        return build_payload([], content=embed.text)
+    return build_payload([embed])
 
 
 def load_state(state_dir: Path, deduper: Deduper) -> None:

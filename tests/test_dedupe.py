@@ -7,6 +7,8 @@ import re
 import signal
 from pathlib import Path
 
+import pytest
+
 from logship.config import RouteConfig
 from logship.dedupe import EDIT_EVERY, Deduper
 from logship.event import Event, Level
@@ -169,3 +171,26 @@ async def test_a_storm_beyond_the_channel_is_summarised_then_ends(tmp_path: Path
             assert (await daemon.stop())[0] == 0
         finally:
             daemon.kill()
+
+
+@pytest.mark.parametrize("sink_options", [{"thread_id": "300000000000000001"},
+                                          {"embeds": False}], ids=["thread", "plain text"])
+async def test_the_counting_edit_reaches_a_thread_and_a_plain_text_sink(
+    tmp_path: Path, fake: FakeDiscord, inbox: Inbox, sink_options: dict[str, object]
+) -> None:
+    config = write_config(tmp_path, fake, sink_options=sink_options, routes=[
+        {"name": "errors", "min_level": "error", "sinks": ["errors"], "dedupe_window": "5m"}])
+    daemon = await Logship("run", "--config", str(config)).start()
+    try:
+        await daemon.wait_until_logged("running:")
+        bot = Bot(tmp_path)
+        for n in range(5):
+            bot.log("ERROR", f"Failed to fetch guild {100000000000000000 + n}")
+        await inbox.wait_for(lambda: bool(inbox.received))
+        assert await until_shown(fake, "×5,"), daemon.stderr
+        (message,) = fake.messages_for(ERRORS)
+        assert ("embeds" in message.payload) is (sink_options.get("embeds") is not False)
+        assert "could not edit" not in daemon.stderr
+        assert (await daemon.stop())[0] == 0
+    finally:
+        daemon.kill()

@@ -159,14 +159,16 @@ class WebhookClient:
                             timed_out=isinstance(exc, TimeoutError))
 
 
-    async def edit_message(self, url: WebhookURL, message_id: str, payload: dict[str, Any]
-                           ) -> Response:
-        """PATCH a message this webhook sent (its id from a `?wait=true` answer); the
-        answer, never an exception. 200 with the message means it was edited."""
+    async def edit_message(self, url: WebhookURL, message_id: str, payload: dict[str, Any],
+                           *, thread_id: str | None = None) -> Response:
+        """PATCH a message this webhook sent (its id from a `?wait=true` answer; `thread_id`
+        when it is in a thread); the answer, never an exception. 200 with the message
+        means it was edited."""
         started = time.monotonic()
         try:
             async with self._session.patch(
                 f"{url.post_url}/messages/{message_id}",
+                params={"thread_id": thread_id} if thread_id else None,
                 data=orjson.dumps(payload),
                 headers={"Content-Type": "application/json"},
                 timeout=self._timeout,
