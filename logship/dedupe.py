@@ -108,6 +108,7 @@ class Deduper:
         if repeat is None or now >= repeat.window_end:
             if repeat is not None:
                 self._closing.append(repeat)  # `due` gives it its last edit
+                self._by_first.pop((id(repeat.first), sink), None)
             repeat = Repeat(route.name, sink, event.fingerprint, event,
                             window_end=now + window, last_at=now)
             self._repeats[key] = self._by_first[(id(event), sink)] = repeat

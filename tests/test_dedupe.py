@@ -64,6 +64,16 @@ def test_repeats_are_counted_per_route_sink_and_window() -> None:
     assert deduper.admit(route, "a", error("boom 3"))  # a new window
 
 
+def test_a_first_never_delivered_is_forgotten_when_its_window_is_replaced() -> None:
+    now = [0.0]
+    deduper = Deduper(clock=lambda: now[0])
+    route = RouteConfig(name="errors", sinks=("a",), dedupe_window=60.0)
+    for window in range(100):  # each first is spooled, never answered for, then replaced
+        now[0] = 61.0 * window
+        assert deduper.admit(route, "a", error(f"boom {window}"))
+    assert len(deduper._by_first) == 1  # the current window's first, and no other
+
+
 def test_no_window_no_dedupe() -> None:
     deduper = Deduper()
     route = RouteConfig(name="all", sinks=("a",))
