@@ -220,3 +220,37 @@ async def test_an_unreadable_file_is_reported_once_and_read_once_readable(
     append(log, "[INFO] readable now")
     await running.collector.wait_for(lambda: len(running.collector.events) == 4)
     assert running.collector.messages[1:] == ["secret", "still locked", "readable now"]
+
+
+async def test_a_file_that_reuses_a_let_go_files_inode_is_read_from_its_start(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "bot.log"
+    append(log, *[f"[INFO] old {n} padding padding" for n in range(5)])
+    collector = Collector()
+    tailer = Tailer([source(tmp_path)], [], collector)
+    old = await tailer._open(source(tmp_path), str(log), initial=False)
+    assert old is not None
+    await tailer._pump(old)
+    await tailer._retire(old)  # deleted: let go, its acks may still be in flight
+    with log.open("w") as f:  # the same inode holding another file (inode reuse)
+        f.writelines(f"[INFO] NEW {n}\n" for n in range(3))
+    new = await tailer._open(source(tmp_path), str(log), initial=False)
+    assert new is not None and new.reader.position == 0
+    tailer.close()
+
+
+async def test_a_dormant_file_truncated_in_place_is_read_again_from_its_start(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    append(tmp_path / "a.log", "[INFO] a first line, longer than what replaces it " + "x" * 50)
+    append(tmp_path / "b.log", "[INFO] b first")
+    running = tail(max_open=1)
+    await running.collector.wait_for(lambda: len(running.collector.events) == 2)
+    dormant = next(f for f in running.tailer.files() if f.reader.closed)
+    path = Path(dormant.path)
+    with path.open("r+") as f:
+        f.truncate(0)
+    append(path, *[f"[INFO] new {n}" for n in range(7)])
+    await running.collector.wait_for(lambda: len(running.collector.events) == 9)
+    assert running.collector.messages[2:] == [f"new {n}" for n in range(7)]

@@ -228,7 +228,7 @@ class Tailer:
         for source in self._sources:
             for path in source.matcher.scan():
                 if path not in self._files:
-                    self._open(source.config, path, initial)
+                    await self._open(source.config, path, initial)
         self.watching.set()
         for tracked in list(self._files.values()):
             await self._pump(tracked)
@@ -240,7 +240,8 @@ class Tailer:
                 return source.config
         return None
 
-    def _open(self, source: SourceConfig, path: str, initial: bool) -> TrackedFile | None:
+    async def _open(self, source: SourceConfig, path: str, initial: bool
+                    ) -> TrackedFile | None:
         """Start following `path`: at its checkpoint if it is a file we know (by identity,
         under any name), else from its beginning (a file that appears while running, or
         one that took the place of a checkpointed file), else per `start_at`."""
@@ -313,11 +314,15 @@ class Tailer:
     def _renamed_from(self, reader: TailedFile) -> TrackedFile | None:
         """A file followed under another name that is this very file (a rename the
         watcher reported under its new name first, or a retired file renamed again).
-        The new name takes over from where the old one was."""
+        The new name takes over from where the old one was. The head must match too:
+        a deleted file's inode may be reused by a new file while the old one's events
+        are still in flight, and that new file is read from its start."""
         identity = reader.identity
         for tracked in (*self._files.values(), *self._retired):
             theirs = tracked.reader.identity
             if (theirs.dev, theirs.inode) != (identity.dev, identity.inode):
+                continue
+            if not is_same_file(reader.fd, theirs):
                 continue
             if self._files.get(tracked.path) is tracked:
                 del self._files[tracked.path]
@@ -381,7 +386,7 @@ class Tailer:
             elif change != Change.deleted:
                 source = self._source_for(path)
                 if source is not None:
-                    opened = self._open(source, path, initial=False)
+                    opened = await self._open(source, path, initial=False)
                     if opened is not None:
                         await self._pump(opened)
                 elif os.path.isdir(path):
@@ -407,7 +412,7 @@ class Tailer:
         if tracked.path in self._files and self._files[tracked.path] is tracked:
             await self._retire(tracked)
         if st is not None:
-            opened = self._open(tracked.source, tracked.path, initial=False)
+            opened = await self._open(tracked.source, tracked.path, initial=False)
             if opened is not None:
                 await self._pump(opened)
 
@@ -437,15 +442,20 @@ class Tailer:
             tracked.reader.close()
 
     def _wake(self, tracked: TrackedFile) -> bool:
-        """Open a dormant file again; False when its path now names another file."""
+        """Open a dormant file again; False when its path now names another file.
+
+        Only the inode decides: a file truncated in place while dormant keeps its
+        inode, and with the old identity kept `_pump` sees the changed head and reads
+        it again from the start (after catching up from a copy, if one was made)."""
         old = tracked.reader
         try:
             reader = TailedFile.open(old.path, old.position, old.max_line_bytes)
         except OSError:
             return False
-        if not is_same_file(reader.fd, old.identity):
+        if _inode(reader) != (old.identity.dev, old.identity.inode):
             reader.close()
             return False
+        reader.identity = old.identity
         tracked.reader = reader
         return True
 
