@@ -9,6 +9,7 @@ the events an alert needs: one event per record, its real level, kind, fields an
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -740,6 +741,23 @@ def test_a_utc_host_printing_est_is_recognised_from_fresh_lines() -> None:
     assert first.ts == datetime(2025, 7, 15, 20, 42, tzinfo=UTC)
     assert second.ts == datetime(2025, 7, 15, 20, 50, tzinfo=UTC)  # learned for the file
     assert first.fields["raw_time"] == "07/15 08:42 PM EST"
+
+
+def test_an_old_line_read_after_a_restart_takes_the_hosts_own_offset(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first line that gives the label away may be hours old (a backlog read after a
+    restart): "12:00 EST" read at 15:00 UTC on a UTC host is noon UTC, not 15:00."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        now = datetime(2025, 7, 15, 15, 0, tzinfo=UTC)
+        text = "[07/15 12:00 PM EST] [INFO] a\n[07/15 02:30 PM EST] [INFO] b\n"
+        first, second = parse_at(now, text, "/logs/2025-07-15/logs.log")
+        assert first.ts == datetime(2025, 7, 15, 12, 0, tzinfo=UTC)
+        assert second.ts == datetime(2025, 7, 15, 14, 30, tzinfo=UTC)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def test_time_only_stamps_cross_midnight() -> None:

@@ -140,7 +140,7 @@ class Clock:
             naive = datetime(year, month, day, hour, minute, second or 0)
             stamp = naive.replace(tzinfo=zone)
             if stamp - now > FUTURE_SLACK and self._learned is None:
-                learned = _offset_from(naive, now)
+                learned = _host_offset(naive, now) or _offset_from(naive, now)
                 if learned is not None:
                     self._learned = learned
                     stamp = naive.replace(tzinfo=learned)
@@ -185,6 +185,17 @@ def _nearest_year(reference: date, month: int, day: int) -> int | None:
         if best is None or distance < best[0]:
             best = (distance, year)
     return None if best is None else best[1]
+
+
+def _host_offset(naive: datetime, now: datetime) -> timezone | None:
+    """This host's own offset, if it puts `naive` in the past: logship runs beside the
+    bot, so a label that does not fit is most likely the host's clock under a fixed name.
+    Unlike `_offset_from`, it holds for an old line too (a restart reading a backlog)."""
+    offset = now.astimezone().utcoffset()
+    if offset is None:
+        return None
+    zone = timezone(offset)
+    return zone if naive.replace(tzinfo=zone) - now <= FUTURE_SLACK else None
 
 
 def _offset_from(naive: datetime, now: datetime) -> timezone | None:
