@@ -62,6 +62,7 @@ class _Running:
     worker: SinkWorker
     task: asyncio.Task[None]
     drainer: asyncio.Task[None]
+    retiring: bool = False  # removed by a reload, draining before it stops
 
 
 class Daemon:
@@ -220,17 +221,19 @@ class Daemon:
 
     async def _dispatch(self, events: list[Event], progress: FileProgress) -> None:
         """Route `events`; queue those that go somewhere, tracked by their file's watermark.
-        A repeat that a route's dedupe window counts instead of sending is done at once."""
-        match = self.router.match
+        A repeat that a route's dedupe window counts instead of sending is done at once.
+
+        A SIGHUP reload may swap the router and remove sinks at any await here, so the
+        router and the workers are looked up per event, and a sink already gone is
+        skipped; a worker retired while an event waits for it spools that event."""
         admit = self.deduper.admit
-        sinks = self.sinks
         unrouted: Counter[str] = Counter()
         counted = False
         if self.config.spool.redact:  # before anything is spooled or leaves the host
             events = list(map(self.redactor.redact_event, events))
         # (spool.redact = false: the spool keeps raw events; each sink's Renderer redacts)
         for event in events:
-            targets = match(event)
+            targets = self.router.match(event)
             if not targets:
                 unrouted[event.kind] += 1
                 continue
@@ -239,13 +242,14 @@ class Daemon:
             sending = [(route, sink) for route, sink in targets if admit(route, sink, event)]
             if len(sending) < len(targets):
                 counted = True
-            queued = [(route, sink) for route, sink in sending
-                      if not await self._storm_counts(sinks[sink].worker, event)]
+            queued = [(route, worker) for route, sink in sending
+                      if (worker := self._worker_named(sink)) is not None
+                      and not await self._storm_counts(worker, event)]
             if not queued:
                 continue
             event.ack = progress.track(event.offset, len(queued))
-            for route, sink in queued:
-                await sinks[sink].worker.put(Item(event, route))
+            for route, worker in queued:
+                await worker.put(Item(event, route))
         for kind, count in unrouted.items():
             self.metrics.event_routed(kind, None, count)
         if counted:
@@ -370,24 +374,31 @@ class Daemon:
     def _reload_sinks(self, new: Config) -> None:
         for name, sink in new.sinks.items():
             running = self.sinks.get(name)
-            if running is None:
+            if running is None or running.retiring:
                 self._start_worker(sink)
             else:
                 running.worker.sink = sink
                 running.worker.renderer = Renderer(sink, new.templates, self.host, new.routes,
                                                    redactor=self.redactor)
         for name in set(self.sinks) - set(new.sinks):
-            self._background.append(asyncio.create_task(self._retire_sink(name)))
+            running = self.sinks[name]
+            if not running.retiring:
+                running.retiring = True
+                self._background.append(asyncio.create_task(self._retire_sink(running)))
 
-    async def _retire_sink(self, name: str) -> None:
-        """A sink removed by reload: deliver what it has queued, then stop it."""
-        running = self.sinks[name]
+    async def _retire_sink(self, running: _Running) -> None:
+        """A sink removed by reload: deliver what it has queued, then stop it. An event
+        put after the drain (a dispatch that routed it before the reload) is spooled."""
+        name = running.worker.name
         await running.worker.drain(timeout=float("inf"))
         running.drainer.cancel()
         running.task.cancel()
         await asyncio.gather(running.task, running.drainer, return_exceptions=True)
-        del self.sinks[name]
-        log.info("sink %s removed (its queue was delivered first)", name)
+        late = await running.worker.retire("sink removed by reload")
+        if self.sinks.get(name) is running:  # not re-added by a later reload
+            del self.sinks[name]
+        log.info("sink %s removed (its queue was delivered first%s)", name,
+                 f"; {late} later events spooled" if late else "")
 
 
 def run_daemon(config: Config) -> int:

@@ -209,6 +209,7 @@ class SinkWorker:
         self._sending: list[Item] = []  # the batch being sent (or retried) now
         self._idle = asyncio.Event()
         self._idle.set()
+        self.retired: str | None = None  # why the sink was removed, once `retire()` ran
 
     @property
     def name(self) -> str:
@@ -227,17 +228,24 @@ class SinkWorker:
     async def put(self, item: Item) -> None:
         """Queue `item`; waits while the queue is full, by count or by bytes (that is the
         backpressure). An event larger than the byte cap still goes once the queue is
-        empty, so the cap is exceeded by at most one event."""
+        empty, so the cap is exceeded by at most one event. Once the worker is retired,
+        `item` goes to the spool instead, so its acknowledgement still resolves."""
         self._idle.clear()
-        while self.queued_bytes >= self.sink.queue_max_bytes and self.backlog > 0:
+        while (self.queued_bytes >= self.sink.queue_max_bytes and self.backlog > 0
+               and self.retired is None):
             self._room.clear()
             await self._room.wait()
+        if self.retired is not None:
+            await self._spool([item], "fallback", self.retired)
+            return
         self.queued_bytes += item.size
         try:
             await self.queue.put(item)
         except BaseException:
             self.queued_bytes -= item.size
             raise
+        if self.retired is not None:  # retired while this put waited for room
+            await self.retire(self.retired)
 
     def _release(self, items: Sequence[Item]) -> None:
         """`items` are delivered or spooled: their bytes no longer count."""
@@ -276,6 +284,17 @@ class SinkWorker:
         while self.backlog:
             self._idle.clear()
             await self._idle.wait()
+
+    async def retire(self, reason: str) -> int:
+        """The sink was removed (its run task must be stopped first): spool what is still
+        queued or unsent, and from now on whatever is put, waiting while the spool is
+        full, so every event's acknowledgement resolves. How many were spooled now."""
+        self.retired = reason
+        self._take_queued(limit=None)
+        left, self._pending = self._pending, []
+        if left:
+            await self._spool(left, "fallback", reason)
+        return len(left)
 
     def abandon(self, reason: str) -> int:
         """Spool what is still queued or unsent (the run task must be stopped first)."""

@@ -1,0 +1,107 @@
+"""A SIGHUP reload while events are on their way: a removed sink must neither kill the
+tailer's dispatch nor swallow an event, so every acknowledgement still resolves and the
+file's checkpoint keeps moving."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import aiohttp
+
+from logship.config import load_config
+from logship.daemon import Daemon
+from logship.deliver import Item, SinkWorker
+from logship.discord.client import WebhookClient
+from logship.event import Event, Level
+from logship.spool import read_segment, segments
+from logship.tail.checkpoint import FileProgress
+
+URL = "http://127.0.0.1:9/api/webhooks/123456789012345678/secret-token"
+
+
+def write_config(path: Path, sinks: list[str]) -> None:
+    """Sink `a` holds one event at a time, so a dispatch waits on it; route r → `sinks`."""
+    tables = "".join(f'[sinks.{name}]\nurl = "{URL}"\nqueue_size = {1 if name == "a" else 10}\n'
+                     for name in sinks)
+    path.write_text(f'[daemon]\nstate_dir = "{path.parent / "state"}"\n{tables}'
+                    f'[[routes]]\nname = "r"\nsinks = {sinks!r}\n'.replace("'", '"'))
+
+
+async def idle_daemon(config_path: Path, session: aiohttp.ClientSession) -> Daemon:
+    """A daemon whose workers never send: the test moves their queues by hand."""
+    daemon = Daemon(load_config(config_path), handle_signals=False)
+    daemon._client = WebhookClient(session)
+    for sink in daemon.config.sinks.values():
+        daemon._start_worker(sink)
+    for running in daemon.sinks.values():
+        running.task.cancel()
+        running.drainer.cancel()
+    return daemon
+
+
+async def until(predicate: object, rounds: int = 200) -> None:
+    for _ in range(rounds):
+        if predicate():  # type: ignore[operator]
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("never happened")
+
+
+def take(worker: SinkWorker) -> Item:
+    """What the sink's run loop would do on delivery: dequeue and resolve."""
+    item = worker.queue.get_nowait()
+    item.done()
+    worker._release([item])
+    return item
+
+
+async def test_a_sink_removed_while_dispatch_waits_spools_instead_of_crashing(
+        tmp_path: Path, session: aiohttp.ClientSession) -> None:
+    config = tmp_path / "config.toml"
+    write_config(config, ["a", "b"])
+    daemon = await idle_daemon(config, session)
+    a = daemon.sinks["a"].worker
+    b = daemon.sinks["b"].worker
+    await a.put(Item(Event(None, Level.ERROR, "filler")))  # a is full: the next put waits
+    progress = FileProgress(0)
+    events = [Event(None, Level.ERROR, f"e{i}", offset=10 * (i + 1)) for i in range(2)]
+    dispatch = asyncio.create_task(daemon._dispatch(events, progress))
+    await until(lambda: len(a.queue._putters) == 1)  # e0 waits for a (then goes to b)
+
+    write_config(config, ["a"])  # SIGHUP: sink b and its route target are gone
+    daemon.reload()
+    await until(lambda: "b" not in daemon.sinks)
+    assert b.retired is not None and b.backlog == 0
+
+    take(a)  # room in a: e0 goes in, then to b, which was retired meanwhile
+    await until(lambda: a.queue.qsize() == 1 and a.queue._queue[0].event is events[0])
+    assert take(a).event is events[0]
+    await until(lambda: a.queue.qsize() == 1)
+    assert take(a).event is events[1]
+    await asyncio.wait_for(dispatch, 1.0)  # no KeyError: the tailer lives on
+
+    assert progress.committed == events[-1].offset and progress.pending == 0
+    (segment,) = segments(daemon.config.daemon.spool_dir, "b")
+    assert [r.event.message for r in read_segment(segment)] == ["e0"]
+    daemon.spool.close()
+    daemon.history.close()
+
+
+async def test_an_event_put_after_retirement_is_spooled_and_acknowledged(
+        tmp_path: Path, session: aiohttp.ClientSession) -> None:
+    config = tmp_path / "config.toml"
+    write_config(config, ["a", "b"])
+    daemon = await idle_daemon(config, session)
+    b = daemon.sinks["b"].worker
+    progress = FileProgress(0)
+    early, late = (Event(None, Level.ERROR, m, offset=o) for m, o in (("early", 5), ("late", 9)))
+    early.ack, late.ack = progress.track(5, 1), progress.track(9, 1)
+    await b.put(Item(early))
+    assert await b.retire("sink removed by reload") == 1
+    await b.put(Item(late))  # a dispatch that held the worker from before the reload
+    assert progress.committed == 9 and b.backlog == 0
+    (segment,) = segments(daemon.config.daemon.spool_dir, "b")
+    assert [r.event.message for r in read_segment(segment)] == ["early", "late"]
+    daemon.spool.close()
+    daemon.history.close()
