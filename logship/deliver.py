@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 from logship.config import RouteConfig, SinkConfig
 from logship.discord.client import Outcome, Response, WebhookClient
-from logship.discord.payload import EMBEDS_MAX, Embed, Renderer, TemplateSet
+from logship.discord.payload import EMBEDS_MAX, Embed, Message, Renderer, TemplateSet
 from logship.discord.ratelimit import RateLimiter
 from logship.event import Event
 from logship.limits import event_bytes
@@ -104,6 +104,10 @@ class Batch:
 
     items: list[Item]
     digest: bool = False
+    # A digest's embeds, rendered once when the batch is made: a retry sends the same
+    # thing even if the sink's rendering changed meanwhile (a reload).
+    embeds: list[Embed] = field(default_factory=list)
+    message: Message | None = None  # the request as first sent: a retry resends it
 
 
 @dataclass
@@ -258,10 +262,29 @@ class SinkWorker:
                 self._idle.set()
                 item = await self.queue.get()
                 self._pending.append(item)
-            if self.gone or self.circuit.is_open:
-                await self._divert()
-                continue
-            await self._send_next()
+            try:
+                if self.gone or self.circuit.is_open:
+                    await self._divert()
+                else:
+                    await self._send_next()
+            except Exception as exc:  # a bug must not stop the sink for good
+                await self._recover(exc)
+
+    async def _recover(self, exc: Exception) -> None:
+        """An unexpected error while sending: spool the batch it hit (or, if it hit
+        while a batch was being made, what is pending), so its events' acknowledgements
+        resolve, then carry on with the rest."""
+        failed = self._sending or self._pending
+        if failed is self._pending:
+            self._pending = []
+        self._sending = []
+        log.error("sink %s: unexpected error while delivering; %d events go to the spool",
+                  self.name, len(failed), exc_info=exc)
+        try:
+            await self._spool(failed, "fallback", f"internal error: {exc!r}")
+        except Exception:
+            log.exception("sink %s: could not spool %d events after an unexpected error",
+                          self.name, len(failed))
 
     async def _divert(self) -> None:
         """The webhook is gone or its circuit is open: what is queued goes to the spool."""
@@ -323,11 +346,22 @@ class SinkWorker:
         """Full embeds while they keep up; digests once a backlog builds."""
         count = self.renderer.pack([it.embed(self.renderer)
                                     for it in self._pending[:EMBEDS_MAX]])
-        digest = self.backlog > DIGEST_AFTER_REQUESTS * count
-        if digest:
-            count = self.renderer.digest([it.event for it in self._pending])[1]
+        if self.backlog > DIGEST_AFTER_REQUESTS * count:
+            return self._digest_batch(self._pending)
         items, self._pending = self._pending[:count], self._pending[count:]
-        return Batch(items, digest)
+        return Batch(items)
+
+    def _digest_batch(self, candidates: list[Item]) -> Batch:
+        """A digest of as many leading `candidates` as one message holds; the others go
+        back to the front of the pending list."""
+        embeds, count = self.renderer.digest([it.event for it in candidates])
+        count = max(1, count)
+        items, rest = candidates[:count], candidates[count:]
+        if candidates is self._pending:
+            self._pending = rest
+        else:
+            self._pending[:0] = rest
+        return Batch(items, digest=True, embeds=embeds)
 
     # -- sending ------------------------------------------------------------------
 
@@ -350,14 +384,15 @@ class SinkWorker:
 
     def _embeds(self, batch: Batch) -> list[Embed]:
         if batch.digest:
-            embeds, taken = self.renderer.digest([it.event for it in batch.items])
-            assert taken == len(batch.items), "a digest batch always fits its embeds"
-            return embeds
+            return batch.embeds
         return [it.embed(self.renderer) for it in batch.items]
 
     async def _post(self, batch: Batch) -> Response:
-        message = self.renderer.payload(self._embeds(batch), [it.route for it in batch.items],
-                                        plain_profile=self._plain_profile)
+        if batch.message is None:
+            batch.message = self.renderer.payload(
+                self._embeds(batch), [it.route for it in batch.items],
+                plain_profile=self._plain_profile)
+        message = batch.message
         try:
             response = await self.client.execute(self.sink.url, message.body,
                                                  files=message.files,
@@ -421,6 +456,7 @@ class SinkWorker:
             self._plain_profile = True
             log.error("sink %s: Discord refuses its username or avatar (%s); sending "
                       "without them", self.name, reason)
+            batch.message = None
             return batch
         items = batch.items
         if len(items) > 1:
@@ -428,7 +464,9 @@ class SinkWorker:
             log.warning("sink %s: Discord refused a batch of %d (%s); sending it split",
                         self.name, len(items), reason)
             self._pending[:0] = items[half:]
-            return Batch(items[:half], batch.digest)
+            if batch.digest:
+                return self._digest_batch(items[:half])
+            return Batch(items[:half])
         (item,) = items
         if batch.digest or not item.minimal:
             item.minimal = True

@@ -4,6 +4,8 @@ retries, refusals, a deleted webhook, the spool fallback, and acknowledgements."
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from aioresponses import CallbackResult, aioresponses
 from logship.config import SinkConfig
 from logship.deliver import Circuit, Item, SinkWorker
 from logship.discord.client import WebhookClient
+from logship.discord.payload import Renderer
 from logship.discord.ratelimit import RateLimits
 from logship.event import Event, Level
 from logship.spool import Spool, read_segment, segments
@@ -226,3 +229,45 @@ async def test_a_timeout_is_retried_and_counted_as_a_possible_duplicate(mocked, 
     worker = make_worker(session, tmp_path)
     await run_until_idle(worker, events(FileProgress(0), Level.ERROR))
     assert worker.stats.possible_duplicates == 1 and worker.stats.delivered == 1
+
+
+async def test_a_reload_during_a_digest_retry_resends_the_same_digest(mocked, session, tmp_path
+                                                                     ) -> None:
+    worker = make_worker(session, tmp_path, queue_size=200)
+
+    def reload_then_429(url: Any, **kwargs: Any) -> CallbackResult:
+        plain = dataclasses.replace(worker.sink, embeds=False)  # what a SIGHUP does
+        worker.sink, worker.renderer = plain, Renderer(plain)
+        return CallbackResult(status=429, payload={"retry_after": 0, "global": False})
+
+    mocked.post(POST, callback=reload_then_429)
+    mocked.post(POST, payload=OK, repeat=True)
+    progress = FileProgress(0)
+    await run_until_idle(worker, events(progress, *[Level.ERROR] * 150))
+    first, again, *_ = sent_payloads(mocked)
+    assert again == first  # the same request: the reload applies to the next one
+    assert progress.committed == 1500 and worker.stats.delivered == 150
+
+
+async def test_an_unexpected_error_spools_its_batch_and_the_worker_goes_on(
+        mocked, session, tmp_path, caplog) -> None:
+    mocked.post(POST, payload=OK, repeat=True)
+    worker = make_worker(session, tmp_path)
+    render, calls = worker.renderer.payload, []
+
+    def payload(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        if len(calls) == 1:
+            raise RuntimeError("a bug")
+        return render(*args, **kwargs)
+
+    worker.renderer.payload = payload  # type: ignore[method-assign]
+    progress = FileProgress(0)
+    first, second = events(progress, Level.ERROR, Level.ERROR)
+    with caplog.at_level(logging.ERROR, logger="logship.deliver"):
+        await run_until_idle(worker, [first])
+        await run_until_idle(worker, [second])
+    (record,) = read_segment(segments(tmp_path / "spool")[0])
+    assert record.event.message == "event 0" and "a bug" in record.error
+    assert progress.committed == 20 and worker.stats.delivered == 1
+    assert any(r.exc_info and "unexpected error" in r.getMessage() for r in caplog.records)
