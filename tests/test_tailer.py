@@ -254,3 +254,26 @@ async def test_a_dormant_file_truncated_in_place_is_read_again_from_its_start(
     append(path, *[f"[INFO] new {n}" for n in range(7)])
     await running.collector.wait_for(lambda: len(running.collector.events) == 9)
     assert running.collector.messages[2:] == [f"new {n}" for n in range(7)]
+
+
+async def test_a_reload_that_drops_a_file_mid_dispatch_flushes_it_and_goes_on(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "bot.log"
+    append(log, "[INFO] one", "[INFO] two")  # "two" is held: a traceback may follow
+    collector = Collector()
+    gate, entered = asyncio.Event(), asyncio.Event()
+
+    async def gated(events: list[Event], progress: FileProgress) -> None:
+        entered.set()
+        await gate.wait()
+        await collector(events, progress)
+
+    running = Running(Tailer([source(tmp_path)], [], gated), collector)
+    await asyncio.wait_for(entered.wait(), WAIT)
+    running.tailer.set_sources([])  # SIGHUP: no source matches bot.log any more
+    gate.set()
+    await collector.wait_for(lambda: collector.messages == ["one", "two"])
+    assert not running.task.done()
+    assert running.tailer.files() == [] and running.tailer.open_files == 0
+    await running.finish()

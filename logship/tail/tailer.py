@@ -116,6 +116,7 @@ class Tailer:
         self._own_log_refused: set[str] = set()  # reported once per name
         self._files: dict[str, TrackedFile] = {}
         self._retired: list[TrackedFile] = []
+        self._dropped: list[TrackedFile] = []  # unmatched after a reload, not let go yet
         self._unreadable: set[str] = set()  # reported once, retried on their next change
         self._copies_read: dict[tuple[int, int], int] = {}  # copytruncate copies: how far
         self.lines_read = 0
@@ -133,20 +134,23 @@ class Tailer:
         while initial or not stop.is_set():  # the files found at start are read at least
             self._rewatch.clear()
             await self._watch(stop, initial)
+            await self._let_go_dropped()
             initial = False
 
     def set_sources(self, sources: Sequence[SourceConfig]) -> None:
         """A reload: follow these sources from now on. Files still matched keep their
         place (nothing is read again); files no longer matched are let go once their
-        events are done; new matches start as at startup (`start_at`)."""
+        events are done; new matches start as at startup (`start_at`).
+
+        A file no longer matched may be in the middle of a read (paused in `dispatch`):
+        it is only set aside here, and `run` reads it to its end, flushes what it holds
+        and closes it between reads."""
         self._sources = [_Source(s) for s in sources]
         for tracked in list(self._files.values()):
             source = self._source_for(tracked.path)
             if source is None:
-                log.info("no longer following %s (not matched after reload)", tracked.path)
-                tracked.reader.close()
                 del self._files[tracked.path]
-                self._retired.append(tracked)
+                self._dropped.append(tracked)
             else:
                 tracked.source = source
         self._rewatch.set()
@@ -195,19 +199,22 @@ class Tailer:
     def checkpoints(self) -> list[Checkpoint]:
         """The committed position of every file still followed or still in flight."""
         self._forget_finished()
-        return [f.checkpoint() for f in (*self._files.values(), *self._retired)]
+        return [f.checkpoint() for f in self._all()]
 
     @property
     def changed(self) -> bool:
-        return any(f.progress.changed for f in (*self._files.values(), *self._retired))
+        return any(f.progress.changed for f in self._all())
 
     def mark_saved(self) -> None:
-        for f in (*self._files.values(), *self._retired):
+        for f in self._all():
             f.progress.changed = False
 
     def close(self) -> None:
-        for f in (*self._files.values(), *self._retired):
+        for f in self._all():
             f.reader.close()
+
+    def _all(self) -> tuple[TrackedFile, ...]:
+        return (*self._files.values(), *self._dropped, *self._retired)
 
     def files(self) -> list[TrackedFile]:
         return list(self._files.values())
@@ -402,6 +409,8 @@ class Tailer:
             await self._finish_dormant(tracked)
         else:
             await self._pump(tracked)
+        if tracked in self._dropped:
+            return  # a reload let go of it meanwhile; its path is not ours any more
         try:
             st = os.stat(tracked.path)
         except FileNotFoundError:
@@ -426,6 +435,18 @@ class Tailer:
         self._retired.append(tracked)
         log.info("let go of %s (rotated or deleted) at offset %d",
                  tracked.path, tracked.reader.position)
+
+    async def _let_go_dropped(self) -> None:
+        """Read the files a reload no longer matches to their end, hand out what they
+        hold, and close them (their events in flight still count)."""
+        while self._dropped:
+            tracked = self._dropped[0]
+            await self._pump(tracked)
+            await self._flush(tracked)
+            tracked.reader.close()
+            self._dropped.remove(tracked)
+            self._retired.append(tracked)
+            log.info("no longer following %s (not matched after reload)", tracked.path)
 
     def _forget_finished(self) -> None:
         self._retired = [f for f in self._retired if f.progress.pending]
