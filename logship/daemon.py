@@ -4,7 +4,8 @@ Lifecycle of `Daemon.run()`:
 1. load checkpoints, start one worker per sink, start the tailer;
 2. save checkpoints every `checkpoint_interval` while something changed;
 3. on SIGTERM/SIGINT: stop reading, let the workers drain for up to `drain_timeout`,
-   spool what is left, save checkpoints, return 0. A second signal skips the drain.
+   spool what is left, save checkpoints, return 0 (1 when the tailer died of an error,
+   so systemd restarts the service). A second signal skips the drain.
 4. on SIGHUP: reload the config; an invalid one is reported and the old one stays.
 
 The daemon is the only place that knows both the tailer and the workers: `dispatch`
@@ -14,7 +15,6 @@ routes each event, registers it with the file's watermark, and queues it per sin
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 import socket
@@ -122,7 +122,15 @@ class Daemon:
             await self._announce_ready(tail_task)
             await self._until_stopped(tail_task)
             await self._shutdown(tail_task, saver)
-        return 0
+        return self._exit_status(tail_task)
+
+    @staticmethod
+    def _exit_status(tail_task: asyncio.Task[None]) -> int:
+        """1 when the tailer died of an error (so systemd's Restart=on-failure restarts
+        the service), else 0."""
+        if tail_task.cancelled() or tail_task.exception() is None:
+            return 0
+        return 1
 
     async def _announce_ready(self, tail_task: asyncio.Task[None]) -> None:
         """Once the files are open and watched: metrics, READY=1, the watchdog."""
@@ -162,8 +170,12 @@ class Daemon:
     async def _shutdown(self, tail_task: asyncio.Task[None], saver: asyncio.Task[None]) -> None:
         self._stop.set()
         self.notifier.stopping("stopping: draining queues")
-        with contextlib.suppress(Exception):
+        failed_before = tail_task.done()
+        try:
             await tail_task
+        except Exception as exc:
+            if not failed_before:  # _until_stopped reported the earlier failures
+                log.error("the tailer failed while stopping: %r", exc)
         await self._drain()
         for running in self.sinks.values():
             running.drainer.cancel()

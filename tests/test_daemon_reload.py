@@ -1,6 +1,7 @@
-"""A SIGHUP reload while events are on their way: a removed sink must neither kill the
-tailer's dispatch nor swallow an event, so every acknowledgement still resolves and the
-file's checkpoint keeps moving."""
+"""The daemon's lifecycle in process. A SIGHUP reload while events are on their way: a
+removed sink must neither kill the tailer's dispatch nor swallow an event, so every
+acknowledgement still resolves and the file's checkpoint keeps moving. A tailer that
+died makes the exit status a failure."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import asyncio
 from pathlib import Path
 
 import aiohttp
+import pytest
 
+from logship import daemon as daemon_module
 from logship.config import load_config
 from logship.daemon import Daemon
 from logship.deliver import Item, SinkWorker
@@ -16,6 +19,7 @@ from logship.discord.client import WebhookClient
 from logship.event import Event, Level
 from logship.spool import read_segment, segments
 from logship.tail.checkpoint import FileProgress
+from logship.tail.tailer import Tailer
 
 URL = "http://127.0.0.1:9/api/webhooks/123456789012345678/secret-token"
 
@@ -105,3 +109,17 @@ async def test_an_event_put_after_retirement_is_spooled_and_acknowledged(
     assert [r.event.message for r in read_segment(segment)] == ["early", "late"]
     daemon.spool.close()
     daemon.history.close()
+
+
+async def test_a_tailer_that_died_makes_the_exit_status_a_failure(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    class BrokenTailer(Tailer):
+        async def run(self, stop: asyncio.Event) -> None:
+            raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(daemon_module, "Tailer", BrokenTailer)
+    config = tmp_path / "config.toml"
+    write_config(config, ["a"])
+    daemon = Daemon(load_config(config), handle_signals=False)
+    # systemd's Restart=on-failure only restarts a service that exits non-zero
+    assert await asyncio.wait_for(daemon.run(), 10.0) == 1
