@@ -38,9 +38,8 @@ from logship.spool import (
     SpoolRecord,
     exclusive,
     mark_replayed,
-    replayed_offsets,
+    outstanding,
     rewrite_segment,
-    scan_segment,
     segments,
 )
 
@@ -174,14 +173,14 @@ async def _replay(config: Config, spool_dir: Path, selection: Selection,
                     if not mine:
                         summary.busy += 1
                         continue
-                    delivered = replayed_offsets(path)  # by a replay killed midway
-                    records = [(end, r) for end, r in scan_segment(path).records
-                               if end not in delivered]
+                    # what a replay killed midway or the drain sent is left out, and
+                    # dropped when the segment is rewritten
+                    records, settled = outstanding(path)
                     chosen = [(end, r) for end, r in records
                               if selection.wants(r) and r.sink in config.sinks]
                     summary.unknown_sinks.update(r.sink for _, r in records
                                                  if r.sink not in config.sinks)
-                    if not chosen and not delivered:
+                    if not chosen and not settled:
                         continue
                     kept = await replayer.segment(path, chosen)
                     taken = {end for end, _ in chosen}
@@ -192,7 +191,7 @@ async def _replay(config: Config, spool_dir: Path, selection: Selection,
             loop.remove_signal_handler(signal.SIGINT)
             await replayer.close()
     summary.remaining = sum(1 for p in segments(spool_dir, selection.sink)
-                            for _, r in scan_segment(p).records if selection.wants(r))
+                            for _, r in outstanding(p)[0] if selection.wants(r))
     return summary
 
 
@@ -201,7 +200,7 @@ def count_selected(config: Config, spool_dir: Path, selection: Selection
     """The records `selection` picks, by sink."""
     by_sink: dict[str, list[SpoolRecord]] = {}
     for path in segments(spool_dir, selection.sink):
-        for _, record in scan_segment(path).records:
+        for _, record in outstanding(path)[0]:
             if selection.wants(record):
                 by_sink.setdefault(record.sink, []).append(record)
     return by_sink

@@ -304,6 +304,19 @@ def replayed_offsets(path: Path) -> set[int]:
     return {int(word) for word in text.split() if word.isdigit()}
 
 
+def outstanding(path: Path) -> tuple[list[tuple[int, SpoolRecord]], bool]:
+    """The records of `path` (each with its end offset) still to deliver, and whether it
+    holds any already delivered: those a replay sent before it was stopped (`.replayed`)
+    and the `fallback` ones the drain got through (up to `.done`; the drain never sends
+    `dead` records, so the offset does not cover them)."""
+    replayed = replayed_offsets(path)
+    drained = drained_offset(path)
+    found = scan_segment(path).records
+    left = [(end, r) for end, r in found
+            if end not in replayed and not (r.reason == "fallback" and end <= drained)]
+    return left, len(left) < len(found)
+
+
 def mark_replayed(path: Path, offsets: list[int]) -> None:
     """Record, durably, that the records of `path` ending at `offsets` were delivered,
     so a replay killed before it rewrote the segment does not send them again."""

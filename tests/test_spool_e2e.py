@@ -13,7 +13,7 @@ import pytest
 
 from logship.event import Event, Level
 from logship.fake_discord import FakeDiscord
-from logship.spool import Spool, SpoolRecord, read_segment, segments
+from logship.spool import Spool, SpoolRecord, mark_drained, read_segment, scan_segment, segments
 from tests.e2e import TOKEN, WEBHOOK_IDS, Bot, Inbox, Logship, run_cli, write_config
 
 pytestmark = pytest.mark.e2e
@@ -167,3 +167,21 @@ async def test_replay_leaves_what_the_running_daemon_holds(tmp_path: Path, fake:
     finally:
         spool.close()
     assert TOKEN not in out  # the URL's token never shows, not even in a note
+
+
+async def test_replay_skips_what_the_drain_already_delivered(tmp_path: Path, fake: FakeDiscord,
+                                                             inbox: Inbox) -> None:
+    config = write_config(tmp_path, fake)
+    spool_dir = tmp_path / "state" / "spool"
+    spool = Spool(spool_dir)
+    spool.append([SpoolRecord(event=Event(ts=None, level=Level.ERROR, message=f"#{n}"),
+                              sink="errors", reason=reason, error="HTTP 503")
+                  for n, reason in [(1, "fallback"), (2, "fallback"), (3, "dead"),
+                                    (4, "fallback")]])
+    spool.close()
+    (path,) = segments(spool_dir)
+    mark_drained(path, scan_segment(path).records[2][0])  # the drain sent #1 and #2
+    status, out, _ = await run_cli("replay", str(spool_dir), "--config", str(config))
+    assert status == 0, out
+    assert inbox.ids(ERRORS) == Counter({3: 1, 4: 1})  # dead ones are never drained
+    assert "2 delivered, 0 remain" in out and segments(spool_dir) == []
