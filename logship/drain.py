@@ -114,6 +114,7 @@ class SpoolDrainer:
                 route = self.worker.renderer.route(record.route)
                 await self.worker.put(Item(record.event, route, origin=record))
             await self.worker.drain(timeout=float("inf"))
+            self.spool.sync()  # what failed again is on disk before the mark passes it
             mark_drained(path, progress.committed)
             self.drained += len(chunk)
             first += size
@@ -121,6 +122,7 @@ class SpoolDrainer:
 
     def _finish(self, path: Path, *, fallback_seen: bool) -> None:
         """The segment is through: delete it, keeping its dead records."""
+        self.spool.sync()  # events spooled anew are on disk before their old copy goes
         whole = scan_segment(path)
         if whole.unreadable:
             set_aside(path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import orjson
 import pytest
 from aioresponses import aioresponses
 
+from logship import drain
 from logship.config import SinkConfig
 from logship.deliver import Item, SinkWorker
 from logship.discord.client import WebhookClient
@@ -218,3 +220,27 @@ async def test_a_drain_that_fails_again_on_a_full_spool_does_not_stall(mocked, s
                                                                  for n in range(3)]
     assert [r.first_failure for r in records] == first
     assert [r.attempts for r in records] == [4, 4, 4]  # 2 before, 2 in this drain
+
+
+async def test_events_that_fail_again_are_synced_before_their_old_copy_goes(
+        mocked, session, tmp_path, monkeypatch) -> None:
+    mocked.post(POST, status=503, repeat=True)
+    spool = Spool(tmp_path)
+    spool.append([record(n) for n in range(3)])
+    spool.close()
+    unsynced: list[str] = []
+
+    def check(name: str, real: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any) -> Any:
+            if any(segment.dirty for segment in spool._open.values()):
+                unsynced.append(name)
+            return real(*args)
+        return call
+
+    monkeypatch.setattr(drain, "mark_drained", check("mark_drained", drain.mark_drained))
+    monkeypatch.setattr(drain, "rewrite_segment",
+                        check("rewrite_segment", drain.rewrite_segment))
+    worker = worker_for(session, spool, max_attempts=1, circuit_failures=100)
+    await drain_once(worker, spool)
+    assert worker.stats.spooled == 3 and len(segments(tmp_path)) == 1
+    assert unsynced == []
