@@ -277,3 +277,23 @@ async def test_a_reload_that_drops_a_file_mid_dispatch_flushes_it_and_goes_on(
     assert not running.task.done()
     assert running.tailer.files() == [] and running.tailer.open_files == 0
     await running.finish()
+
+
+async def test_a_stop_ends_reading_a_big_backlog_at_once(tmp_path: Path) -> None:
+    lines = [f'{{"msg": "backlog line {n:07d} padding padding"}}' for n in range(60_000)]
+    for name in ("a.log", "b.log"):  # each several read chunks long
+        append(tmp_path / name, *lines)
+    collector = Collector()
+    stop = asyncio.Event()
+
+    async def stop_at_first(events: list[Event], progress: FileProgress) -> None:
+        stop.set()  # SIGTERM while the backlog is being read
+        await collector(events, progress)
+
+    tailer = Tailer([source(tmp_path, format="json")], [], stop_at_first)
+    await asyncio.wait_for(tailer.run(stop), WAIT)
+    assert 0 < tailer.lines_read < len(lines)  # one chunk of one file, no more
+    assert {e.path for e in collector.events} == {str(tmp_path / "a.log")}
+    [a, b] = sorted(tailer.checkpoints(), key=lambda c: c.path)
+    assert a.offset == collector.events[-1].offset and b.offset == 0
+    tailer.close()

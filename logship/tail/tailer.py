@@ -125,11 +125,17 @@ class Tailer:
         # their reading must not hold back systemd's READY=1.
         self.watching = asyncio.Event()
         self._rewatch = asyncio.Event()  # the sources changed: watch their folders anew
+        self._stop: asyncio.Event | None = None  # run's: once set, reading stops
 
     # -- public -------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Follow the files until `stop` is set. Returns once reading has stopped."""
+        """Follow the files until `stop` is set. Returns once reading has stopped.
+
+        Reading stops between chunks as soon as `stop` is set, even in a big backlog:
+        what was read is handed out, the rest is not checkpointed and is read next time.
+        """
+        self._stop = stop
         initial = True
         while initial or not stop.is_set():  # the files found at start are read at least
             self._rewatch.clear()
@@ -238,6 +244,8 @@ class Tailer:
                     await self._open(source.config, path, initial)
         self.watching.set()
         for tracked in list(self._files.values()):
+            if self._stopping:
+                break
             await self._pump(tracked)
         self._release_descriptors()
 
@@ -427,8 +435,8 @@ class Tailer:
 
     async def _retire(self, tracked: TrackedFile) -> None:
         """The path no longer names this file: read it to its end and release it."""
-        await self._pump(tracked)
-        await self._flush(tracked)
+        if await self._pump(tracked):
+            await self._flush(tracked)
         tracked.reader.close()
         if self._files.get(tracked.path) is tracked:
             del self._files[tracked.path]
@@ -441,8 +449,8 @@ class Tailer:
         hold, and close them (their events in flight still count)."""
         while self._dropped:
             tracked = self._dropped[0]
-            await self._pump(tracked)
-            await self._flush(tracked)
+            if await self._pump(tracked):
+                await self._flush(tracked)
             tracked.reader.close()
             self._dropped.remove(tracked)
             self._retired.append(tracked)
@@ -497,11 +505,16 @@ class Tailer:
 
     # -- reading --------------------------------------------------------------------
 
-    async def _pump(self, tracked: TrackedFile) -> None:
-        """Hand out every complete line now in the file."""
+    @property
+    def _stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
+
+    async def _pump(self, tracked: TrackedFile) -> bool:
+        """Hand out every complete line now in the file. False when a stop ended the
+        reading before the file's end (what is held then is not the file's last)."""
         reader = tracked.reader
         if reader.closed:
-            return
+            return True
         if reader.was_truncated():
             await self._catch_up_from_copy(tracked)
             held = tracked.parser.flush()  # the old content's last record is complete
@@ -512,8 +525,11 @@ class Tailer:
             tracked.parser = make_parser(tracked.source.format, source=tracked.source.name,
                                          path=reader.path)
             tracked.progress.reset(0)
-        got_lines = False
-        while (batch := reader.read_lines()) is not None:
+        got_lines = at_end = False
+        while not self._stopping:
+            if (batch := reader.read_lines()) is None:
+                at_end = True
+                break
             got_lines = got_lines or bool(batch.lines)
             await self._hand_out(tracked, batch)
             await asyncio.sleep(0)  # let the workers and the watcher run between chunks
@@ -525,6 +541,7 @@ class Tailer:
             tracked.flush_at = None
         elif got_lines or tracked.flush_at is None:
             tracked.flush_at = now + tracked.source.idle_flush
+        return at_end
 
     async def _catch_up_from_copy(self, tracked: TrackedFile) -> None:
         """Truncated in place: if a copy was made first (logrotate's copytruncate), read
@@ -588,8 +605,8 @@ class Tailer:
         now = time.monotonic()
         for tracked in list(self._files.values()):
             if tracked.flush_at is not None and tracked.flush_at <= now:
-                await self._pump(tracked)  # news since the deadline was set move it on
-                if tracked.flush_at is not None and tracked.flush_at <= now:
+                at_end = await self._pump(tracked)  # news since the deadline move it on
+                if at_end and tracked.flush_at is not None and tracked.flush_at <= now:
                     await self._flush(tracked)
         self._release_descriptors()
 
