@@ -493,12 +493,16 @@ class SinkWorker:
             if self.on_trip is not None:
                 self.on_trip(self.circuit.cooldown)
             return None
-        attempts = items[0].attempts
-        if attempts >= self.sink.max_attempts:
+        exhausted = [it for it in items if it.attempts >= self.sink.max_attempts]
+        if exhausted:  # each event by its own count: a batch may mix old and new ones
             log.error("sink %s: giving up after %d attempts (%s); %d events spooled",
-                      self.name, attempts, reason, len(items))
-            await self._spool(items, "fallback", reason, response.status)
-            return None
+                      self.name, self.sink.max_attempts, reason, len(exhausted))
+            await self._spool(exhausted, "fallback", reason, response.status)
+            if len(exhausted) == len(items):
+                return None
+            items = [it for it in items if it.attempts < self.sink.max_attempts]
+            batch = self._digest_batch(items) if batch.digest else Batch(items)
+        attempts = max(it.attempts for it in items)
         delay = self._backoff(attempts, self.sink.retry_base, self.sink.retry_cap)
         self.stats.retries += 1
         log.warning("sink %s: %s; retry %d in %.2f s", self.name, reason, attempts, delay)

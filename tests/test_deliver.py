@@ -271,3 +271,18 @@ async def test_an_unexpected_error_spools_its_batch_and_the_worker_goes_on(
     assert record.event.message == "event 0" and "a bug" in record.error
     assert progress.committed == 20 and worker.stats.delivered == 1
     assert any(r.exc_info and "unexpected error" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_mixed_batch_spools_only_the_events_out_of_attempts(mocked, session, tmp_path
+                                                                   ) -> None:
+    mocked.post(POST, status=503)
+    mocked.post(POST, payload=OK)
+    progress = FileProgress(0)
+    tried, fresh = events(progress, Level.ERROR, Level.ERROR)
+    tried.attempts = 2  # split off a refused batch after two failures, say
+    worker = make_worker(session, tmp_path, max_attempts=3)
+    await run_until_idle(worker, [tried, fresh])
+    (record,) = read_segment(segments(tmp_path / "spool")[0])
+    assert record.event.message == "event 0" and record.attempts == 3
+    assert worker.stats.delivered == 1 and progress.committed == 20
+    assert len(sent_payloads(mocked)[1]["embeds"]) == 1  # the retry carries only event 1
