@@ -3,9 +3,10 @@
 Lifecycle of `Daemon.run()`:
 1. load checkpoints, start one worker per sink, start the tailer;
 2. save checkpoints every `checkpoint_interval` while something changed;
-3. on SIGTERM/SIGINT: stop reading, let the workers drain for up to `drain_timeout`,
-   spool what is left, save checkpoints, return 0 (1 when the tailer died of an error,
-   so systemd restarts the service). A second signal skips the drain.
+3. on SIGTERM/SIGINT: stop reading, let the workers drain for up to `drain_timeout`
+   (a tailer still waiting on a full queue by then is cancelled), spool what is left,
+   save checkpoints, return 0 (1 when the tailer died of an error, so systemd restarts
+   the service). A second signal cuts both waits short.
 4. on SIGHUP: reload the config; an invalid one is reported and the old one stays.
 
 The daemon is the only place that knows both the tailer and the workers: `dispatch`
@@ -170,13 +171,9 @@ class Daemon:
     async def _shutdown(self, tail_task: asyncio.Task[None], saver: asyncio.Task[None]) -> None:
         self._stop.set()
         self.notifier.stopping("stopping: draining queues")
-        failed_before = tail_task.done()
-        try:
-            await tail_task
-        except Exception as exc:
-            if not failed_before:  # _until_stopped reported the earlier failures
-                log.error("the tailer failed while stopping: %r", exc)
-        await self._drain()
+        deadline = asyncio.get_running_loop().time() + self.config.daemon.drain_timeout
+        await self._stop_reading(tail_task, deadline)
+        await self._drain(deadline)
         for running in self.sinks.values():
             running.drainer.cancel()
             running.task.cancel()
@@ -200,9 +197,30 @@ class Daemon:
         self.tailer.close()
         log.info("stopped")
 
-    async def _drain(self) -> None:
-        """Give the workers `drain_timeout` to finish, cut short by a second signal."""
-        timeout = self.config.daemon.drain_timeout
+    async def _stop_reading(self, tail_task: asyncio.Task[None], deadline: float) -> None:
+        """Let the tailer finish the batch it is dispatching (it may wait on a full queue)
+        until `deadline` or a second signal; then cancel it. An event it had not queued
+        everywhere stays unacknowledged, so the checkpoint stays before it."""
+        failed_before = tail_task.done()
+        if not tail_task.done():
+            hurry = asyncio.create_task(self._hurry.wait())
+            timeout = max(0.0, deadline - asyncio.get_running_loop().time())
+            await asyncio.wait({tail_task, hurry}, timeout=timeout,
+                               return_when=asyncio.FIRST_COMPLETED)
+            hurry.cancel()
+        if not tail_task.done():
+            log.warning("stopping: the tailer is still dispatching; cancelling it")
+            tail_task.cancel()
+            await asyncio.wait({tail_task})
+        if tail_task.cancelled() or failed_before:  # _until_stopped reported a failure
+            return
+        if (exc := tail_task.exception()) is not None:
+            log.error("the tailer failed while stopping: %r", exc)
+
+    async def _drain(self, deadline: float) -> None:
+        """Give the workers until `deadline` (`drain_timeout` after the stop) to finish,
+        cut short by a second signal."""
+        timeout = deadline - asyncio.get_running_loop().time()
         if self._hurry.is_set() or timeout <= 0:
             return
         log.info("stopping: draining queues for up to %.1f s", timeout)

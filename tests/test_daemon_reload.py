@@ -1,11 +1,13 @@
 """The daemon's lifecycle in process. A SIGHUP reload while events are on their way: a
 removed sink must neither kill the tailer's dispatch nor swallow an event, so every
 acknowledgement still resolves and the file's checkpoint keeps moving. A tailer that
-died makes the exit status a failure."""
+died makes the exit status a failure; one stuck dispatching (a full queue) does not
+hold up a stop past `drain_timeout` or a second signal."""
 
 from __future__ import annotations
 
 import asyncio
+import signal
 from pathlib import Path
 
 import aiohttp
@@ -24,11 +26,12 @@ from logship.tail.tailer import Tailer
 URL = "http://127.0.0.1:9/api/webhooks/123456789012345678/secret-token"
 
 
-def write_config(path: Path, sinks: list[str]) -> None:
+def write_config(path: Path, sinks: list[str], drain_timeout: float = 5.0) -> None:
     """Sink `a` holds one event at a time, so a dispatch waits on it; route r → `sinks`."""
     tables = "".join(f'[sinks.{name}]\nurl = "{URL}"\nqueue_size = {1 if name == "a" else 10}\n'
                      for name in sinks)
-    path.write_text(f'[daemon]\nstate_dir = "{path.parent / "state"}"\n{tables}'
+    path.write_text(f'[daemon]\nstate_dir = "{path.parent / "state"}"\n'
+                    f'drain_timeout = {drain_timeout}\n{tables}'
                     f'[[routes]]\nname = "r"\nsinks = {sinks!r}\n'.replace("'", '"'))
 
 
@@ -123,3 +126,35 @@ async def test_a_tailer_that_died_makes_the_exit_status_a_failure(
     daemon = Daemon(load_config(config), handle_signals=False)
     # systemd's Restart=on-failure only restarts a service that exits non-zero
     assert await asyncio.wait_for(daemon.run(), 10.0) == 1
+
+
+class StuckTailer(Tailer):
+    """Dispatching into a queue that never empties: it does not notice the stop."""
+
+    cancelled = False
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.watching.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            StuckTailer.cancelled = True
+            raise
+
+
+@pytest.mark.parametrize("signals, drain_timeout", [(1, 0.2), (2, 3600.0)])
+async def test_a_stuck_tailer_is_cancelled_after_the_drain_timeout_or_a_second_signal(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signals: int,
+        drain_timeout: float) -> None:
+    monkeypatch.setattr(daemon_module, "Tailer", StuckTailer)
+    monkeypatch.setattr(StuckTailer, "cancelled", False)
+    config = tmp_path / "config.toml"
+    write_config(config, ["a"], drain_timeout=drain_timeout)
+    daemon = Daemon(load_config(config), handle_signals=False)
+    running = asyncio.create_task(daemon.run())
+    await until(lambda: daemon.tailer is not None and daemon.tailer.watching.is_set())
+    for _ in range(signals):
+        daemon._on_stop_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(running, 10.0) == 0
+    assert StuckTailer.cancelled
+    assert (daemon.config.daemon.state_dir / "checkpoints.json").exists()
