@@ -12,6 +12,7 @@ config file's folder.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -162,6 +163,9 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(path, "", f"cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, "", f"not UTF-8 text (TOML must be): {_bad_bytes(exc)}"
+                          ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -344,12 +348,21 @@ def _duration(r: _Reader, t: Mapping[str, Any], name: str, key: str) -> float | 
     value = t.get(name)
     if value is None:
         return None
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+    if (isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+            and math.isfinite(value)):
         return float(value)
     units = {"s": 1, "m": 60, "h": 3600}
-    if isinstance(value, str) and value[:-1].isdigit() and value[-1:] in units:
+    if isinstance(value, str) and _DIGITS.match(value[:-1]) and value[-1:] in units:
         return float(int(value[:-1]) * units[value[-1]])
     raise ConfigError(r.file, f"{key}.{name}", f"not a duration: {value!r} (say 30s, 5m, 1h)")
+
+
+_DIGITS = re.compile(r"^[0-9]+$")  # ASCII only: str.isdigit() takes "²", int() does not
+
+
+def _bad_bytes(exc: UnicodeDecodeError) -> str:
+    """Where a file stops being UTF-8, for the error message."""
+    return f"byte 0x{exc.object[exc.start]:02x} at offset {exc.start}"
 
 
 def _check_username(r: _Reader, username: str, key: str) -> None:
@@ -375,6 +388,9 @@ def _webhook_url(r: _Reader, t: Mapping[str, Any], key: str) -> WebhookURL:
         except OSError as exc:
             raise ConfigError(r.file, f"{key}.url_file",
                               f"cannot read {url_file}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(r.file, f"{key}.url_file",
+                              f"{url_file} is not UTF-8 text: {_bad_bytes(exc)}") from None
     assert url is not None
     try:
         return WebhookURL.parse(url)
@@ -561,6 +577,8 @@ class _Reader:
         value = t.get(name, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(f"{key}.{name}", f"must be a number, not {type(value).__name__}")
+        if not math.isfinite(value):
+            raise self.fail(f"{key}.{name}", f"must be a finite number, not {value}")
         if value < minimum:
             raise self.fail(f"{key}.{name}", f"must be at least {minimum}")
         return value

@@ -379,16 +379,33 @@ class Daemon:
     def reload(self) -> None:
         """SIGHUP: re-read the config file. Sources, sinks and routes change; queued and
         in-flight events are kept, files are not read again. [daemon] and [spool]
-        changes take effect at restart."""
-        path = self.config.path
+        changes take effect at restart. systemd is always told the reload ended."""
         self.notifier.reloading()
+        try:
+            new = self._load_for_reload()
+            if new is not None:
+                self._apply_reload(new)
+        except Exception:  # half applied: say so, but never take the daemon down
+            log.exception("reload of %s failed part way", self.config.path)
+        finally:
+            self.notifier.ready(status_line(self.snapshot()))
+
+    def _load_for_reload(self) -> Config | None:
+        """The new config; None (reported) when it is unusable and the old one stays."""
+        path = self.config.path
         try:
             new = load_config(path)
             check_sources(new, own_log_file())
         except ConfigError as exc:
             log.error("reload refused, keeping the running config: %s", exc)
-            self.notifier.ready(status_line(self.snapshot()))
-            return
+            return None
+        except Exception as exc:  # a problem the checks do not name yet
+            log.error("reload refused, keeping the running config: %s: %r", path, exc)
+            return None
+        return new
+
+    def _apply_reload(self, new: Config) -> None:
+        path = self.config.path
         if new.daemon != self.config.daemon or new.spool != self.config.spool:
             log.warning("reload: changes to [daemon] and [spool] take effect at restart")
         self.redactor = Redactor(new.redact)
@@ -399,7 +416,6 @@ class Daemon:
         self.config = replace(new, daemon=self.config.daemon, spool=self.config.spool)
         log.info("reloaded %s: %d sources, %d sinks, %d routes", path, len(new.sources),
                  len(new.sinks), len(new.routes))
-        self.notifier.ready(status_line(self.snapshot()))
 
     def _reload_sinks(self, new: Config) -> None:
         for name, sink in new.sinks.items():

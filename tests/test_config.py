@@ -99,12 +99,33 @@ def test_missing_url_file(tmp_path: Path) -> None:
          "unknown key"),
         ('min_level = "error"', 'min_level = "error"\nmatch = { message = "(" }',
          "routes[0].match.message", "invalid regex"),
+        ('username = "StatsBot logs"', 'username = "x"\nqueue_size = nan',
+         "sinks.errors.queue_size", "finite number"),
+        ('format = "json"', 'format = "json"\nmax_line_bytes = inf',
+         "sources[0].max_line_bytes", "finite number"),
+        ('state_dir = "state"', 'state_dir = "state"\ndrain_timeout = -inf',
+         "daemon.drain_timeout", "finite number"),
+        ('min_level = "error"', 'min_level = "error"\ndedupe_window = "\u00b2s"',
+         "routes[0].dedupe_window", "not a duration"),
+        ('min_level = "error"', 'min_level = "error"\ndedupe_window = inf',
+         "routes[0].dedupe_window", "not a duration"),
     ],
 )
 def test_errors_name_the_key(tmp_path: Path, old: str, new: str, key: str, words: str) -> None:
     err = error_for(tmp_path, BASE.replace(old, new))
     assert err.key == key
     assert words in err.problem
+
+
+def test_a_config_or_url_file_that_is_not_utf8_is_a_located_error(tmp_path: Path) -> None:
+    path = write(tmp_path, BASE)
+    path.write_bytes(path.read_bytes() + b"# caf\xe9\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert info.value.path == str(path) and "not UTF-8" in info.value.problem
+    (tmp_path / "cred").write_bytes(b"\xff" + HOOK.encode())
+    err = error_for(tmp_path, BASE.replace(f'url = "{HOOK}"', 'url_file = "cred"'))
+    assert err.key == "sinks.errors.url_file" and "not UTF-8" in err.problem
 
 
 def test_toml_syntax_error_has_line(tmp_path: Path) -> None:

@@ -2,12 +2,14 @@
 removed sink must neither kill the tailer's dispatch nor swallow an event, so every
 acknowledgement still resolves and the file's checkpoint keeps moving. A tailer that
 died makes the exit status a failure; one stuck dispatching (a full queue) does not
-hold up a stop past `drain_timeout` or a second signal."""
+hold up a stop past `drain_timeout` or a second signal. A reload that fails in any way
+keeps the running config and still tells systemd it is over."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 from pathlib import Path
 
 import aiohttp
@@ -19,6 +21,7 @@ from logship.daemon import Daemon
 from logship.deliver import Item, SinkWorker
 from logship.discord.client import WebhookClient
 from logship.event import Event, Level
+from logship.sdnotify import Notifier
 from logship.spool import read_segment, segments
 from logship.tail.checkpoint import FileProgress
 from logship.tail.tailer import Tailer
@@ -158,3 +161,31 @@ async def test_a_stuck_tailer_is_cancelled_after_the_drain_timeout_or_a_second_s
     assert await asyncio.wait_for(running, 10.0) == 0
     assert StuckTailer.cancelled
     assert (daemon.config.daemon.state_dir / "checkpoints.json").exists()
+
+
+@pytest.mark.parametrize("breakage", ["not utf-8", "not finite", "unforeseen"])
+async def test_a_reload_that_fails_keeps_the_config_and_tells_systemd_it_ended(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, breakage: str) -> None:
+    config = tmp_path / "config.toml"
+    write_config(config, ["a"])
+    daemon = Daemon(load_config(config), handle_signals=False)
+    running = daemon.config
+    if breakage == "not utf-8":
+        config.write_bytes(config.read_bytes() + b"# caf\xe9\n")
+    elif breakage == "not finite":
+        config.write_text(config.read_text().replace("queue_size = 1", "queue_size = nan"))
+    else:
+        def broken(_path: Path) -> None:
+            raise RuntimeError("a bug in the config checks")
+        monkeypatch.setattr(daemon_module, "load_config", broken)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as systemd:
+        systemd.bind(str(tmp_path / "notify.sock"))
+        systemd.setblocking(False)
+        daemon.notifier = Notifier(env={"NOTIFY_SOCKET": str(tmp_path / "notify.sock")})
+        daemon.reload()
+        said = [systemd.recv(4096).decode().splitlines()[0] for _ in range(2)]
+    assert said == ["RELOADING=1", "READY=1"]
+    assert daemon.config is running
+    daemon.notifier.close()
+    daemon.spool.close()
+    daemon.history.close()
