@@ -297,3 +297,24 @@ async def test_a_stop_ends_reading_a_big_backlog_at_once(tmp_path: Path) -> None
     [a, b] = sorted(tailer.checkpoints(), key=lambda c: c.path)
     assert a.offset == collector.events[-1].offset and b.offset == 0
     tailer.close()
+
+
+async def test_a_rename_seen_under_the_new_name_first_keeps_the_held_record(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    log = tmp_path / "bot.log"
+    running = tail(source(tmp_path, idle_flush=3.0))
+    await asyncio.wait_for(running.tailer.watching.wait(), WAIT)
+    append(log, "ERROR:bot:it failed", "Traceback (most recent call last):",
+           '  File "bot.py", line 1, in <module>', "ValueError: bad")
+
+    async def held() -> None:
+        while not any(f.holding for f in running.tailer.files()):
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(held(), WAIT)
+    os.rename(log, tmp_path / "bot-1.log")  # sorts, and so is handled, before bot.log
+    append(log, "[INFO] new file")
+    await running.collector.wait_for(lambda: len(running.collector.events) == 2)
+    assert running.collector.messages == ["it failed", "new file"]
+    assert "ValueError: bad" in (running.collector.events[0].exception or "")

@@ -272,7 +272,7 @@ class Tailer:
         elif (copied := self._copies_read.pop(_inode(reader), None)) is not None:
             reader.position = min(copied, reader.size())
             how = f"at {reader.position} (a copy, read that far already)"
-        elif (earlier := self._renamed_from(reader)) is not None:
+        elif (earlier := await self._renamed_from(reader)) is not None:
             reader.position = earlier.reader.position
             how = f"at {reader.position} (renamed from {earlier.path})"
         elif (twin := self._copied_from(reader)) is not None:
@@ -326,12 +326,14 @@ class Tailer:
         del self._saved[(identity.dev, identity.inode)]
         return saved
 
-    def _renamed_from(self, reader: TailedFile) -> TrackedFile | None:
+    async def _renamed_from(self, reader: TailedFile) -> TrackedFile | None:
         """A file followed under another name that is this very file (a rename the
         watcher reported under its new name first, or a retired file renamed again).
         The new name takes over from where the old one was. The head must match too:
         a deleted file's inode may be reused by a new file while the old one's events
-        are still in flight, and that new file is read from its start."""
+        are still in flight, and that new file is read from its start. A file still
+        followed under its old name is read to its end and flushed first, so a record
+        it holds (a traceback may have followed) goes out, not past the new start."""
         identity = reader.identity
         for tracked in (*self._files.values(), *self._retired):
             theirs = tracked.reader.identity
@@ -340,9 +342,7 @@ class Tailer:
             if not is_same_file(reader.fd, theirs):
                 continue
             if self._files.get(tracked.path) is tracked:
-                del self._files[tracked.path]
-                tracked.reader.close()
-                self._retired.append(tracked)  # its events in flight still count
+                await self._retire(tracked)  # its events in flight still count
             return tracked
         return None
 
