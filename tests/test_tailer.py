@@ -318,3 +318,36 @@ async def test_a_rename_seen_under_the_new_name_first_keeps_the_held_record(
     await running.collector.wait_for(lambda: len(running.collector.events) == 2)
     assert running.collector.messages == ["it failed", "new file"]
     assert "ValueError: bad" in (running.collector.events[0].exception or "")
+
+
+async def test_the_startup_scan_stays_under_the_open_file_limit(
+    tmp_path: Path, tail: Callable[..., Running], monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    for n in range(10):
+        (tmp_path / f"2025-{n:03d}").mkdir()
+        append(tmp_path / f"2025-{n:03d}/x.log", f"[INFO] file {n}")
+    real_open, real_close = os.open, os.close
+    held: set[int] = set()
+
+    def limited_open(path: str, flags: int, *args: int) -> int:  # RLIMIT_NOFILE of 5
+        if len(held) >= 5:
+            raise OSError(24, "Too many open files", str(path))
+        fd = real_open(path, flags, *args)
+        held.add(fd)
+        return fd
+
+    def tracked_close(fd: int) -> None:
+        held.discard(fd)
+        real_close(fd)
+
+    monkeypatch.setattr(os, "open", limited_open)
+    monkeypatch.setattr(os, "close", tracked_close)
+    running = tail(source(tmp_path, "*/x.log", start_at="end"), max_open=2)
+    await asyncio.wait_for(running.tailer.watching.wait(), WAIT)
+    newest = tmp_path / "2025-009/x.log"
+    append(newest, "[INFO] newest line")
+    await running.collector.wait_for(lambda: len(running.collector.events) >= 1)
+    assert running.collector.messages == ["newest line"]
+    assert len(running.tailer.files()) == 10 and running.tailer.open_files <= 2
+    assert not [r for r in caplog.records if r.message.startswith("cannot open")]

@@ -238,16 +238,25 @@ class Tailer:
         return change == Change.added and os.path.isdir(path)
 
     async def _scan(self, initial: bool = False) -> None:
+        """Open every matched file not followed yet, then read each one's news.
+
+        Descriptors are let go as the scan goes (past `max_open` the longest-quiet
+        files turn dormant), so a folder of a thousand days' logs never runs into the
+        open-file limit and today's log, last in order, is opened like the others."""
         for source in self._sources:
             for path in source.matcher.scan():
                 if path not in self._files:
                     await self._open(source.config, path, initial)
+                    self._release_descriptors()
         self.watching.set()
         for tracked in list(self._files.values()):
             if self._stopping:
                 break
-            await self._pump(tracked)
-        self._release_descriptors()
+            if tracked.reader.closed:
+                await self._follow(tracked)  # dormant since it was opened: wake it
+            else:
+                await self._pump(tracked)
+            self._release_descriptors()
 
     def _source_for(self, path: str) -> SourceConfig | None:
         for source in self._sources:
@@ -479,8 +488,11 @@ class Tailer:
         old = tracked.reader
         try:
             reader = TailedFile.open(old.path, old.position, old.max_line_bytes)
-        except OSError:
+        except FileNotFoundError:
             return False
+        except OSError as exc:  # EMFILE, EACCES: it stays dormant until its next change
+            log.warning("cannot open %s again: %s", old.path, exc.strerror or exc)
+            return True
         if _inode(reader) != (old.identity.dev, old.identity.inode):
             reader.close()
             return False
