@@ -351,3 +351,26 @@ async def test_the_startup_scan_stays_under_the_open_file_limit(
     assert running.collector.messages == ["newest line"]
     assert len(running.tailer.files()) == 10 and running.tailer.open_files <= 2
     assert not [r for r in caplog.records if r.message.startswith("cannot open")]
+
+
+async def test_a_file_unopenable_at_start_still_starts_at_its_end_then(
+    tmp_path: Path, tail: Callable[..., Running], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    log = tmp_path / "bot.log"
+    append(log, "[INFO] before start")
+    real_open = os.open
+    locked = {str(log)}
+
+    def guarded_open(path: str, flags: int, *args: int) -> int:
+        if str(path) in locked:
+            raise OSError(24, "Too many open files", str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", guarded_open)
+    running = tail(source(tmp_path, start_at="end"))
+    await asyncio.wait_for(running.tailer.watching.wait(), WAIT)
+    append(log, "[INFO] after start")
+    locked.clear()
+    append(log, "[INFO] openable now")
+    await running.collector.wait_for(lambda: len(running.collector.events) >= 2)
+    assert running.collector.messages == ["after start", "openable now"]

@@ -265,9 +265,10 @@ def _copy_size(path: str) -> int:
         return -1
 
 
-def end_of_last_line(fd: int, window: int = 65536) -> int:
-    """The offset just past the last newline of the open file (0 when it has none)."""
-    size = os.fstat(fd).st_size
+def end_of_last_line(fd: int, window: int = 65536, size: int | None = None) -> int:
+    """The offset just past the last newline of the open file (0 when it has none);
+    with `size`, the last newline within its first `size` bytes."""
+    size = os.fstat(fd).st_size if size is None else min(size, os.fstat(fd).st_size)
     start = max(0, size - window)
     tail = os.pread(fd, size - start, start)
     newline = tail.rfind(b"\n")

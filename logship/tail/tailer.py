@@ -118,6 +118,8 @@ class Tailer:
         self._retired: list[TrackedFile] = []
         self._dropped: list[TrackedFile] = []  # unmatched after a reload, not let go yet
         self._unreadable: set[str] = set()  # reported once, retried on their next change
+        # start_at = "end" files that could not be opened at start: (dev, inode, size) then
+        self._unopened_at_start: dict[str, tuple[int, int, int]] = {}
         self._copies_read: dict[tuple[int, int], int] = {}  # copytruncate copies: how far
         self.lines_read = 0
         self.lines_cut = 0
@@ -270,7 +272,10 @@ class Tailer:
         under any name), else from its beginning (a file that appears while running, or
         one that took the place of a checkpointed file), else per `start_at`."""
         reader = self._open_reader(path, source.max_line_bytes)
+        starts_at_end = initial and source.start_at == "end" and path not in self._saved_paths
         if reader is None:
+            if starts_at_end:
+                self._remember_unopened(path)
             return None
         saved = self._claim_checkpoint(reader)
         if saved is not None:
@@ -287,7 +292,10 @@ class Tailer:
         elif (twin := self._copied_from(reader)) is not None:
             reader.position = min(twin.reader.position, reader.size())
             how = f"at {reader.position}, as a copy of {twin.path} (read that far there)"
-        elif initial and source.start_at == "end" and path not in self._saved_paths:
+        elif (size := self._size_at_start(reader)) is not None:
+            reader.position = end_of_last_line(reader.fd, size=size)
+            how = f"at {reader.position}, its end when logship started"
+        elif starts_at_end:
             reader.position = end_of_last_line(reader.fd)
             how = f"at its end ({reader.position})"
         else:
@@ -295,6 +303,20 @@ class Tailer:
         tracked = self._track(source, reader)
         log.info("following %s %s (source %s)", path, how, source.name)
         return tracked
+
+    def _remember_unopened(self, path: str) -> None:
+        """A start_at = "end" file found at start could not be opened (EMFILE, EACCES):
+        its size then is where reading starts once it can be opened."""
+        with contextlib.suppress(OSError):
+            st = os.stat(path)
+            self._unopened_at_start[path] = (st.st_dev, st.st_ino, st.st_size)
+
+    def _size_at_start(self, reader: TailedFile) -> int | None:
+        """The size at start of a file `_remember_unopened` noted, if it is that file."""
+        noted = self._unopened_at_start.pop(reader.path, None)
+        if noted is None or noted[:2] != _inode(reader):
+            return None
+        return noted[2]
 
     def _open_reader(self, path: str, max_line_bytes: int) -> TailedFile | None:
         try:
