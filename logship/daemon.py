@@ -420,6 +420,10 @@ class Daemon:
     def _reload_sinks(self, new: Config) -> None:
         for name, sink in new.sinks.items():
             running = self.sinks.get(name)
+            if running is not None and not running.retiring and sink.url != running.worker.sink.url:
+                # Another webhook (a deleted one replaced, say): its own worker, budget and
+                # circuit; the old one delivers (or spools) what it holds, then stops.
+                self._retire(running, "its webhook URL changed")
             if running is None or running.retiring:
                 self._start_worker(sink)
             else:
@@ -427,24 +431,27 @@ class Daemon:
                 running.worker.renderer = Renderer(sink, new.templates, self.host, new.routes,
                                                    redactor=self.redactor)
         for name in set(self.sinks) - set(new.sinks):
-            running = self.sinks[name]
-            if not running.retiring:
-                running.retiring = True
-                self._background.append(asyncio.create_task(self._retire_sink(running)))
+            self._retire(self.sinks[name], "removed by reload")
 
-    async def _retire_sink(self, running: _Running) -> None:
-        """A sink removed by reload: deliver what it has queued, then stop it. An event
-        put after the drain (a dispatch that routed it before the reload) is spooled."""
+    def _retire(self, running: _Running, why: str) -> None:
+        if not running.retiring:
+            running.retiring = True
+            self._background.append(asyncio.create_task(self._retire_sink(running, why)))
+
+    async def _retire_sink(self, running: _Running, why: str) -> None:
+        """A sink's worker that reload let go (`why`): deliver what it has queued, then stop
+        it. An event put after the drain (a dispatch that routed it before the reload) is
+        spooled."""
         name = running.worker.name
         await running.worker.drain(timeout=float("inf"))
         running.drainer.cancel()
         running.task.cancel()
         await asyncio.gather(running.task, running.drainer, return_exceptions=True)
-        late = await running.worker.retire("sink removed by reload")
+        late = await running.worker.retire(f"sink {why}")
         if self.sinks.get(name) is running:  # not re-added by a later reload
             del self.sinks[name]
-        log.info("sink %s removed (its queue was delivered first%s)", name,
-                 f"; {late} later events spooled" if late else "")
+        log.info("sink %s: old worker stopped, %s (its queue was delivered first%s)", name,
+                 why, f"; {late} later events spooled" if late else "")
 
 
 def run_daemon(config: Config) -> int:

@@ -105,6 +105,28 @@ async def test_replay_renders_with_the_routes_template_as_configured_now(
     assert all(socket.gethostname() in footer for footer in footers)
 
 
+async def test_a_deleted_webhook_replaced_by_reload_takes_new_events(
+    tmp_path: Path, fake: FakeDiscord, inbox: Inbox
+) -> None:
+    fake.delete_webhook(ERRORS)
+    config = write_config(tmp_path, fake)
+    daemon = await Logship("run", "--config", str(config)).start()
+    try:
+        await daemon.wait_until_logged("running:")
+        Bot(tmp_path).log("ERROR", "nobody hears #1")
+        await daemon.wait_until_logged("webhook deleted")
+        new_id = "200000000000000009"  # the operator made a new webhook, fixed the config
+        config.write_text(config.read_text().replace(f"/{ERRORS}/", f"/{new_id}/"))
+        daemon.signal(signal.SIGHUP)
+        await daemon.wait_until_logged("its webhook URL changed")
+        Bot(tmp_path).log("ERROR", "heard again #2")
+        await inbox.wait_for(lambda: inbox.ids(new_id) == Counter({2: 1}))
+        assert (await daemon.stop())[0] == 0
+    finally:
+        daemon.kill()
+    assert spooled_ids(tmp_path / "state" / "spool") == Counter({1: 1})  # dead: for replay
+
+
 async def test_a_replay_killed_midway_runs_again_without_loss(
     tmp_path: Path, fake: FakeDiscord, inbox: Inbox
 ) -> None:
