@@ -214,6 +214,9 @@ class SinkWorker:
         self._idle = asyncio.Event()
         self._idle.set()
         self.retired: str | None = None  # why the sink was removed, once `retire()` ran
+        # The spool drainer is feeding this worker and waits for it: room in a full spool
+        # comes only after this worker is through, so it must not wait for room itself.
+        self.draining = False
 
     @property
     def name(self) -> str:
@@ -522,6 +525,9 @@ class SinkWorker:
             items = self._spool_drained(items, reason, error, status)
             if not items:
                 break
+            if self.draining and self._write_spool(items, reason, error, status,
+                                                   over_cap=True):
+                break  # past the cap by at most what this worker holds (its queue caps)
             self.spool_blocked = True
             self._space.clear()
             with contextlib.suppress(TimeoutError):
@@ -541,14 +547,14 @@ class SinkWorker:
             return items
         return [it for it in items if it.origin is None]
 
-    def _write_spool(self, items: list[Item], reason: str, error: str, status: int = 0
-                     ) -> bool:
+    def _write_spool(self, items: list[Item], reason: str, error: str, status: int = 0,
+                     *, over_cap: bool = False) -> bool:
         """Append `items` to the spool and resolve them; False (nothing resolved, so the
         checkpoint stays before them) when the spool cannot take them."""
         error = scrub_tokens(error, self.sink.url.token)
         records = [self._record(it, reason, error) for it in items]
         try:
-            self.spool.append(records)
+            self.spool.append(records, over_cap=over_cap)
         except OSError as exc:
             if not self.spool_blocked:
                 log.error("sink %s: cannot write %d events to the spool (%s); holding "

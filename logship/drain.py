@@ -104,21 +104,25 @@ class SpoolDrainer:
         stopped being healthy before all were fed."""
         progress = FileProgress(start)
         first = 0
-        while first < len(records):
-            if not self.healthy:
-                return False
-            size = 1 if self.worker.circuit.tripped else CHUNK  # half-open: one probe
-            chunk = records[first : first + size]
-            for end, record in chunk:
-                record.event.ack = progress.track(end, 1)
-                route = self.worker.renderer.route(record.route)
-                await self.worker.put(Item(record.event, route, origin=record))
-            await self.worker.drain(timeout=float("inf"))
-            self.spool.sync()  # what failed again is on disk before the mark passes it
-            mark_drained(path, progress.committed)
-            self.drained += len(chunk)
-            first += size
-        return True
+        self.worker.draining = True  # it must not wait for spool room we would free
+        try:
+            while first < len(records):
+                if not self.healthy:
+                    return False
+                size = 1 if self.worker.circuit.tripped else CHUNK  # half-open: one probe
+                chunk = records[first : first + size]
+                for end, record in chunk:
+                    record.event.ack = progress.track(end, 1)
+                    route = self.worker.renderer.route(record.route)
+                    await self.worker.put(Item(record.event, route, origin=record))
+                await self.worker.drain(timeout=float("inf"))
+                self.spool.sync()  # what failed again is on disk before the mark passes it
+                mark_drained(path, progress.committed)
+                self.drained += len(chunk)
+                first += size
+            return True
+        finally:
+            self.worker.draining = False
 
     def _finish(self, path: Path, *, fallback_seen: bool) -> None:
         """The segment is through: delete it, keeping its dead records."""

@@ -120,11 +120,12 @@ class Spool:
         self.on_freed: list[Callable[[], None]] = []  # told when space is given back
         self._open: dict[str, _Open] = {}
 
-    def append(self, records: list[SpoolRecord]) -> None:
+    def append(self, records: list[SpoolRecord], *, over_cap: bool = False) -> None:
         """Write `records` (not yet fsynced: see `sync`). Raises `SpoolFull` past
-        `max_bytes`, OSError when the disk refuses; nothing is half-written then.
-        Records that replace an older one (`replaces`) do not count against the cap:
-        a drain that fails again must never wait for room it alone could free."""
+        `max_bytes` (unless `over_cap`), OSError when the disk refuses; nothing is
+        half-written then. Records that replace an older one (`replaces`) do not count
+        against the cap: a drain that fails again must never wait for room it alone
+        could free."""
         by_sink: dict[str, list[bytes]] = {}
         incoming = 0
         for record in records:
@@ -132,7 +133,7 @@ class Spool:
             by_sink.setdefault(record.sink, []).append(line)
             incoming += 0 if record.replaces else len(line)
         data = {sink: b"".join(lines) for sink, lines in by_sink.items()}
-        if (self.max_bytes is not None and incoming
+        if (self.max_bytes is not None and incoming and not over_cap
                 and self.used_bytes + incoming > self.max_bytes):
             raise SpoolFull(self.max_bytes)
         for sink, chunk in data.items():

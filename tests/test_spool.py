@@ -222,6 +222,21 @@ async def test_a_drain_that_fails_again_on_a_full_spool_does_not_stall(mocked, s
     assert [r.attempts for r in records] == [4, 4, 4]  # 2 before, 2 in this drain
 
 
+async def test_a_live_event_failing_on_a_full_spool_during_a_drain_does_not_stall(
+        mocked, session, tmp_path) -> None:
+    mocked.post(POST, status=503, repeat=True)
+    spool = Spool(tmp_path)
+    spool.append([record(n) for n in range(3)])
+    spool.max_bytes = spool.used_bytes + 10  # full after a long outage
+    worker = worker_for(session, spool, max_attempts=1, circuit_failures=100)
+    live = Item(Event(ts=None, level=Level.CRITICAL, message="live #9"))
+    await worker.put(live)  # first in line: it fails while the drain waits on the worker
+    await asyncio.wait_for(drain_once(worker, spool), 10)
+    kept = sorted(r.event.message for path in segments(tmp_path) for r in read_segment(path))
+    assert kept == ["live #9", "spooled #0", "spooled #1", "spooled #2"]  # nothing lost
+    assert not worker.spool_blocked
+
+
 async def test_events_that_fail_again_are_synced_before_their_old_copy_goes(
         mocked, session, tmp_path, monkeypatch) -> None:
     mocked.post(POST, status=503, repeat=True)
