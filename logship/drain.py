@@ -129,7 +129,9 @@ class SpoolDrainer:
         self.spool.sync()  # events spooled anew are on disk before their old copy goes
         whole = scan_segment(path)
         if whole.unreadable:
-            set_aside(path)
+            size = path.stat().st_size
+            set_aside(path)  # kept for inspection, but no longer counted against the cap
+            self.spool.freed(size)
             return
         replayed = replayed_offsets(path)
         dead = [r for end, r in whole.records if r.reason == "dead" and end not in replayed]

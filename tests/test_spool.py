@@ -259,3 +259,18 @@ async def test_events_that_fail_again_are_synced_before_their_old_copy_goes(
     await drain_once(worker, spool)
     assert worker.stats.spooled == 3 and len(segments(tmp_path)) == 1
     assert unsynced == []
+
+
+async def test_a_corrupt_segment_is_set_aside_and_no_longer_counts_against_the_cap(
+        mocked, session, tmp_path) -> None:
+    mocked.post(POST, payload=OK, repeat=True)
+    spool = Spool(tmp_path)
+    spool.append([record(1), record(2)])
+    spool.close()
+    (path,) = segments(tmp_path)
+    first, second = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(first + b"{not json\n" + second)
+    spool.recount()
+    await drain_once(worker_for(session, spool), spool)
+    assert segments(tmp_path) == [] and path.with_name(path.name + ".corrupt").exists()
+    assert spool.used_bytes == 0
