@@ -471,6 +471,31 @@ class Rotation:
     exclude: tuple[str, ...] = ()
 
 
+async def wind_down(daemon: Daemon, result: Result, collector: Collector, writer: Writer,
+                    writing: asyncio.Task[None], stop: asyncio.Event, root: Path, logs: Path,
+                    *, gone: frozenset[int] | set[int] = frozenset()) -> set[int]:
+    """Stop the writer, wait until logship delivered every id still on disk (and `gone`:
+    those of files already deleted), check it holds no deleted file, stop it; the ids
+    that were on disk."""
+    stop.set()
+    await writing
+    writer.close()
+    on_disk = ids_in_files(logs) | gone
+    await collector.wait_all(on_disk)
+    await collector.settle()
+    result.held_deleted = await released(daemon.pid, root)
+    result.notes.append(f"log files held open at the end: {held_under(daemon.pid, logs)}")
+    result.exit_status = await daemon.stop()
+    return on_disk
+
+
+def received(root: Path, result: Result, collector: Collector) -> Counter[int]:
+    """Each id's count at the emulator plus in the spool (noted in `result`)."""
+    in_spool = spooled(root / "state" / "spool")
+    result.spooled = sum(in_spool.values())
+    return collector.counts + in_spool
+
+
 ROTATIONS = {
     # rename, create a new file; the writer reopens; the rotated file is gzipped at once
     # (and so deleted): logship must read it to its end through its open descriptor.
@@ -515,15 +540,8 @@ async def run_rotation(mode: str, root: Path, scale: Scale = QUICK) -> Result:
                 if status or out:
                     result.notes.append(f"logrotate exit {status}: {out}")
             await asyncio.sleep(scale.interval)
-            stop.set()
-            await writing
-            writer.close()
-            on_disk = ids_in_files(logs)
-            await collector.wait_all(on_disk)
-            await collector.settle()
-            result.held_deleted = await released(daemon.pid, root)
-            result.notes.append(f"log files held open at the end: {held_under(daemon.pid, logs)}")
-            result.exit_status = await daemon.stop()
+            on_disk = await wind_down(daemon, result, collector, writer, writing, stop,
+                                      root, logs)
         finally:
             stop.set()
             if writing is not None:
@@ -533,9 +551,7 @@ async def run_rotation(mode: str, root: Path, scale: Scale = QUICK) -> Result:
     rotated = sorted(p.name for p in logs.iterdir() if p.name != live.name)
     result.notes.append(f"files after {scale.rounds} rotations: {len(rotated)} rotated "
                         f"({', '.join(rotated[:3])}{', ...' if len(rotated) > 3 else ''})")
-    in_spool = spooled(root / "state" / "spool")
-    got = collector.counts + in_spool
-    result.spooled = sum(in_spool.values())
+    got = received(root, result, collector)
     nowhere = writer.ids() - on_disk
     if nowhere:
         result.notes.append(f"{len(nowhere)} lines were in no file at the end (written between "
@@ -575,24 +591,15 @@ async def run_daily(root: Path, scale: Scale = QUICK) -> Result:
                 on_disk |= ids_in_files(old)  # what it held, just before it goes
                 shutil.rmtree(old)
             await asyncio.sleep(scale.interval)
-            stop.set()
-            await writing
-            writer.close()
-            on_disk |= ids_in_files(logs)
-            await collector.wait_all(on_disk)
-            await collector.settle()
-            result.held_deleted = await released(daemon.pid, root)
-            result.notes.append(f"log files held open at the end: {held_under(daemon.pid, logs)}")
-            result.exit_status = await daemon.stop()
+            on_disk = await wind_down(daemon, result, collector, writer, writing, stop,
+                                      root, logs, gone=on_disk)
         finally:
             stop.set()
             if writing is not None:
                 await writing
             await daemon.kill()
         result.log = daemon.output()
-    in_spool = spooled(root / "state" / "spool")
-    got = collector.counts + in_spool
-    result.spooled = sum(in_spool.values())
+    got = received(root, result, collector)
     return account(result, writer.ids(), on_disk, got,
                    collector.garbled)
 
@@ -649,9 +656,7 @@ async def run_truncate(root: Path, scale: Scale = QUICK, *, refill: bool = False
         finally:
             await daemon.kill()
         result.log = daemon.output()
-    in_spool = spooled(root / "state" / "spool")
-    got = collector.counts + in_spool
-    result.spooled = sum(in_spool.values())
+    got = received(root, result, collector)
     return account(result, writer.ids(), writer.ids(), got, collector.garbled)
 
 
