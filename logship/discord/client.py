@@ -17,6 +17,7 @@ import aiohttp
 import orjson
 
 from logship.discord.payload import Attachment
+from logship.own_log import scrub_tokens
 from logship.webhook_url import WebhookURL
 
 RATE_LIMIT_HEADERS = (
@@ -153,7 +154,7 @@ class WebhookClient:
                     body=_json_or_none(raw),
                 )
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            reason = str(exc).replace(url.token, "****") or type(exc).__name__
+            reason = scrub_tokens(str(exc), url.token) or type(exc).__name__
             return Response(status=0, latency=time.monotonic() - started,
                             error=f"{type(exc).__name__}: {reason}",
                             timed_out=isinstance(exc, TimeoutError))
@@ -178,7 +179,7 @@ class WebhookClient:
                                 headers=_canonical_headers(resp.headers),
                                 body=_json_or_none(raw))
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            reason = str(exc).replace(url.token, "****") or type(exc).__name__
+            reason = scrub_tokens(str(exc), url.token) or type(exc).__name__
             return Response(status=0, latency=time.monotonic() - started,
                             error=f"{type(exc).__name__}: {reason}",
                             timed_out=isinstance(exc, TimeoutError))
