@@ -316,21 +316,25 @@ class SinkWorker:
         queued or unsent, and from now on whatever is put, waiting while the spool is
         full, so every event's acknowledgement resolves. How many were spooled now."""
         self.retired = reason
-        self._take_queued(limit=None)
-        left, self._pending = self._pending, []
+        left = self._take_all()
         if left:
             await self._spool(left, "fallback", reason)
         return len(left)
 
     def abandon(self, reason: str) -> int:
         """Spool what is still queued or unsent (the run task must be stopped first)."""
-        self._take_queued(limit=None)
-        left, self._pending = self._pending, []
+        left = self._take_all()
         if left and not self._write_spool(left, "fallback", reason):
             return 0
         return len(left)
 
     # -- batching -----------------------------------------------------------------
+
+    def _take_all(self) -> list[Item]:
+        """Everything queued or pending, out of the worker's hands (highest level first)."""
+        self._take_queued(limit=None)
+        taken, self._pending = self._pending, []
+        return taken
 
     def _take_queued(self, limit: int | None = LOOKAHEAD) -> None:
         """Move queued items into the pending list, then order it by level, highest
