@@ -6,6 +6,7 @@ past each line's newline. Samples come from ../shared/formats.md.
 
 from __future__ import annotations
 
+import dataclasses
 import doctest
 import json
 from datetime import UTC, datetime, timedelta, timezone
@@ -657,15 +658,48 @@ def test_classify_is_the_one_kind_hook() -> None:
     assert classify(Event(ts=None, level=Level.WARNING, message="x")) == "log"
 
 
-def test_the_fast_event_path_builds_the_same_event_as_the_constructor(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    assert common.FAST_EVENT  # Event is the plain dataclass the fast path expects
-    fast = parse("json", MEMBER_JOIN + HEARTBEAT_FAILED)
-    monkeypatch.setattr(json_module, "FAST_EVENT", False)
-    slow = parse("json", MEMBER_JOIN + HEARTBEAT_FAILED)
-    assert fast == slow
-    assert all(e.ack is None and e.fingerprint is None for e in fast)
+def test_a_json_event_sets_every_slot_an_event_has() -> None:
+    for event in parse("json", MEMBER_JOIN + HEARTBEAT_FAILED):
+        copy = Event(**{f.name: getattr(event, f.name) for f in dataclasses.fields(Event)})
+        assert copy.to_record() == event.to_record()
+        assert event.ack is None and event.fingerprint is None
+
+
+def test_json_fields_and_time_wait_until_read() -> None:
+    event = one("json", MEMBER_JOIN)
+    assert isinstance(event, json_module.JsonEvent) and event.pending
+    assert (event.level, event.message, event.kind, event.logger, event.exception) == (
+        Level.INFO, "Member join recorded: alice#0", "member", "StatsTracker", None)
+    assert event.pending  # routing reads all of those: still nothing worked out
+    assert event.ts == datetime(2025, 7, 15, 20, 44, 3, 120044, tzinfo=UTC)
+    assert not event.pending
+    assert event.fields == {"member_id": "123456789012345678", "member_name": "alice#0",
+                            "date": "2025-07-15", "service": "StatsTracker",
+                            "event_type": "join"}
+
+
+def test_fields_set_on_a_pending_json_event_stay() -> None:
+    event = one("json", MEMBER_JOIN)
+    event.fields = {"only": 1}
+    assert event.ts is not None and event.fields == {"only": 1}
+    again = one("json", MEMBER_JOIN)
+    again.ts = None
+    assert again.ts is None and again.fields["member_id"] == "123456789012345678"
+
+
+def test_a_replaced_json_event_is_a_settled_copy() -> None:
+    event = one("json", HEARTBEAT_FAILED)
+    copy = dataclasses.replace(event, message="changed")
+    assert not copy.pending and copy.message == "changed"
+    assert copy.fields == event.fields and copy.ts == event.ts
+    assert copy == dataclasses.replace(event, message="changed")
+    assert copy != event
+
+
+def test_an_integer_orjson_reads_as_a_float_is_read_again_when_fields_are() -> None:
+    event = one("json", '{"msg": "m", "guild": {"id": 18446744073709551616}, "n": 1}\n')
+    assert event.pending and event.message == "m"
+    assert event.fields == {"guild.id": "18446744073709551616", "n": 1}
 
 
 def test_the_continuation_rules_directly() -> None:

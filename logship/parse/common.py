@@ -13,13 +13,12 @@ original text is still in the message or the fields.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from logship.event import Event, Level
+from logship.event import Level
 
 Line = bytes | str
 """One line as the reader hands it out: bytes (the tailer) or str (tests, other callers)."""
@@ -38,16 +37,6 @@ FLOAT_INT_LIMIT = 2.0**63
 """orjson reads integers beyond 64 bits as floats; a float this big may be one of them."""
 MAX_DEPTH = 16
 """Nested values deeper than this are replaced by a marker instead of being recursed into."""
-
-EVENT_SLOTS = ("ts", "level", "message", "logger", "fields", "exception", "kind", "source",
-               "path", "offset", "fingerprint", "ack")
-FAST_EVENT = (
-    tuple(f.name for f in dataclass_fields(Event)) == EVENT_SLOTS
-    and not hasattr(Event, "__post_init__")
-)
-"""Whether the JSON hot path may make an Event with `object.__new__` and set its slots
-itself: a third faster than `Event(...)`, which goes through the class call machinery.
-Only while Event is the plain dataclass it is today; otherwise parsers call `Event(...)`."""
 
 LEVEL_CACHE: dict[Any, Level] = {}
 LEVEL_CACHE_MAX = 512

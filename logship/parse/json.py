@@ -45,7 +45,6 @@ import orjson
 
 from logship.event import Event, Level
 from logship.parse.common import (
-    FAST_EVENT,
     FLOAT_INT_LIMIT,
     LEVEL_CACHE,
     SNOWFLAKE_MAX,
@@ -64,7 +63,7 @@ from logship.parse.common import (
     raw_text,
     strip_surrogates,
 )
-from logship.parse.kinds import ERROR, LOG, classify, error_fields, seen_rules
+from logship.parse.kinds import ERROR, LOG, Rule, classify, kind_fields, kind_of, seen_rules
 from logship.parse.tree import TREE, TreeJsonGrouper
 
 LEVEL_KEYS = ("level", "levelname", "severity", "lvl", "log.level", "@l")
@@ -75,6 +74,7 @@ KEPT_LOGGER_KEYS = frozenset({"service"})
 EXCEPTION_KEYS = ("exception", "exc_info", "traceback", "stack", "stack_trace", "@x")
 CONTEXT_KEY = "context"
 ERROR_KEY = "error"
+LEVEL_NAME_KEY = "level_name"  # an unknown level's text, kept as a field
 NESTED_TRACEBACK_KEYS = ("traceback", "stack_trace", "stack")
 _TYPE_KEYS = ("type", "exc_type", "error_type", "kind", "name")
 _TEXT_KEYS = ("message", "exc_value", "msg", "value")
@@ -84,13 +84,14 @@ TREE_MARKS = frozenset({"iso_datetime", "run_id", "daemon"})
 Plan = tuple[
     str | None,  # level key
     str | None,  # message key
-    tuple[str, ...],  # time keys present, best first
     str | None,  # logger key
     bool,  # the logger key also stays a field
     str | None,  # exception key
     bool,  # has a "context" key
     bool,  # has an "error" key
     bool,  # a tree_log layout: group its lines (see `tree`)
+    tuple[str, ...],  # time keys present, best first
+    tuple[str, ...],  # the keys the event holds apart (not fields): level, message...
 ]
 
 _INFO = Level.INFO  # a module constant: looking up an enum member costs more
@@ -99,6 +100,7 @@ _seen, _UNSEEN = seen_rules()
 _fromisoformat = datetime.fromisoformat
 _new_object = object.__new__
 
+TIME_KEYS_AT, HELD_APART = 8, 9  # (where a Plan keeps them)
 _PLANS: dict[tuple[str, ...], Plan] = {}
 _PLANS_MAX = 1024
 
@@ -180,9 +182,7 @@ class JsonParser:
                 continue
             if type(record) is dict:
                 try:
-                    append(build(record, end))
-                except InexactInteger:  # a huge integer: read the line again, exactly
-                    append(self._fallback(line, end))  # type: ignore[arg-type]
+                    append(build(record, end, line))
                 except Exception as exc:  # a safety net: a parser never raises
                     append(self.invalid(line, end, f"unexpected record: {exc!r}"))
             else:
@@ -213,10 +213,14 @@ class JsonParser:
             event.kind = classify(event)
         return event
 
-    def build(self, record: dict[str, Any], end: int, exact: bool = False) -> Event:
+    def build(self, record: dict[str, Any], end: int, line: Line | None = None,
+              exact: bool = False) -> Event:
         """The event for one decoded JSON object (consumed: its dict becomes the fields).
 
-        `exact` says the record was read by the stdlib (see `common.fix_value`).
+        What routing needs is read now: level, message, logger, exception, kind. The time
+        and the fields wait until they are read (see `JsonEvent`); `line` is kept until
+        then, for the rare record orjson could not read exactly. `exact` says the stdlib
+        read it (see `common.fix_value`): its time and fields are worked out at once.
 
         Written flat on purpose: this runs once per line, and every call saved counts.
         """
@@ -224,146 +228,76 @@ class JsonParser:
         plan = _PLANS.get(keys)
         if plan is None:
             plan = _plan(keys)
-        (level_key, message_key, time_keys, logger_key, keep_logger, exc_key, has_ctx, has_err,
-         tree) = plan
-        pop = record.pop
+        level_key, message_key, logger_key, _, exc_key, has_ctx, has_err, tree = plan[:8]
 
         level = _INFO
-        level_name = None
         if level_key is not None:
-            raw = pop(level_key)
+            raw = record[level_key]
             try:
                 level = LEVEL_CACHE[raw]
             except (KeyError, TypeError):  # not seen yet, or unhashable
                 level, level_name = level_of(raw)
+                if level_name is not None:
+                    record[LEVEL_NAME_KEY] = level_name
 
-        message = pop(message_key) if message_key is not None else ""
+        message = record[message_key] if message_key is not None else ""
         if type(message) is not str:
             message = as_text(message)
 
-        ts = None
-        for key in time_keys:
-            stamp = pop(key)
-            if type(stamp) is str:
-                try:
-                    ts = _fromisoformat(stamp)
-                except ValueError:
-                    ts = parse_ts(stamp)
-                else:
-                    if ts.tzinfo is None:
-                        ts = ts.replace(tzinfo=UTC)
-            else:
-                ts = parse_ts(stamp)
-            if ts is not None:
-                break
-            record[key] = stamp  # not a time after all: it stays a field
-
         logger = None
         if logger_key is not None:
-            logger = record[logger_key] if keep_logger else pop(logger_key)
+            logger = record[logger_key]
             if type(logger) is not str:
                 logger = as_text(logger) or None
 
-        exception = exception_text(pop(exc_key)) if exc_key is not None else None
+        exception = exception_text(record[exc_key]) if exc_key is not None else None
         context = None
         if has_ctx:
             context = record[CONTEXT_KEY]
             if type(context) is dict:
-                del record[CONTEXT_KEY]
                 if exception is None and "traceback" in context:
                     exception = exception_text(context.pop("traceback"))
             else:
                 context = None
         if has_err:
             exception = _error_exception(record, exception, level)
-
-        # Fields: the record's remaining keys and its context's, snowflake ints as text,
-        # nested dicts flattened. The usual case (no nested value, no key in both) is one
-        # pass over one dict, inlined: this is `common.fix_in_place`. Record and context
-        # merge into a new dict: one allocation, as an update would make (the record's
-        # dict has no room left), its size tells whether a key is in both, and a dict of
-        # plain values is one the garbage collector does not track (the record, which
-        # held the context dict, is).
-        fields = record
-        fixed = merged = False
-        if context:
-            if not record:
-                fields = context
-            else:
-                fields = {**record, **context}
-                if len(fields) == len(record) + len(context):
-                    merged = True
-                else:  # a key in both
-                    fields = _with_context(record, context, exact)
-                    fixed = True
-        if not fixed:
-            nested = False
-            for key, value in fields.items():
-                kind = type(value)
-                if kind is str:
-                    continue
-                if kind is int:
-                    if SNOWFLAKE_MIN <= value < SNOWFLAKE_MAX:
-                        fields[key] = str(value)  # same key: the dict keeps its size
-                elif kind is dict:
-                    nested = True
-                elif kind is list:
-                    fields[key] = fix_value(value, 0, exact)
-                elif kind is float and not exact and not -FLOAT_INT_LIMIT < value < (
-                        FLOAT_INT_LIMIT):
-                    raise InexactInteger
-            if nested:  # (record and context merged: flatten each alone)
-                fields = (_with_context(record, context, exact)  # type: ignore[arg-type]
-                          if merged else flatten(fields, exact))
-        if level_name is not None:
-            fields["level_name"] = level_name
         if not message and exception:
             message = exception.rstrip().rpartition("\n")[2]
 
-        # The kind: what `classify` decides, with its usual case inlined (no exception, the
-        # message seen before, no record-dependent fields): a dict lookup and a merge.
-        kind: str | None = None
+        # The kind: what `kinds.kind_of` decides, its usual case (no exception, a message
+        # seen before) inlined. The fields the kind adds come with the other fields.
+        rule = None
         if tree:
             kind = TREE  # grouped (and classified) after the batch: see `feed`
             if self._grouper is None:
                 self._grouper = TreeJsonGrouper(self.source, self.path)
         elif exception:
             kind = ERROR
-            if "error_type" not in fields:
-                error_fields(fields, exception)
         else:
             rule = _seen(message, _UNSEEN)
-            if rule is None:
+            if rule is _UNSEEN:
+                kind, rule = kind_of(level, message, None)
+            elif rule is None:
                 kind = ERROR if level >= _ERROR else LOG
-            elif rule is not _UNSEEN:
-                kind, static, handler, below_error, event_type = rule
-                if below_error and level >= _ERROR:
-                    kind = ERROR
-                elif event_type is not None:
-                    if "event_type" not in fields:
-                        fields["event_type"] = event_type
-                elif handler is None:
-                    fields = static | fields  # the record's own values win
-                else:
-                    fields = handler(fields, static)
+            elif rule[3] and level >= _ERROR:  # a rule that holds only below ERROR
+                kind, rule = ERROR, None
+            else:
+                kind = rule[0]
 
-        if FAST_EVENT:  # the same Event as the call below, built without the call
-            event = _new_object(Event)
-            event.ts = ts
-            event.level = level
-            event.message = message
-            event.logger = logger
-            event.fields = fields
-            event.exception = exception
-            event.source = self.source
-            event.path = self.path
-            event.offset = end
-            event.fingerprint = None
-            event.ack = None
-        else:
-            event = Event(ts, level, message, logger, fields, exception, LOG,
-                          self.source, self.path, end)
-        event.kind = classify(event) if kind is None else kind
+        event = _new_object(JsonEvent)  # every slot but `ts` and `fields`, set here
+        event.level = level
+        event.message = message
+        event.logger = logger
+        event.exception = exception
+        event.kind = kind
+        event.source = self.source
+        event.path = self.path
+        event.offset = end
+        event.fingerprint = None
+        event.ack = None
+        event._pending = (record, context, plan, rule, line)
+        if exact:
+            event.work_out(exact=True)
         return event
 
     def invalid(self, line: Line, end: int, reason: str) -> Event:
@@ -406,6 +340,162 @@ class JsonParser:
             return self.invalid(line, end, f"unexpected record: {exc!r}")
 
 
+_TS_SLOT = Event.ts  # where a JsonEvent keeps `ts` and `fields` once worked out
+_FIELDS_SLOT = Event.fields
+Pending = tuple[dict[str, Any], dict[str, Any] | None, Plan, Rule | None, Line | None]
+"""What a JsonEvent keeps until its time and fields are read: the record, its `context`
+dict (None: none), the layout's plan, the rule its message matched, and the line."""
+
+
+class JsonEvent(Event):
+    """An event read from a JSON line: its `ts` and `fields` are worked out when first read.
+
+    Most lines a bot logs are routed nowhere, and routing reads the level, the message,
+    the logger, the exception and the kind. The time and the fields (snowflake ids as
+    text, `context` merged, nested dicts flattened, the fields the kind adds) cost more
+    than all of those, so the event keeps its decoded record and works both out, once,
+    when either is read or set. In every other way it is an `Event`.
+
+    >>> [event] = JsonParser(source="s", path="p").feed(
+    ...     [b'{"msg": "hi", "user": {"id": 123456789012345678}}'], [50])
+    >>> event.message, event.pending
+    ('hi', True)
+    >>> event.fields, event.pending
+    ({'user.id': '123456789012345678'}, False)
+    """
+
+    __slots__ = ("_pending",)
+    _pending: Pending | None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # (what dataclasses.replace calls)
+        self._pending = None
+        super().__init__(*args, **kwargs)
+
+    @property
+    def pending(self) -> bool:
+        """Whether `ts` and `fields` are still to be worked out."""
+        return self._pending is not None
+
+    @property  # type: ignore[override]
+    def ts(self) -> datetime | None:
+        if self._pending is not None:
+            self.work_out()
+        return _TS_SLOT.__get__(self)  # type: ignore[no-any-return]
+
+    @ts.setter
+    def ts(self, value: datetime | None) -> None:
+        if self._pending is not None:
+            self.work_out()
+        _TS_SLOT.__set__(self, value)
+
+    @property  # type: ignore[override]
+    def fields(self) -> dict[str, Any]:
+        if self._pending is not None:
+            self.work_out()
+        return _FIELDS_SLOT.__get__(self)  # type: ignore[no-any-return]
+
+    @fields.setter
+    def fields(self, value: dict[str, Any]) -> None:
+        if self._pending is not None:
+            self.work_out()
+        _FIELDS_SLOT.__set__(self, value)
+
+    def work_out(self, exact: bool = False) -> None:
+        """Work out `ts` and `fields` from the record now (nothing if done already).
+
+        `exact` says the stdlib read the record. orjson reads an integer beyond 64 bits
+        as a float: when the fields hold such a float, the line is read again by the
+        stdlib, which keeps every digit (a snowflake must never become a float).
+        """
+        pending = self._pending
+        if pending is None:
+            return
+        self._pending = None
+        record, context, plan, rule, line = pending
+        for key in plan[HELD_APART]:
+            del record[key]
+        if context is not None:
+            del record[CONTEXT_KEY]
+        _TS_SLOT.__set__(self, _pop_time(record, plan[TIME_KEYS_AT]))
+        try:
+            fields = _fields_of(record, context, exact)
+        except InexactInteger:
+            again = self._read_again(line)
+            if again is not None:  # (its fields have their kind's already)
+                _FIELDS_SLOT.__set__(self, again.fields)
+                return
+            fields = _fields_of(record, context, exact=True)  # not expected: keep the floats
+        _FIELDS_SLOT.__set__(self, kind_fields(fields, self.kind, rule, self.exception))
+
+    def _read_again(self, line: Line | None) -> Event | None:
+        """`line` read by the stdlib (see `work_out`); None if it cannot be."""
+        if line is None:
+            return None
+        again = JsonParser(source=self.source, path=self.path)._fallback(line, self.offset)
+        return None if again is None or "parse_error" in again.fields else again
+
+
+def _pop_time(record: dict[str, Any], keys: tuple[str, ...]) -> datetime | None:
+    """The first of the time `keys` that holds a time, taken out of `record`; a key whose
+    value is no time after all stays in it, as a field."""
+    for key in keys:
+        stamp = record.pop(key)
+        if type(stamp) is str:
+            try:
+                ts = _fromisoformat(stamp)
+            except ValueError:
+                ts = parse_ts(stamp)
+            else:
+                if ts.tzinfo is None:
+                    ts = ts.replace(tzinfo=UTC)
+        else:
+            ts = parse_ts(stamp)
+        if ts is not None:
+            return ts
+        record[key] = stamp
+    return None
+
+
+def _fields_of(record: dict[str, Any], context: dict[str, Any] | None,
+               exact: bool) -> dict[str, Any]:
+    """The record's remaining keys and its context's as fields: snowflake ints as text,
+    nested dicts flattened (see the module doc). Raises InexactInteger (see `fix_value`).
+
+    The usual case (nothing nested, no key in both) is one pass over one dict, inlined:
+    this is `common.fix_in_place`. Record and context merge into a new dict: one
+    allocation, as an update would make (the record's dict has no room left), and its
+    size tells whether a key is in both.
+    """
+    fields = record
+    merged = False
+    if context:
+        if not record:
+            fields = context
+        else:
+            fields = {**record, **context}
+            if len(fields) != len(record) + len(context):  # a key in both
+                return _with_context(record, context, exact)
+            merged = True
+    nested = False
+    for key, value in fields.items():
+        kind = type(value)
+        if kind is str:
+            continue
+        if kind is int:
+            if SNOWFLAKE_MIN <= value < SNOWFLAKE_MAX:
+                fields[key] = str(value)  # same key: the dict keeps its size
+        elif kind is dict:
+            nested = True
+        elif kind is list:
+            fields[key] = fix_value(value, 0, exact)
+        elif kind is float and not exact and not -FLOAT_INT_LIMIT < value < FLOAT_INT_LIMIT:
+            raise InexactInteger
+    if nested:  # (record and context merged: flatten each alone)
+        return (_with_context(record, context, exact)  # type: ignore[arg-type]
+                if merged else flatten(fields, exact))
+    return fields
+
+
 def _plan(keys: tuple[str, ...]) -> Plan:
     """Which of a key layout's keys play which role (see the module docstring)."""
     present = set(keys)
@@ -413,18 +503,21 @@ def _plan(keys: tuple[str, ...]) -> Plan:
     def first(candidates: tuple[str, ...]) -> str | None:
         return next((key for key in candidates if key in present), None)
 
+    level_key, message_key, exc_key = first(LEVEL_KEYS), first(MESSAGE_KEYS), first(EXCEPTION_KEYS)
     logger_key = first(LOGGER_KEYS)
-    tree = TREE_KEY in present and not TREE_MARKS.isdisjoint(present)
+    keep_logger = logger_key in KEPT_LOGGER_KEYS
+    held_apart = (level_key, message_key, None if keep_logger else logger_key, exc_key)
     plan: Plan = (
-        first(LEVEL_KEYS),
-        first(MESSAGE_KEYS),
-        tuple(key for key in TIME_KEYS if key in present),
+        level_key,
+        message_key,
         logger_key,
-        logger_key in KEPT_LOGGER_KEYS,
-        first(EXCEPTION_KEYS),
+        keep_logger,
+        exc_key,
         CONTEXT_KEY in present,
         ERROR_KEY in present,
-        tree,
+        TREE_KEY in present and not TREE_MARKS.isdisjoint(present),
+        tuple(key for key in TIME_KEYS if key in present),
+        tuple(key for key in held_apart if key is not None),
     )
     if len(_PLANS) >= _PLANS_MAX:
         _PLANS.clear()

@@ -125,35 +125,48 @@ def classify(event: Event) -> str:
     ('member', {'event_type': 'join', 'member_id': '123456789012345678', \
 'member_name': 'alice#0'})
 
-    Written flat on purpose: this runs once per JSON line.
     """
-    if event.exception:
-        _error_fields(event)
-        return ERROR
-    message = event.message
-    rule = _RULES_SEEN.get(message, _UNSEEN)
-    if rule is _UNSEEN:
-        rule = rule_for(message)
-        if len(message) <= _SEEN_CHARS:
-            if len(_RULES_SEEN) >= _SEEN_MAX:
-                _RULES_SEEN.clear()
-            _RULES_SEEN[message] = rule
-    if rule is not None:
-        kind, static, handler, below_error, event_type = rule
-        if not below_error or event.level < _ERROR_LEVEL:
-            fields = event.fields
-            if event_type is not None:
-                if "event_type" not in fields:
-                    fields["event_type"] = event_type
-            elif handler is None:
-                event.fields = static | fields  # the record's own values win
-            else:
-                event.fields = handler(fields, static)
-            return kind  # type: ignore[no-any-return]
-    if event.level >= _ERROR_LEVEL:
-        _error_fields(event)
-        return ERROR
-    return LOG
+    kind, rule = kind_of(event.level, event.message, event.exception)
+    event.fields = kind_fields(event.fields, kind, rule, event.exception)
+    return kind
+
+
+def kind_of(level: Level, message: str, exception: str | None) -> tuple[str, Rule | None]:
+    """The kind of an event, and the rule its message matched (None: no rule applies).
+
+    The first half of `classify`: it reads no field, so the JSON parser can decide a
+    line's kind (routing needs it) and leave the fields until someone reads them.
+
+    >>> kind_of(Level.INFO, "Member left: bob#0", None)[0], kind_of(Level.ERROR, "x", None)
+    ('member', ('error', None))
+    """
+    if exception:
+        return ERROR, None
+    rule = rule_of(message)
+    if rule is not None and (not rule[3] or level < _ERROR_LEVEL):
+        return rule[0], rule
+    return (ERROR if level >= _ERROR_LEVEL else LOG), None
+
+
+def kind_fields(fields: Fields, kind: str, rule: Rule | None, exception: str | None) -> Fields:
+    """`fields` with those an event of `kind` carries added (never over the record's own);
+    the second half of `classify`. Returns `fields` itself, changed, or a new dict.
+
+    >>> kind_fields({}, *kind_of(Level.ERROR, "boom", "KeyError: 'x'"), "KeyError: 'x'")
+    {'error_type': 'KeyError'}
+    """
+    if rule is None:
+        if kind == ERROR:
+            error_fields(fields, exception)
+        return fields
+    _, static, handler, _, event_type = rule
+    if event_type is not None:
+        if "event_type" not in fields:
+            fields["event_type"] = event_type
+        return fields
+    if handler is None:
+        return static | fields  # the record's own values win
+    return handler(fields, static)
 
 
 Static = dict[str, Any]
@@ -174,6 +187,19 @@ def seen_rules() -> tuple[Callable[[str, Any], Any], Any]:
     """The lookup of the rules of messages seen before, and the value it gives for a
     message not seen yet (for the JSON parser, which inlines `classify`'s usual case)."""
     return _RULES_SEEN.get, _UNSEEN
+
+
+def rule_of(message: str) -> Rule | None:
+    """`rule_for(message)`, remembered for messages of up to 256 characters (4096 of them):
+    a log repeats its messages, and a dict lookup costs far less than the regexes."""
+    rule = _RULES_SEEN.get(message, _UNSEEN)
+    if rule is _UNSEEN:
+        rule = rule_for(message)
+        if len(message) <= _SEEN_CHARS:
+            if len(_RULES_SEEN) >= _SEEN_MAX:
+                _RULES_SEEN.clear()
+            _RULES_SEEN[message] = rule
+    return rule  # type: ignore[no-any-return]
 
 
 def rule_for(message: str) -> Rule | None:
@@ -222,10 +248,6 @@ def error_type(text: str) -> str | None:
     if found.end() == len(last) and not (name[:1].isupper() or "." in name):
         return None  # a bare lowercase word is no exception type
     return name
-
-
-def _error_fields(event: Event) -> None:
-    error_fields(event.fields, event.exception)
 
 
 def error_fields(fields: dict[str, Any], exception: str | None) -> None:
