@@ -70,6 +70,10 @@ class SpoolConfig:
     redact: bool = True
 
 
+MAX_EVENT_BYTES = 1 << 20
+"""A source's `max_event_bytes` unless it says otherwise: one event's text and fields."""
+
+
 @dataclass(frozen=True)
 class SourceConfig:
     name: str
@@ -78,7 +82,7 @@ class SourceConfig:
     start_at: str = "end"
     exclude: tuple[str, ...] = ()
     max_line_bytes: int = 65536
-    max_event_bytes: int = 1 << 20  # one event's text and fields: longer is cut, marked
+    max_event_bytes: int = MAX_EVENT_BYTES  # longer is cut, and marked
     idle_flush: float = 0.25  # seconds before a held record or unfinished line goes out
 
 
@@ -271,7 +275,8 @@ def _source(r: _Reader, t: Mapping[str, Any], key: str) -> SourceConfig:
         start_at=r.choice(t, "start_at", key, START_AT, "end"),
         exclude=tuple(r.strings(t, "exclude", key)),
         max_line_bytes=int(r.number(t, "max_line_bytes", key, 65536, minimum=256)),
-        max_event_bytes=int(r.number(t, "max_event_bytes", key, 1 << 20, minimum=4096)),
+        max_event_bytes=int(r.number(t, "max_event_bytes", key, MAX_EVENT_BYTES,
+                                     minimum=4096)),
         idle_flush=r.number(t, "idle_flush", key, 0.25, minimum=0.05),
     )
 

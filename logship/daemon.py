@@ -19,13 +19,12 @@ import asyncio
 import logging
 import signal
 import socket
-from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import aiohttp
 
-from logship.config import Config, ConfigError, SinkConfig, load_config
+from logship.config import MAX_EVENT_BYTES, Config, ConfigError, SinkConfig, load_config
 from logship.dedupe import Deduper
 from logship.deliver import BatchEnd, Item, SinkWorker
 from logship.discord.client import WebhookClient
@@ -34,6 +33,7 @@ from logship.discord.ratelimit import RateLimits
 from logship.drain import SpoolDrainer
 from logship.event import Event
 from logship.history import HistoryEntry, HistoryJournal, entries_json, tail
+from logship.limits import cap_event
 from logship.metrics import (
     Metrics,
     MetricsServer,
@@ -66,6 +66,24 @@ class _Running:
     retiring: bool = False  # removed by a reload, draining before it stops
 
 
+def shipped(event: Event, redactor: Redactor | None, max_bytes: int) -> Event:
+    """A routed event as it leaves the host: its secrets redacted, then cut to `max_bytes`
+    (`limits.cap_event`). No redactor: `spool.redact = false`, the spool keeps raw
+    events and each sink's renderer redacts what it sends.
+
+    >>> from logship.event import Level
+    >>> shipped(Event(None, Level.ERROR, "login token=hunter22"), Redactor(), 4096).message
+    'login token=[redacted:secret_value]'
+    """
+    if redactor is not None:
+        event = redactor.redact_event(event)
+    return cap_event(event, max_bytes)
+
+
+def _max_event_bytes(config: Config) -> dict[str, int]:
+    return {source.name: source.max_event_bytes for source in config.sources}
+
+
 class Daemon:
     """One logship process: `await Daemon(config).run()` until stopped."""
 
@@ -74,6 +92,7 @@ class Daemon:
         self.handle_signals = handle_signals
         self.router = Router(config.routes)
         self.redactor = Redactor(config.redact)
+        self._max_event_bytes = _max_event_bytes(config)
         self.host = socket.gethostname()
         self.spool = Spool(config.daemon.spool_dir, max_bytes=config.spool.max_bytes,
                            segment_bytes=config.spool.segment_bytes)
@@ -253,20 +272,22 @@ class Daemon:
         """Route `events`; queue those that go somewhere, tracked by their file's watermark.
         A repeat that a route's dedupe window counts instead of sending is done at once.
 
+        Routing sees each event as the log wrote it; only an event routed somewhere is
+        redacted and cut to its source's `max_event_bytes` (see `shipped`): most lines
+        go nowhere, and their fields are then never even built (see `parse.json`).
+
         A SIGHUP reload may swap the router and remove sinks at any await here, so the
-        router and the workers are looked up per event, and a sink already gone is
-        skipped; a worker retired while an event waits for it spools that event."""
+        workers are looked up per event, and a sink already gone is skipped; a worker
+        retired while an event waits for it spools that event."""
+        routed, nowhere = self.router.split(events)
+        for kind, count in nowhere.items():
+            self.metrics.event_routed(kind, None, count)
         admit = self.deduper.admit
-        unrouted: Counter[str] = Counter()
+        redactor = self.redactor if self.config.spool.redact else None
         counted = False
-        if self.config.spool.redact:  # before anything is spooled or leaves the host
-            events = list(map(self.redactor.redact_event, events))
-        # (spool.redact = false: the spool keeps raw events; each sink's Renderer redacts)
-        for event in events:
-            targets = self.router.match(event)
-            if not targets:
-                unrouted[event.kind] += 1
-                continue
+        for event, targets in routed:
+            event = shipped(event, redactor,
+                            self._max_event_bytes.get(event.source, MAX_EVENT_BYTES))
             for route, _ in targets:
                 self.metrics.event_routed(event.kind, route.name)
             sending = [(route, sink) for route, sink in targets if admit(route, sink, event)]
@@ -280,8 +301,6 @@ class Daemon:
             event.ack = progress.track(event.offset, len(queued))
             for route, worker in queued:
                 await worker.put(Item(event, route))
-        for kind, count in unrouted.items():
-            self.metrics.event_routed(kind, None, count)
         if counted:
             self.repeats.poke()
 
@@ -411,6 +430,7 @@ class Daemon:
         self.redactor = Redactor(new.redact)
         self._reload_sinks(new)
         self.router = Router(new.routes)
+        self._max_event_bytes = _max_event_bytes(new)
         if new.sources != self.config.sources and self.tailer is not None:
             self.tailer.set_sources(new.sources)
         self.config = replace(new, daemon=self.config.daemon, spool=self.config.spool)

@@ -15,7 +15,7 @@ through the first of those routes (whose template then applies).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from operator import attrgetter
 
 from logship.config import RouteConfig
@@ -74,8 +74,11 @@ _SEEN_MAX = 4096
 _SEEN_CHARS = 256
 
 # A plan for one (source, level, kind): either the targets, final (no check left), or the
-# candidate routes in order, each with the checks left to run on the event's other values.
-_Plan = tuple[tuple[Target, ...] | None, tuple[tuple[RouteConfig, tuple[_Check, ...]], ...]]
+# candidate routes in order, each with the checks left to run on the event's other values;
+# and, when those checks read the message only, the targets of messages seen before.
+_Plan = tuple[tuple[Target, ...] | None, tuple[tuple[RouteConfig, tuple[_Check, ...]], ...],
+              dict[str, tuple[Target, ...]] | None]
+_NOWHERE: tuple[Target, ...] = ()
 
 
 def _compile(route: RouteConfig) -> _Rule:
@@ -108,12 +111,15 @@ def _found(search: Search, seen: Seen, text: str) -> bool:
 
 
 class Router:
-    """Compiled routes. `match(event)` lists the (route, sink) pairs to deliver to.
+    """Compiled routes. `match(event)` lists the (route, sink) pairs to deliver to;
+    `split(events)` does so for a batch, and counts what goes nowhere.
 
     Routing runs for every line read, so the work is split: what an event's source,
     level and kind decide (`min_level`, `sources`, matches on those three keys) is
     worked out once per such triple and kept as a *plan*; per event only the matches on
     other values (message, fields...) run, and only for the routes still in question.
+    When those read only the message, the plan remembers each message's targets (a log
+    repeats its messages: a dict lookup instead of the regexes).
 
     >>> from logship.config import RouteConfig
     >>> router = Router([RouteConfig(name="errors", sinks=("alerts",), min_level=Level.ERROR)])
@@ -133,38 +139,61 @@ class Router:
         level = event.level
         if level < self._floor:
             return []
+        return list(self._targets(event, level))
+
+    def split(self, events: Iterable[Event]) -> tuple[list[tuple[Event, tuple[Target, ...]]],
+                                                     dict[str, int]]:
+        """The events that go somewhere, each with its targets (as `match` gives them),
+        and how many events of each kind go nowhere.
+
+        >>> router = Router([RouteConfig(name="errors", sinks=("alerts",),
+        ...                              min_level=Level.ERROR)])
+        >>> error, info = (Event(ts=None, level=level, message="m", kind=kind)
+        ...                for level, kind in ((Level.ERROR, "error"), (Level.INFO, "log")))
+        >>> routed, nowhere = router.split([error, info, info])
+        >>> [(event.message, [sink for _, sink in targets]) for event, targets in routed]
+        [('m', ['alerts'])]
+        >>> nowhere
+        {'log': 2}
+        """
+        routed: list[tuple[Event, tuple[Target, ...]]] = []
+        nowhere: dict[str, int] = {}
+        floor = self._floor
+        targets_of = self._targets
+        for event in events:
+            level = event.level
+            if level >= floor and (targets := targets_of(event, level)):
+                routed.append((event, targets))
+            else:
+                kind = event.kind
+                nowhere[kind] = nowhere.get(kind, 0) + 1
+        return routed, nowhere
+
+    def _targets(self, event: Event, level: Level) -> tuple[Target, ...]:
         key = (event.source, level, event.kind)
         plan = self._plans.get(key)
         if plan is None:
             plan = self._plan(key, event)
-        final, candidates = plan
+        final, candidates, by_message = plan
         if final is not None:
-            return list(final)
-        targets: list[Target] = []
-        for route, checks in candidates:
-            for get, search, seen in checks:
-                value = get(event)
-                if value is None:
-                    break
-                if value.__class__ is str:
-                    found = seen.get(value)  # type: ignore[call-overload]
-                    if found is None:
-                        found = _found(search, seen, value)  # type: ignore[arg-type]
-                    if not found:
-                        break
-                elif search(str(value)) is None:
-                    break
-            else:
-                if not targets and len(route.sinks) == 1:
-                    targets.append((route, route.sinks[0]))
-                else:
-                    _add(targets, route)
+            return final
+        if by_message is None:
+            return _checked(candidates, event)
+        message = event.message
+        targets = by_message.get(message)
+        if targets is None:
+            targets = _checked(candidates, event)
+            if len(message) <= _SEEN_CHARS:
+                if len(by_message) >= _SEEN_MAX:
+                    by_message.clear()
+                by_message[message] = targets
         return targets
 
     def _plan(self, key: tuple[str, Level, str], event: Event) -> _Plan:
         """The routes an event with this (source, level, kind) may take (see the class doc)."""
         source, level, _ = key
         candidates: list[tuple[RouteConfig, tuple[_Check, ...]]] = []
+        left: set[str] = set()  # the keys the checks still to run read
         for min_level, sources, checks, route in self._rules:
             if level < min_level or (sources and source not in sources):
                 continue
@@ -173,17 +202,31 @@ class Router:
                 continue
             candidates.append((route, tuple(check for name, check in checks
                                             if name not in _PLANNED_KEYS)))
+            left.update(name for name, _ in checks if name not in _PLANNED_KEYS)
         final: tuple[Target, ...] | None = None
-        if all(not checks for _, checks in candidates):
+        if not left:
             targets: list[Target] = []
             for route, _ in candidates:
                 _add(targets, route)
             final = tuple(targets)
-        plan: _Plan = (final, tuple(candidates))
+        plan: _Plan = (final, tuple(candidates), {} if left == {"message"} else None)
         if len(self._plans) >= _PLANS_MAX:
             self._plans.clear()
         self._plans[key] = plan
         return plan
+
+
+def _checked(candidates: tuple[tuple[RouteConfig, tuple[_Check, ...]], ...],
+             event: Event) -> tuple[Target, ...]:
+    """The targets of the candidate routes whose checks `event` passes."""
+    targets: list[Target] = []
+    for route, checks in candidates:
+        for check in checks:
+            if not _passes(check, event):
+                break
+        else:
+            _add(targets, route)
+    return tuple(targets) if targets else _NOWHERE
 
 
 def _add(targets: list[Target], route: RouteConfig) -> None:

@@ -120,3 +120,40 @@ def test_a_repeated_short_text_is_searched_once_and_the_memory_stays_bounded() -
     for n in range(10_000):
         _found(search, seen, f"line {n}")
     assert len(seen) <= 4096
+
+
+def test_split_routes_a_batch_as_match_does_and_counts_the_rest_by_kind() -> None:
+    router = Router([
+        RouteConfig(name="errors", sinks=("e",), min_level=Level.ERROR),
+        RouteConfig(name="members", sinks=("m",), min_level=Level.INFO,
+                    match={"message": "^Member"}),
+        RouteConfig(name="monitoring", sinks=("mon",), min_level=Level.WARNING,
+                    match={"service": "^monitoring$"}),
+    ])
+    batch = [
+        event(Level.INFO, "Member joined", kind="member"),
+        event(Level.INFO, "Heartbeat", kind="status"),
+        event(Level.DEBUG, "Member joined", kind="member"),  # below every route's level
+        event(Level.ERROR, "Member left badly", kind="error"),
+        event(Level.WARNING, "slow", kind="performance", fields={"service": "monitoring"}),
+        event(Level.WARNING, "slow", kind="performance", fields={"service": "stats"}),
+        event(Level.INFO, "Heartbeat", kind="status"),
+    ]
+    for _ in range(2):  # the second time round, from the plans and messages remembered
+        routed, nowhere = router.split(batch)
+        assert [(e, list(targets)) for e, targets in routed] == [
+            (e, router.match(e)) for e in batch if router.match(e)]
+        assert [[sink for _, sink in targets] for _, targets in routed] == [
+            ["m"], ["e", "m"], ["mon"]]
+        assert nowhere == {"status": 2, "member": 1, "performance": 1}
+
+
+def test_messages_are_remembered_only_where_the_message_alone_decides() -> None:
+    router = Router([
+        RouteConfig(name="members", sinks=("m",), match={"message": "^Member"}),
+        RouteConfig(name="guild", sinks=("g",), match={"message": "^Member", "guild": "^7$"}),
+    ])
+    for _ in range(2):
+        assert sinks(router, event(Level.INFO, "Member joined", fields={"guild": 7})) == [
+            "m", "g"]
+        assert sinks(router, event(Level.INFO, "Member joined", fields={"guild": 8})) == ["m"]

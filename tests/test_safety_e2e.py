@@ -123,6 +123,32 @@ async def test_the_spool_is_raw_only_when_asked_and_discord_never_sees_a_secret(
     assert TOKEN not in out + err
 
 
+async def test_routes_see_the_log_as_written_and_what_they_send_is_redacted_and_cut(
+    tmp_path: Path, fake: FakeDiscord, inbox: Inbox
+) -> None:
+    config = write_config(tmp_path, fake, routes=[
+        {"name": "logins", "sinks": ["errors"], "match": {"message": f"token={SECRET}"}},
+        {"name": "members", "sinks": ["members"], "match": {"message": "^Member"}}])
+    config.write_text(config.read_text().replace(
+        'start_at = "beginning"', 'start_at = "beginning"\nmax_event_bytes = 4096'))
+    daemon = await Logship("run", "--config", str(config)).start()
+    try:
+        await daemon.wait_until_logged("running:")
+        bot = Bot(tmp_path)
+        bot.log("INFO", f"login with token={SECRET} worked")
+        bot.log("INFO", "Member join recorded: " + "very long name " * 1000)
+        await inbox.wait_for(lambda: bool(inbox.embeds(WEBHOOK_IDS["errors"]))
+                             and bool(inbox.embeds(WEBHOOK_IDS["members"])))
+        assert (await daemon.stop())[0] == 0
+    finally:
+        daemon.kill()
+    logins = str(inbox.embeds(WEBHOOK_IDS["errors"]))
+    assert "login with token=[redacted:secret_value] worked" in logins
+    assert SECRET not in logins
+    members = str(inbox.embeds(WEBHOOK_IDS["members"]))
+    assert "[cut: " in members and len(members) < 8000
+
+
 # -- no loops: logship's own log is never a source -----------------------------------------
 
 

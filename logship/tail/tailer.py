@@ -33,7 +33,6 @@ from watchfiles import Change, awatch
 
 from logship.config import SourceConfig
 from logship.event import Event
-from logship.limits import cap_event
 from logship.own_log import OwnLog, own_log_file
 from logship.parse import RecordParser, make_parser
 from logship.tail.checkpoint import Checkpoint, FileIdentity, FileProgress
@@ -553,7 +552,7 @@ class Tailer:
             await self._catch_up_from_copy(tracked)
             held = tracked.parser.flush()  # the old content's last record is complete
             if held:
-                await self._emit(tracked, held)
+                await self._dispatch(held, tracked.progress)
             log.warning("%s was truncated; reading it again from the start", reader.path)
             reader.rewind()
             tracked.parser = make_parser(tracked.source.format, source=tracked.source.name,
@@ -611,15 +610,10 @@ class Tailer:
             _flag_cut_lines(events, {batch.ends[i] for i in batch.cut})
         self.lines_read += len(batch.lines)
         if events:
-            await self._emit(tracked, events)
+            await self._dispatch(events, tracked.progress)
         buffered = tracked.parser.buffered_from
         reader = tracked.reader
         tracked.progress.read_through(reader.position if buffered is None else buffered)
-
-    async def _emit(self, tracked: TrackedFile, events: list[Event]) -> None:
-        """Hand `events` to dispatch, each cut to its source's `max_event_bytes`."""
-        limit = tracked.source.max_event_bytes
-        await self._dispatch([cap_event(e, limit) for e in events], tracked.progress)
 
     async def _flush(self, tracked: TrackedFile) -> None:
         """Hand out everything held: an unfinished last line, then the held record."""
@@ -627,7 +621,7 @@ class Tailer:
             await self._hand_out(tracked, tracked.reader.take_partial())
         held = tracked.parser.flush()
         if held:
-            await self._emit(tracked, held)
+            await self._dispatch(held, tracked.progress)
         tracked.progress.read_through(tracked.reader.position)
         tracked.flush_at = None
 
