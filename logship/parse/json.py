@@ -213,14 +213,14 @@ class JsonParser:
             event.kind = classify(event)
         return event
 
-    def build(self, record: dict[str, Any], end: int, line: Line | None = None,
-              exact: bool = False) -> Event:
+    def build(self, record: dict[str, Any], end: int, line: Line, exact: bool = False) -> Event:
         """The event for one decoded JSON object (consumed: its dict becomes the fields).
 
         What routing needs is read now: level, message, logger, exception, kind. The time
         and the fields wait until they are read (see `JsonEvent`); `line` is kept until
         then, for the rare record orjson could not read exactly. `exact` says the stdlib
-        read it (see `common.fix_value`): its time and fields are worked out at once.
+        read it (see `common.fix_value`): its event, like a tree_log line's (the grouper
+        reads every field), is a plain Event with everything worked out at once.
 
         Written flat on purpose: this runs once per line, and every call saved counts.
         """
@@ -228,7 +228,7 @@ class JsonParser:
         plan = _PLANS.get(keys)
         if plan is None:
             plan = _plan(keys)
-        level_key, message_key, logger_key, _, exc_key, has_ctx, has_err, tree = plan[:8]
+        level_key, message_key, logger_key, _, exc_key, has_ctx, has_err, tree, _, _ = plan
 
         level = _INFO
         if level_key is not None:
@@ -284,6 +284,13 @@ class JsonParser:
             else:
                 kind = rule[0]
 
+        if exact or tree:  # the rare stdlib path; the tree grouper reads every field
+            ts, fields = _time_and_fields(record, context, plan, rule, kind, exception, exact)
+            if fields is None:  # a huge integer: the stdlib reads the line again
+                return self._fallback(line, end)  # type: ignore[return-value]
+            return Event(ts, level, message, logger, fields, exception, kind, self.source,
+                         self.path, end)
+
         event = _new_object(JsonEvent)  # every slot but `ts` and `fields`, set here
         event.level = level
         event.message = message
@@ -296,8 +303,6 @@ class JsonParser:
         event.fingerprint = None
         event.ack = None
         event._pending = (record, context, plan, rule, line)
-        if exact:
-            event.work_out(exact=True)
         return event
 
     def invalid(self, line: Line, end: int, reason: str) -> Event:
@@ -335,13 +340,14 @@ class JsonParser:
         if type(record) is not dict:
             return self.invalid(line, end, f"not a JSON object ({type(record).__name__})")
         try:
-            return self.build(record, end, exact=True)
+            return self.build(record, end, line, exact=True)
         except Exception as exc:  # a safety net: a parser never raises
             return self.invalid(line, end, f"unexpected record: {exc!r}")
 
 
 _TS_SLOT = Event.ts  # where a JsonEvent keeps `ts` and `fields` once worked out
 _FIELDS_SLOT = Event.fields
+_set_ts, _set_fields = _TS_SLOT.__set__, _FIELDS_SLOT.__set__
 Pending = tuple[dict[str, Any], dict[str, Any] | None, Plan, Rule | None, Line | None]
 """What a JsonEvent keeps until its time and fields are read: the record, its `context`
 dict (None: none), the layout's plan, the rule its message matched, and the line."""
@@ -386,7 +392,7 @@ class JsonEvent(Event):
     def ts(self, value: datetime | None) -> None:
         if self._pending is not None:
             self.work_out()
-        _TS_SLOT.__set__(self, value)
+        _set_ts(self, value)
 
     @property  # type: ignore[override]
     def fields(self) -> dict[str, Any]:
@@ -398,34 +404,30 @@ class JsonEvent(Event):
     def fields(self, value: dict[str, Any]) -> None:
         if self._pending is not None:
             self.work_out()
-        _FIELDS_SLOT.__set__(self, value)
+        _set_fields(self, value)
 
-    def work_out(self, exact: bool = False) -> None:
+    def work_out(self) -> None:
         """Work out `ts` and `fields` from the record now (nothing if done already).
 
-        `exact` says the stdlib read the record. orjson reads an integer beyond 64 bits
-        as a float: when the fields hold such a float, the line is read again by the
-        stdlib, which keeps every digit (a snowflake must never become a float).
+        orjson reads an integer beyond 64 bits as a float: when the fields hold such a
+        float, the line is read again by the stdlib, which keeps every digit (a
+        snowflake must never become a float).
         """
         pending = self._pending
         if pending is None:
             return
         self._pending = None
         record, context, plan, rule, line = pending
-        for key in plan[HELD_APART]:
-            del record[key]
-        if context is not None:
-            del record[CONTEXT_KEY]
-        _TS_SLOT.__set__(self, _pop_time(record, plan[TIME_KEYS_AT]))
-        try:
-            fields = _fields_of(record, context, exact)
-        except InexactInteger:
+        kind, exception = self.kind, self.exception
+        ts, fields = _time_and_fields(record, context, plan, rule, kind, exception, False)
+        if fields is None:
             again = self._read_again(line)
-            if again is not None:  # (its fields have their kind's already)
-                _FIELDS_SLOT.__set__(self, again.fields)
-                return
-            fields = _fields_of(record, context, exact=True)  # not expected: keep the floats
-        _FIELDS_SLOT.__set__(self, kind_fields(fields, self.kind, rule, self.exception))
+            if again is not None:
+                ts, fields = again.ts, again.fields
+            else:  # not expected: keep the floats
+                fields = kind_fields(_fields_of(record, context, True), kind, rule, exception)
+        _set_ts(self, ts)
+        _set_fields(self, fields)
 
     def _read_again(self, line: Line | None) -> Event | None:
         """`line` read by the stdlib (see `work_out`); None if it cannot be."""
@@ -433,6 +435,26 @@ class JsonEvent(Event):
             return None
         again = JsonParser(source=self.source, path=self.path)._fallback(line, self.offset)
         return None if again is None or "parse_error" in again.fields else again
+
+
+def _time_and_fields(record: dict[str, Any], context: dict[str, Any] | None, plan: Plan,
+                     rule: Rule | None, kind: str, exception: str | None,
+                     exact: bool) -> tuple[datetime | None, dict[str, Any] | None]:
+    """The event's time and fields from its record (consumed) and context; fields None
+    when orjson read a huge integer as a float (see `common.fix_value`)."""
+    for key in plan[HELD_APART]:
+        del record[key]
+    if context is not None:
+        del record[CONTEXT_KEY]
+    time_keys = plan[TIME_KEYS_AT]
+    ts = _pop_time(record, time_keys) if time_keys else None
+    try:
+        fields = _fields_of(record, context, exact)
+    except InexactInteger:
+        return ts, None
+    if rule is not None or kind == ERROR:
+        fields = kind_fields(fields, kind, rule, exception)
+    return ts, fields
 
 
 def _pop_time(record: dict[str, Any], keys: tuple[str, ...]) -> datetime | None:
