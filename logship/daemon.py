@@ -33,7 +33,7 @@ from logship.discord.ratelimit import RateLimits
 from logship.drain import SpoolDrainer
 from logship.event import Event
 from logship.history import HistoryEntry, HistoryJournal, entries_json, tail
-from logship.limits import cap_event
+from logship.limits import outgoing
 from logship.metrics import (
     Metrics,
     MetricsServer,
@@ -64,20 +64,6 @@ class _Running:
     task: asyncio.Task[None]
     drainer: asyncio.Task[None]
     retiring: bool = False  # removed by a reload, draining before it stops
-
-
-def shipped(event: Event, redactor: Redactor | None, max_bytes: int) -> Event:
-    """A routed event as it leaves the host: its secrets redacted, then cut to `max_bytes`
-    (`limits.cap_event`). No redactor: `spool.redact = false`, the spool keeps raw
-    events and each sink's renderer redacts what it sends.
-
-    >>> from logship.event import Level
-    >>> shipped(Event(None, Level.ERROR, "login token=hunter22"), Redactor(), 4096).message
-    'login token=[redacted:secret_value]'
-    """
-    if redactor is not None:
-        event = redactor.redact_event(event)
-    return cap_event(event, max_bytes)
 
 
 def _max_event_bytes(config: Config) -> dict[str, int]:
@@ -273,7 +259,7 @@ class Daemon:
         A repeat that a route's dedupe window counts instead of sending is done at once.
 
         Routing sees each event as the log wrote it; only an event routed somewhere is
-        redacted and cut to its source's `max_event_bytes` (see `shipped`): most lines
+        redacted and cut to its source's `max_event_bytes` (`limits.outgoing`): most lines
         go nowhere, and their fields are then never even built (see `parse.json`).
 
         A SIGHUP reload may swap the router and remove sinks at any await here, so the
@@ -283,11 +269,11 @@ class Daemon:
         for kind, count in nowhere.items():
             self.metrics.event_routed(kind, None, count)
         admit = self.deduper.admit
-        redactor = self.redactor if self.config.spool.redact else None
+        redact = self.redactor.redact_event if self.config.spool.redact else None
         counted = False
         for event, targets in routed:
-            event = shipped(event, redactor,
-                            self._max_event_bytes.get(event.source, MAX_EVENT_BYTES))
+            event = outgoing(event, redact,
+                             self._max_event_bytes.get(event.source, MAX_EVENT_BYTES))
             for route, _ in targets:
                 self.metrics.event_routed(event.kind, route.name)
             sending = [(route, sink) for route, sink in targets if admit(route, sink, event)]

@@ -24,6 +24,7 @@ about what their JSON takes, and checks the result with orjson. Pure.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any, Final
 
 import orjson
@@ -123,6 +124,23 @@ def cap_event(event: Event, max_bytes: int) -> Event:
     if exception is not None and exception_size > exception_room:
         exception = cut_tail(exception, exception_room)
     return dataclasses.replace(event, message=message, exception=exception, fields=fields)
+
+
+def outgoing(event: Event, redact: Callable[[Event], Event] | None, max_bytes: int) -> Event:
+    """An event a route sends somewhere, as it leaves for its sinks: redacted (`redact`,
+    a `Redactor.redact_event`), then cut to `max_bytes`. Redacting first means a cut
+    never leaves part of a secret. `redact` None: `spool.redact = false`, the spool keeps
+    raw events and each sink's renderer redacts what it sends.
+
+    >>> from logship.event import Level
+    >>> from logship.redact import Redactor
+    >>> outgoing(Event(None, Level.ERROR, "login token=hunter22"), Redactor().redact_event,
+    ...          4096).message
+    'login token=[redacted:secret_value]'
+    """
+    if redact is not None:
+        event = redact(event)
+    return cap_event(event, max_bytes)
 
 
 def _fit_fields(fields: dict[str, Any], budget: int) -> dict[str, Any]:

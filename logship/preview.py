@@ -1,8 +1,9 @@
 """`logship preview`: what the daemon would send for some log lines, without sending.
 
 The lines go through the same steps as in the daemon: the source's parser (fed whole
-lines, then flushed), redaction (`[redact]`), the router, and each matched sink's
-`Renderer` (its privacy settings, its options, the route's template and mentions).
+lines, then flushed), the router, redaction (`[redact]`) and the size cap, and each
+matched sink's `Renderer` (its privacy settings, its options, the route's template and
+mentions).
 For every (event, route, sink) it shows the exact request (query string, JSON body,
 files), whether Discord would accept it (the emulator's own check against Discord's
 OpenAPI schema and limits), and a readable rendering. Nothing is sent or written.
@@ -21,9 +22,10 @@ from pathlib import Path
 
 import orjson
 
-from logship.config import Config, RouteConfig, SinkConfig, SourceConfig
+from logship.config import MAX_EVENT_BYTES, Config, RouteConfig, SinkConfig, SourceConfig
 from logship.discord.payload import Message, Renderer
 from logship.event import Event
+from logship.limits import outgoing
 from logship.parse import make_parser
 from logship.route import Router
 from logship.tail.globs import PathMatcher
@@ -88,9 +90,10 @@ def parse_lines(lines: Sequence[bytes], source: SourceConfig | None, path: str) 
 
 def render(config: Config, events: Sequence[Event], *, route_name: str | None = None,
            host: str | None = None) -> list[tuple[Event, list[Rendered]]]:
-    """For each event (redacted first, as the daemon does), the requests the daemon
-    would make for it (an empty list: it matches no route). With `route_name`, only that
-    route, rendered even when its conditions do not match (`Rendered.matched` says so)."""
+    """For each event (routed as logged, then redacted and capped, as the daemon does),
+    the requests the daemon would make for it (an empty list: it matches no route). With
+    `route_name`, only that route, rendered even when its conditions do not match
+    (`Rendered.matched` says so)."""
     from logship.fake_discord import payload_errors  # Discord's checks, offline
     from logship.redact import Redactor
 
@@ -104,12 +107,14 @@ def render(config: Config, events: Sequence[Event], *, route_name: str | None = 
     renderers = {name: Renderer(sink, config.templates, host, config.routes)
                  for name, sink in config.sinks.items()}
     redact = Redactor(config.redact).redact_event
+    caps = {source.name: source.max_event_bytes for source in config.sources}
     out: list[tuple[Event, list[Rendered]]] = []
-    for event in map(redact, events):
-        targets = router.match(event)
+    for parsed in events:
+        targets = router.match(parsed)
         matched = bool(targets)
         if route_name is not None and not targets:
             targets = [(routes[0], sink) for sink in routes[0].sinks]
+        event = outgoing(parsed, redact, caps.get(parsed.source, MAX_EVENT_BYTES))
         rendered = []
         for route, sink_name in targets:
             renderer = renderers[sink_name]

@@ -1,8 +1,9 @@
 """Secrets and personal data, removed before anything leaves the host.
 
 A bot's log lines end up in a Discord channel that more people can read than the host's
-log folder, and Discord keeps them forever. So every event passes through a `Redactor`
-(once, right after parsing) and, per sink, through a `Privacy` filter:
+log folder, and Discord keeps them forever. So every event a route sends somewhere passes
+through a `Redactor` (once, before it is queued or spooled) and, per sink, through a
+`Privacy` filter:
 
 - `Redactor` replaces secrets (bot tokens, webhook tokens, bearer tokens and JWTs,
   `password=`/`token=`/`api_key=` values, AWS keys, private key blocks, and optionally
