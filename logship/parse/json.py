@@ -1,11 +1,13 @@
 """JSON lines: one object per line, from any Python JSON logger, into one event per line.
 
 This is logship's hot path (the ingest bar is 200,000 lines/s with less CPU than a plain
-`json.loads` loop), so the work per line is kept to: one `orjson.loads`, one dict lookup
-to find the line's *plan*, a few `pop`s, and the Event. A plan says which of the line's
-keys hold the level, message, time, logger and exception; it is computed once per key
-layout (a logger writes only a handful) and cached. Whatever is left becomes `fields`,
-in place, without a copy when nothing is nested.
+`json.loads` loop), so the work per line is kept to what routing needs: one
+`orjson.loads`, one dict lookup to find the line's *plan*, a few lookups for the level,
+message, logger and exception, one for the kind, and the Event. A plan says which of the
+line's keys hold the level, message, time, logger and exception; it is computed once per
+key layout (a logger writes only a handful) and cached. The time and the fields (whatever
+is left, in place, without a copy when nothing is nested) are worked out only when read:
+most lines are routed nowhere (see `JsonEvent`).
 
 Key mapping (the first key present wins; the others stay in `fields`):
 
