@@ -257,7 +257,7 @@ def fix_in_place(
 ) -> bool:
     """Turn snowflake ints (and those in lists) into text in place; True if a value is a
     dict (to be flattened). See `fix_value` for `exact`. The other defaults bind constants
-    as locals: this runs once or twice per line.
+    as locals: this runs for every event whose fields are read.
 
     >>> fields = {"id": 123456789012345678, "n": 3}
     >>> fix_in_place(fields), fields

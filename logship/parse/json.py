@@ -47,17 +47,13 @@ import orjson
 
 from logship.event import Event, Level
 from logship.parse.common import (
-    FLOAT_INT_LIMIT,
     LEVEL_CACHE,
-    SNOWFLAKE_MAX,
-    SNOWFLAKE_MIN,
     InexactInteger,
     Line,
     Lines,
     as_text,
     decode,
     fix_in_place,
-    fix_value,
     flatten,
     level_of,
     line_start,
@@ -485,10 +481,9 @@ def _fields_of(record: dict[str, Any], context: dict[str, Any] | None,
     """The record's remaining keys and its context's as fields: snowflake ints as text,
     nested dicts flattened (see the module doc). Raises InexactInteger (see `fix_value`).
 
-    The usual case (nothing nested, no key in both) is one pass over one dict, inlined:
-    this is `common.fix_in_place`. Record and context merge into a new dict: one
-    allocation, as an update would make (the record's dict has no room left), and its
-    size tells whether a key is in both.
+    The usual case (nothing nested, no key in both) is one pass over one dict. Record and
+    context merge into a new dict: one allocation, as an update would make (the record's
+    dict has no room left), and its size tells whether a key is in both.
     """
     fields = record
     merged = False
@@ -500,21 +495,7 @@ def _fields_of(record: dict[str, Any], context: dict[str, Any] | None,
             if len(fields) != len(record) + len(context):  # a key in both
                 return _with_context(record, context, exact)
             merged = True
-    nested = False
-    for key, value in fields.items():
-        kind = type(value)
-        if kind is str:
-            continue
-        if kind is int:
-            if SNOWFLAKE_MIN <= value < SNOWFLAKE_MAX:
-                fields[key] = str(value)  # same key: the dict keeps its size
-        elif kind is dict:
-            nested = True
-        elif kind is list:
-            fields[key] = fix_value(value, 0, exact)
-        elif kind is float and not exact and not -FLOAT_INT_LIMIT < value < FLOAT_INT_LIMIT:
-            raise InexactInteger
-    if nested:  # (record and context merged: flatten each alone)
+    if fix_in_place(fields, exact):  # nested (record and context merged: flatten each alone)
         return (_with_context(record, context, exact)  # type: ignore[arg-type]
                 if merged else flatten(fields, exact))
     return fields
