@@ -95,6 +95,19 @@ def test_reader_cuts_a_line_that_grows_too_long_across_reads(tmp_path: Path) -> 
     reader.close()
 
 
+def test_a_line_longer_than_a_chunk_is_read_in_reads_that_grow_with_it(tmp_path: Path) -> None:
+    path = tmp_path / "a.log"
+    line = b"z" * (1 << 20)  # 16 chunks of 64 KiB
+    path.write_bytes(line + b"\nnext\n")
+    reader = open_file(path, max_line=2 << 20)
+    reads = 1
+    while not (batch := reader.read_lines()).lines:  # type: ignore[union-attr]
+        reads += 1
+    assert batch.lines[0] == line and batch.ends[0] == len(line) + 1
+    assert reads <= 6  # 64, 64, 128, 256, 512 KiB...: not one read per chunk (16)
+    reader.close()
+
+
 @given(st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=30),
        st.integers(min_value=1, max_value=64))
 def test_reader_any_chunking_yields_every_line_once(lines: list[bytes], chunk: int) -> None:

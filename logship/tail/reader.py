@@ -18,11 +18,14 @@ from typing import BinaryIO
 from logship.tail.checkpoint import FileIdentity
 
 HEAD_BYTES = 256
-CHUNK_BYTES = 1 << 18
-"""How much one read takes: large enough that a read costs nothing per line, small enough
-that the ~1,200 events its lines become, alive together until routed, stay in the CPU's
-caches. With 1 MiB chunks (~4,600 events, several MB of objects) ingest took 30-60% more
-CPU, and by how much swung from run to run (`python -m bench ingest`)."""
+CHUNK_BYTES = 1 << 16
+"""How much one read takes: large enough that a read costs nothing per line (~300 lines
+of a JSON log), small enough that the events they become, alive together until routed,
+stay in the CPU's own caches. Measured in turns (`python -m bench ingest`'s loop and
+ingest, 9 pairs each): 16, 32 and 64 KiB made ingest cost 0.73-0.75 of the `json.loads`
+loop's CPU, 256 KiB 0.88-0.98, 1 MiB (~4,600 events, several MB) 1.2-1.5, the larger
+chunks also varying far more with the load on the machine. A line longer than a chunk is
+read in reads that grow with it (see `read_lines`)."""
 
 
 def read_identity(fd: int, head_len: int = HEAD_BYTES) -> FileIdentity:
@@ -112,12 +115,14 @@ class TailedFile:
             self.identity = read_identity(self.fd)
 
     def read_lines(self, limit: int = CHUNK_BYTES) -> Lines | None:
-        """The next complete lines from one read of at most `limit` bytes; None at EOF.
+        """The next complete lines from one read of at most `limit` bytes (or as many as
+        the unfinished line held back already, when that is more); None at EOF.
 
         The chunk is split as read: the held partial line is joined to the first line
         only, so the chunk is not copied again (`partial + data`, then a slice).
         """
-        data = os.pread(self.fd, limit, self.position + len(self._partial))
+        held = len(self._partial)  # a long line: read as much again (linear, not quadratic)
+        data = os.pread(self.fd, max(limit, held), self.position + held)
         if not data:
             return None
         base = self.position
