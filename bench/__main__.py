@@ -23,7 +23,7 @@ def _ingest(quick: bool) -> Iterable[str]:
     lines = 100_000 if quick else 1_000_000
     yield f"{lines:,} StructuredLogger JSON lines"
     with tempfile.TemporaryDirectory(prefix="logship-bench-") as tmp:
-        yield from ingest.report(ingest.run(Path(tmp), lines))
+        yield from ingest.report(ingest.run(Path(tmp), lines, 1 if quick else ingest.ROUNDS))
 
 
 def _parse(quick: bool) -> Iterable[str]:

@@ -13,8 +13,9 @@ def test_ingest_bench_reads_routes_and_reports_every_line(tmp_path: Path) -> Non
     assert ingest.json_loads_loop(path) == 900
     # The sample cycles 9 records: 3 error/critical ones and 2 member events per cycle.
     assert ingest.logship_ingest(path) == 500
-    rows = ingest.report(ingest.run(tmp_path, 900))
+    rows = ingest.report(ingest.run(tmp_path, 900, rounds=2))
     assert [row.split()[0] for row in rows] == ["json.loads", "logship", "CPU"]
+    assert rows[-1].endswith(")") and "best of 2 each" in rows[-1]
 
 
 def test_parse_bench_reports_a_row_per_format_with_events() -> None:
