@@ -883,6 +883,8 @@ async def torture(scale: Scale, idle_seconds: float, kills: int) -> None:
             result: Result = await run(folder)  # type: ignore[misc]
             results.append(result)
             print(result.figure(), flush=True)
+            if result.lost:  # what a diagnosis needs: which ids, and logship's own words
+                print("  " + result.explain().replace("\n", "\n  "), flush=True)
             if result.held_deleted:
                 print(f"  deleted files still held open: {result.held_deleted}")
             if result.exit_status not in (0, None):
