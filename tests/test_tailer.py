@@ -222,6 +222,32 @@ async def test_an_unreadable_file_is_reported_once_and_read_once_readable(
     assert running.collector.messages[1:] == ["secret", "still locked", "readable now"]
 
 
+async def test_lines_written_into_a_file_just_rotated_away_are_still_read(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    log = tmp_path / "bot.log"
+    append(log, "[INFO] before")
+    running = tail()
+    await running.collector.wait_for(lambda: running.collector.messages == ["before"])
+    late = os.open(log, os.O_WRONLY | os.O_APPEND)  # a writer that checked its path just now
+    try:
+        os.rename(log, tmp_path / "bot.log.1")  # logrotate: rename, create
+        append(log, "[INFO] new file")
+        await running.collector.wait_for(lambda: "new file" in running.collector.messages)
+        os.write(late, b"[INFO] late, into the old file\n")  # its one write after the rename
+    finally:
+        os.close(late)
+    await running.collector.wait_for(
+        lambda: "late, into the old file" in running.collector.messages)
+    await asyncio.wait_for(_until(lambda: all(f.reader.closed
+                                              for f in running.tailer._retired)), WAIT)
+
+
+async def _until(predicate: Callable[[], bool]) -> None:
+    while not predicate():
+        await asyncio.sleep(0.05)
+
+
 async def test_a_file_that_reuses_a_let_go_files_inode_is_read_from_its_start(
     tmp_path: Path,
 ) -> None:

@@ -7,10 +7,11 @@ each batch. `dispatch` (the daemon's) routes the events and registers the ones t
 delivery with `progress.track`; everything else counts as done at once. Awaiting
 dispatch is the backpressure: when the sinks' queues are full, reading pauses.
 
-Files are followed across rename+create rotation (the old descriptor is read to its end
-before it is let go), deletion, and truncation in place (read again from 0). A checkpoint
-belongs to a file's identity, not its name: a file renamed while logship was stopped is
-found again in its folder (by inode and head hash) and read to its end.
+Files are followed across rename+create rotation (the old descriptor is read to its end,
+and again `ROTATED_LINGER` later, before it is let go), deletion, and truncation in place
+(read again from 0). A checkpoint belongs to a file's identity, not its name: a file
+renamed while logship was stopped is found again in its folder (by inode and head hash)
+and read to its end.
 
 Descriptors stay bounded: past `MAX_OPEN_FILES`, the files quiet the longest are closed
 ("dormant") and opened again when they change. A record a parser holds back (a traceback
@@ -58,6 +59,11 @@ WATCH_STEP_MS = 50
 WATCH_DEBOUNCE_MS = 100
 # Descriptors held at most; beyond that the longest-quiet files are closed until they change.
 MAX_OPEN_FILES = 64
+ROTATED_LINGER = 1.0
+"""Seconds a file renamed or deleted away stays open after it was read to its end: a
+writer that checked its path just before the rename (Python's WatchedFileHandler does so
+before each record) still writes once more into the old file, and those lines are read
+before the file is let go."""
 
 
 @dataclass(eq=False)
@@ -70,6 +76,7 @@ class TrackedFile:
     progress: FileProgress
     active_at: float = field(default_factory=time.monotonic)  # last time it had news
     flush_at: float | None = None  # when held-back data goes out if nothing else comes
+    linger_until: float | None = None  # rotated away: when to read it a last time, close it
 
     @property
     def path(self) -> str:
@@ -464,15 +471,27 @@ class Tailer:
                 await self._pump(opened)
 
     async def _retire(self, tracked: TrackedFile) -> None:
-        """The path no longer names this file: read it to its end and release it."""
+        """The path no longer names this file: read it to its end, and again once
+        `ROTATED_LINGER` has passed (see `_let_go`)."""
         if await self._pump(tracked):
             await self._flush(tracked)
-        tracked.reader.close()
         if self._files.get(tracked.path) is tracked:
             del self._files[tracked.path]
         self._retired.append(tracked)
-        log.info("let go of %s (rotated or deleted) at offset %d",
-                 tracked.path, tracked.reader.position)
+        if tracked.reader.closed:  # dormant: nobody has written to it for a while
+            log.info("let go of %s (rotated or deleted) at offset %d",
+                     tracked.path, tracked.reader.position)
+        else:
+            tracked.linger_until = time.monotonic() + ROTATED_LINGER
+
+    async def _let_go(self, tracked: TrackedFile) -> None:
+        """A rotated file's linger is over: read what was written to it since, close it."""
+        tracked.linger_until = None
+        reader = tracked.reader
+        if not reader.closed and not reader.was_truncated() and await self._pump(tracked):
+            await self._flush(tracked)
+        reader.close()
+        log.info("let go of %s (rotated or deleted) at offset %d", tracked.path, reader.position)
 
     async def _let_go_dropped(self) -> None:
         """Read the files a reload no longer matches to their end, hand out what they
@@ -487,7 +506,8 @@ class Tailer:
             log.info("no longer following %s (not matched after reload)", tracked.path)
 
     def _forget_finished(self) -> None:
-        self._retired = [f for f in self._retired if f.progress.pending]
+        self._retired = [f for f in self._retired
+                         if f.progress.pending or f.linger_until is not None]
 
     # -- descriptors ----------------------------------------------------------------
 
@@ -627,6 +647,7 @@ class Tailer:
 
     def _until_flush(self) -> float | None:
         deadlines = [f.flush_at for f in self._files.values() if f.flush_at is not None]
+        deadlines += [f.linger_until for f in self._retired if f.linger_until is not None]
         return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
 
     async def _flush_idle(self) -> None:
@@ -636,6 +657,9 @@ class Tailer:
                 at_end = await self._pump(tracked)  # news since the deadline move it on
                 if at_end and tracked.flush_at is not None and tracked.flush_at <= now:
                     await self._flush(tracked)
+        for tracked in list(self._retired):
+            if tracked.linger_until is not None and tracked.linger_until <= now:
+                await self._let_go(tracked)
         self._release_descriptors()
 
 
