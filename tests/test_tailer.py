@@ -14,7 +14,7 @@ import pytest
 from logship.config import SourceConfig
 from logship.event import Event
 from logship.tail.checkpoint import Checkpoint, FileProgress
-from logship.tail.tailer import Tailer
+from logship.tail.tailer import ROTATED_LINGER, Tailer
 
 WAIT = 10.0
 
@@ -241,6 +241,25 @@ async def test_lines_written_into_a_file_just_rotated_away_are_still_read(
         lambda: "late, into the old file" in running.collector.messages)
     await asyncio.wait_for(_until(lambda: all(f.reader.closed
                                               for f in running.tailer._retired)), WAIT)
+
+
+async def test_a_file_renamed_to_a_name_still_followed_is_read_once(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    log = tmp_path / "bot.log"
+    append(log, "[INFO] before")
+    running = tail()
+    await running.collector.wait_for(lambda: running.collector.messages == ["before"])
+    os.rename(log, tmp_path / "bot-1.log")  # *.log matches the new name too
+    append(tmp_path / "bot-1.log", "[INFO] after the rename")
+    await running.collector.wait_for(
+        lambda: "after the rename" in running.collector.messages)
+    append(tmp_path / "bot-1.log", "[INFO] while the old name lingers")
+    await asyncio.sleep(ROTATED_LINGER + 0.5)  # the old name's last read would repeat it
+    append(tmp_path / "bot-1.log", "[INFO] last")
+    await running.collector.wait_for(lambda: "last" in running.collector.messages)
+    assert running.collector.messages == [
+        "before", "after the rename", "while the old name lingers", "last"]
 
 
 async def _until(predicate: Callable[[], bool]) -> None:

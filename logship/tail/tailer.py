@@ -380,6 +380,8 @@ class Tailer:
                 continue
             if self._files.get(tracked.path) is tracked:
                 await self._retire(tracked)  # its events in flight still count
+            tracked.linger_until = None  # the new name reads on from here, not the old
+            tracked.reader.close()
             return tracked
         return None
 
