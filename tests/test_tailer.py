@@ -85,6 +85,21 @@ async def tail(tmp_path: Path) -> AsyncIterator[Callable[..., Running]]:
             await running.finish()
 
 
+def refuse_open(monkeypatch: pytest.MonkeyPatch, path: Path, error: OSError) -> set[str]:
+    """`os.open` of `path` raises `error` while its name is in the set returned (clear it
+    to let the file be opened again)."""
+    real_open = os.open
+    locked = {str(path)}
+
+    def guarded_open(name: str, flags: int, *args: int) -> int:
+        if str(name) in locked:
+            raise type(error)(*error.args, str(name))
+        return real_open(name, flags, *args)
+
+    monkeypatch.setattr(os, "open", guarded_open)
+    return locked
+
+
 def append(path: Path, *lines: str) -> None:
     with path.open("a") as f:
         f.writelines(f"{line}\n" for line in lines)
@@ -199,15 +214,7 @@ async def test_an_unreadable_file_is_reported_once_and_read_once_readable(
 ) -> None:
     log = tmp_path / "bot.log"
     append(log, "[INFO] secret")
-    real_open = os.open
-    locked = {str(log)}
-
-    def guarded_open(path: str, flags: int, *args: int) -> int:
-        if str(path) in locked:
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_open(path, flags, *args)
-
-    monkeypatch.setattr(os, "open", guarded_open)
+    locked = refuse_open(monkeypatch, log, PermissionError(13, "Permission denied"))
     running = tail()
     append(log, "[INFO] still locked")
     other = tmp_path / "other.log"
@@ -403,15 +410,7 @@ async def test_a_file_unopenable_at_start_still_starts_at_its_end_then(
 ) -> None:
     log = tmp_path / "bot.log"
     append(log, "[INFO] before start")
-    real_open = os.open
-    locked = {str(log)}
-
-    def guarded_open(path: str, flags: int, *args: int) -> int:
-        if str(path) in locked:
-            raise OSError(24, "Too many open files", str(path))
-        return real_open(path, flags, *args)
-
-    monkeypatch.setattr(os, "open", guarded_open)
+    locked = refuse_open(monkeypatch, log, OSError(24, "Too many open files"))
     running = tail(source(tmp_path, start_at="end"))
     await asyncio.wait_for(running.tailer.watching.wait(), WAIT)
     append(log, "[INFO] after start")
