@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -38,16 +39,22 @@ def write_config(path: Path, sinks: list[str], drain_timeout: float = 5.0) -> No
                     f'[[routes]]\nname = "r"\nsinks = {sinks!r}\n'.replace("'", '"'))
 
 
-async def idle_daemon(config_path: Path, session: aiohttp.ClientSession) -> Daemon:
-    """A daemon whose workers never send: the test moves their queues by hand."""
-    daemon = Daemon(load_config(config_path), handle_signals=False)
+@pytest.fixture
+async def idle(tmp_path: Path, session: aiohttp.ClientSession) -> AsyncIterator[Daemon]:
+    """A daemon with sinks `a` and `b` (see `write_config`) whose workers never send: the
+    test moves their queues by hand. Its config is `tmp_path / "config.toml"`."""
+    config = tmp_path / "config.toml"
+    write_config(config, ["a", "b"])
+    daemon = Daemon(load_config(config), handle_signals=False)
     daemon._client = WebhookClient(session)
     for sink in daemon.config.sinks.values():
         daemon._start_worker(sink)
     for running in daemon.sinks.values():
         running.task.cancel()
         running.drainer.cancel()
-    return daemon
+    yield daemon
+    daemon.spool.close()
+    daemon.history.close()
 
 
 async def until(predicate: object, rounds: int = 200) -> None:
@@ -67,10 +74,8 @@ def take(worker: SinkWorker) -> Item:
 
 
 async def test_a_sink_removed_while_dispatch_waits_spools_instead_of_crashing(
-        tmp_path: Path, session: aiohttp.ClientSession) -> None:
-    config = tmp_path / "config.toml"
-    write_config(config, ["a", "b"])
-    daemon = await idle_daemon(config, session)
+        tmp_path: Path, idle: Daemon) -> None:
+    daemon, config = idle, tmp_path / "config.toml"
     a = daemon.sinks["a"].worker
     b = daemon.sinks["b"].worker
     await a.put(Item(Event(None, Level.ERROR, "filler")))  # a is full: the next put waits
@@ -94,15 +99,11 @@ async def test_a_sink_removed_while_dispatch_waits_spools_instead_of_crashing(
     assert progress.committed == events[-1].offset and progress.pending == 0
     (segment,) = segments(daemon.config.daemon.spool_dir, "b")
     assert [r.event.message for r in read_segment(segment)] == ["e0"]
-    daemon.spool.close()
-    daemon.history.close()
 
 
 async def test_an_event_put_after_retirement_is_spooled_and_acknowledged(
-        tmp_path: Path, session: aiohttp.ClientSession) -> None:
-    config = tmp_path / "config.toml"
-    write_config(config, ["a", "b"])
-    daemon = await idle_daemon(config, session)
+        idle: Daemon) -> None:
+    daemon = idle
     b = daemon.sinks["b"].worker
     progress = FileProgress(0)
     early, late = (Event(None, Level.ERROR, m, offset=o) for m, o in (("early", 5), ("late", 9)))
@@ -113,8 +114,6 @@ async def test_an_event_put_after_retirement_is_spooled_and_acknowledged(
     assert progress.committed == 9 and b.backlog == 0
     (segment,) = segments(daemon.config.daemon.spool_dir, "b")
     assert [r.event.message for r in read_segment(segment)] == ["early", "late"]
-    daemon.spool.close()
-    daemon.history.close()
 
 
 async def test_a_tailer_that_died_makes_the_exit_status_a_failure(
