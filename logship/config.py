@@ -143,6 +143,12 @@ class Config:
     # compiled [templates.NAME] and templates_dir/NAME.toml (None: there are none)
     templates: Templates | None = field(default=None, compare=False)
 
+    def max_event_bytes(self, source: str) -> int:
+        """The `max_event_bytes` of the source named `source` (the default for a name
+        no longer configured, as an event read before a reload may carry)."""
+        return next((s.max_event_bytes for s in self.sources if s.name == source),
+                    MAX_EVENT_BYTES)
+
 
 def find_config(explicit: Path | None = None, env: Mapping[str, str] | None = None) -> Path:
     """The config file to use: `--config`, else `$LOGSHIP_CONFIG`, else ./config.toml, else /etc.

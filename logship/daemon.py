@@ -24,7 +24,7 @@ from pathlib import Path
 
 import aiohttp
 
-from logship.config import MAX_EVENT_BYTES, Config, ConfigError, SinkConfig, load_config
+from logship.config import Config, ConfigError, SinkConfig, load_config
 from logship.dedupe import Deduper
 from logship.deliver import BatchEnd, Item, SinkWorker
 from logship.discord.client import WebhookClient
@@ -66,10 +66,6 @@ class _Running:
     retiring: bool = False  # removed by a reload, draining before it stops
 
 
-def _max_event_bytes(config: Config) -> dict[str, int]:
-    return {source.name: source.max_event_bytes for source in config.sources}
-
-
 class Daemon:
     """One logship process: `await Daemon(config).run()` until stopped."""
 
@@ -78,7 +74,6 @@ class Daemon:
         self.handle_signals = handle_signals
         self.router = Router(config.routes)
         self.redactor = Redactor(config.redact)
-        self._max_event_bytes = _max_event_bytes(config)
         self.host = socket.gethostname()
         self.spool = Spool(config.daemon.spool_dir, max_bytes=config.spool.max_bytes,
                            segment_bytes=config.spool.segment_bytes)
@@ -272,8 +267,7 @@ class Daemon:
         redact = self.redactor.redact_event if self.config.spool.redact else None
         counted = False
         for event, targets in routed:
-            event = outgoing(event, redact,
-                             self._max_event_bytes.get(event.source, MAX_EVENT_BYTES))
+            event, size = outgoing(event, redact, self.config.max_event_bytes(event.source))
             for route, _ in targets:
                 self.metrics.event_routed(event.kind, route.name)
             sending = [(route, sink) for route, sink in targets if admit(route, sink, event)]
@@ -286,7 +280,7 @@ class Daemon:
                 continue
             event.ack = progress.track(event.offset, len(queued))
             for route, worker in queued:
-                await worker.put(Item(event, route))
+                await worker.put(Item(event, route, size=size))
         if counted:
             self.repeats.poke()
 
@@ -416,7 +410,6 @@ class Daemon:
         self.redactor = Redactor(new.redact)
         self._reload_sinks(new)
         self.router = Router(new.routes)
-        self._max_event_bytes = _max_event_bytes(new)
         if new.sources != self.config.sources and self.tailer is not None:
             self.tailer.set_sources(new.sources)
         self.config = replace(new, daemon=self.config.daemon, spool=self.config.spool)

@@ -70,10 +70,11 @@ class Item:
     origin: SpoolRecord | None = None
     queued_at: float = field(default_factory=time.monotonic)
     _embed: Embed | None = field(default=None, repr=False)
-    size: int = field(init=False, repr=False)  # bytes, for the queue's byte cap
+    size: int = field(default=-1, repr=False)  # bytes, for the queue's byte cap (-1: measure)
 
     def __post_init__(self) -> None:
-        self.size = event_bytes(self.event)
+        if self.size < 0:
+            self.size = event_bytes(self.event)
 
     def embed(self, renderer: Renderer) -> Embed:
         """The event's embed as its sink shows it (template, privacy, kind layout)."""

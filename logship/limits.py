@@ -109,8 +109,20 @@ def cap_event(event: Event, max_bytes: int) -> Event:
     >>> cap_event(small, 4096) is small
     True
     """
-    if event_bytes(event) <= max_bytes:
-        return event
+    return capped(event, max_bytes)[0]
+
+
+def capped(event: Event, max_bytes: int) -> tuple[Event, int]:
+    """`cap_event`, and the `event_bytes` of the event it gives (measured once: a queue's
+    byte cap counts it too).
+
+    >>> from logship.event import Level
+    >>> capped(Event(None, Level.INFO, "hello"), 4096)[1]
+    5
+    """
+    size = event_bytes(event)
+    if size <= max_bytes:
+        return event, size
     fields = _fit_fields(event.fields, max_bytes // FIELDS_SHARE)
     room = max(0, max_bytes - fields_bytes(fields) - 2 * MARKER_MAX)
     message_size = text_bytes(event.message)
@@ -123,24 +135,28 @@ def cap_event(event: Event, max_bytes: int) -> Event:
     exception = event.exception
     if exception is not None and exception_size > exception_room:
         exception = cut_tail(exception, exception_room)
-    return dataclasses.replace(event, message=message, exception=exception, fields=fields)
+    cut = dataclasses.replace(event, message=message, exception=exception, fields=fields)
+    return cut, event_bytes(cut)
 
 
-def outgoing(event: Event, redact: Callable[[Event], Event] | None, max_bytes: int) -> Event:
+def outgoing(event: Event, redact: Callable[[Event], Event] | None,
+             max_bytes: int) -> tuple[Event, int]:
     """An event a route sends somewhere, as it leaves for its sinks: redacted (`redact`,
-    a `Redactor.redact_event`), then cut to `max_bytes`. Redacting first means a cut
-    never leaves part of a secret. `redact` None: `spool.redact = false`, the spool keeps
-    raw events and each sink's renderer redacts what it sends.
+    a `Redactor.redact_event`), then cut to `max_bytes` (`capped`: with its size).
+    Redacting first means a cut never leaves part of a secret. `redact` None:
+    `spool.redact = false`, the spool keeps raw events and each sink's renderer redacts
+    what it sends.
 
     >>> from logship.event import Level
     >>> from logship.redact import Redactor
-    >>> outgoing(Event(None, Level.ERROR, "login token=hunter22"), Redactor().redact_event,
-    ...          4096).message
-    'login token=[redacted:secret_value]'
+    >>> event, size = outgoing(Event(None, Level.ERROR, "login token=hunter22"),
+    ...                        Redactor().redact_event, 4096)
+    >>> event.message, size
+    ('login token=[redacted:secret_value]', 35)
     """
     if redact is not None:
         event = redact(event)
-    return cap_event(event, max_bytes)
+    return capped(event, max_bytes)
 
 
 def _fit_fields(fields: dict[str, Any], budget: int) -> dict[str, Any]:

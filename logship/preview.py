@@ -22,7 +22,7 @@ from pathlib import Path
 
 import orjson
 
-from logship.config import MAX_EVENT_BYTES, Config, RouteConfig, SinkConfig, SourceConfig
+from logship.config import Config, RouteConfig, SinkConfig, SourceConfig
 from logship.discord.payload import Message, Renderer
 from logship.event import Event
 from logship.limits import outgoing
@@ -107,14 +107,13 @@ def render(config: Config, events: Sequence[Event], *, route_name: str | None = 
     renderers = {name: Renderer(sink, config.templates, host, config.routes)
                  for name, sink in config.sinks.items()}
     redact = Redactor(config.redact).redact_event
-    caps = {source.name: source.max_event_bytes for source in config.sources}
     out: list[tuple[Event, list[Rendered]]] = []
     for parsed in events:
         targets = router.match(parsed)
         matched = bool(targets)
         if route_name is not None and not targets:
             targets = [(routes[0], sink) for sink in routes[0].sinks]
-        event = outgoing(parsed, redact, caps.get(parsed.source, MAX_EVENT_BYTES))
+        event, _ = outgoing(parsed, redact, config.max_event_bytes(parsed.source))
         rendered = []
         for route, sink_name in targets:
             renderer = renderers[sink_name]

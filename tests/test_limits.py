@@ -18,7 +18,7 @@ from logship.discord.client import Response
 from logship.discord.payload import BODY_RESERVE, Renderer
 from logship.discord.ratelimit import RateLimits
 from logship.event import Event, Level
-from logship.limits import cap_event, event_bytes
+from logship.limits import cap_event, capped, event_bytes
 from logship.own_log import OwnLog, ScrubbingFormatter, check_sources, scrub_tokens
 from logship.redact import Redactor
 from logship.spool import Spool, read_segment, segments
@@ -50,6 +50,16 @@ def test_an_event_over_its_cap_is_cut_marked_and_keeps_head_and_tail() -> None:
     assert cut.fields["truncated"] is True and cut.fields["fields_cut"] > 0
     assert "key0" in cut.fields
     assert event.fields is fields and len(fields) == 10_000  # the original is untouched
+
+
+def test_capped_gives_the_size_of_the_event_it_returns_cut_or_not() -> None:
+    small = Event(None, Level.INFO, "hello", fields={"user": "bob"})
+    big = Event(None, Level.ERROR, "x " * 5000, fields={"blob": "y" * 9000})
+    for event in (small, big):
+        kept, size = capped(event, 4096)
+        assert size == event_bytes(kept) <= 4096
+    assert capped(small, 4096)[0] is small and capped(big, 4096)[0] is not big
+    assert Item(big, size=7).size == 7 and Item(big).size == event_bytes(big)
 
 
 def test_an_event_within_its_cap_is_the_same_object() -> None:
