@@ -229,13 +229,20 @@ async def test_an_unreadable_file_is_reported_once_and_read_once_readable(
     assert running.collector.messages[1:] == ["secret", "still locked", "readable now"]
 
 
-async def test_lines_written_into_a_file_just_rotated_away_are_still_read(
-    tmp_path: Path, tail: Callable[..., Running]
-) -> None:
+async def following_one_line(tmp_path: Path, tail: Callable[..., Running]
+                             ) -> tuple[Path, Running]:
+    """bot.log with the line "before", followed and read."""
     log = tmp_path / "bot.log"
     append(log, "[INFO] before")
     running = tail()
     await running.collector.wait_for(lambda: running.collector.messages == ["before"])
+    return log, running
+
+
+async def test_lines_written_into_a_file_just_rotated_away_are_still_read(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    log, running = await following_one_line(tmp_path, tail)
     late = os.open(log, os.O_WRONLY | os.O_APPEND)  # a writer that checked its path just now
     try:
         os.rename(log, tmp_path / "bot.log.1")  # logrotate: rename, create
@@ -253,10 +260,7 @@ async def test_lines_written_into_a_file_just_rotated_away_are_still_read(
 async def test_a_file_renamed_to_a_name_still_followed_is_read_once(
     tmp_path: Path, tail: Callable[..., Running]
 ) -> None:
-    log = tmp_path / "bot.log"
-    append(log, "[INFO] before")
-    running = tail()
-    await running.collector.wait_for(lambda: running.collector.messages == ["before"])
+    log, running = await following_one_line(tmp_path, tail)
     os.rename(log, tmp_path / "bot-1.log")  # *.log matches the new name too
     append(tmp_path / "bot-1.log", "[INFO] after the rename")
     await running.collector.wait_for(
