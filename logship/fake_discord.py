@@ -368,9 +368,18 @@ class Received:
     thread_id: str | None = None
     pings: tuple[str, ...] = ()
     files: tuple[str, ...] = ()  # file names of a multipart body
+    # each file's name and content, so a test can read what an attachment carried
+    attachments: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
 
     def as_json(self) -> JSON:
-        return dataclasses.asdict(self) | {"pings": list(self.pings), "files": list(self.files)}
+        data = dataclasses.asdict(self)
+        data["attachments"] = [{"filename": name, "text": content.decode(errors="replace")}
+                               for name, content in self.attachments]
+        return data | {"pings": list(self.pings), "files": list(self.files)}
+
+    def attachment_text(self) -> str:
+        """Every attached file's content as text, one after the other."""
+        return "\n".join(content.decode(errors="replace") for _, content in self.attachments)
 
 
 @dataclass
@@ -560,7 +569,7 @@ class Body:
     """What a request carried: the parsed payload, its files, and problems reading it."""
 
     payload: object = None
-    files: list[tuple[str, int]] = field(default_factory=list)  # (file name, size)
+    files: list[tuple[str, bytes]] = field(default_factory=list)  # (file name, content)
     problems: list[Problem] = field(default_factory=list)
     too_large: bool = False
 
@@ -599,22 +608,23 @@ async def _read_multipart(request: web.Request) -> Body:
             body.payload, problems = _parse_json(await part.read())
             body.problems += problems
         elif part.filename is not None:
-            body.files.append((part.filename, await _part_size(part)))
+            body.files.append((part.filename, await _part_data(part)))
     body.problems += _file_problems(body.files)
     return body
 
 
-async def _part_size(part: BodyPartReader) -> int:
-    size = 0
+async def _part_data(part: BodyPartReader) -> bytes:
+    chunks = []
     while chunk := await part.read_chunk():
-        size += len(chunk)
-    return size
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
-def _file_problems(files: Sequence[tuple[str, int]]) -> Iterator[Problem]:
+def _file_problems(files: Sequence[tuple[str, bytes]]) -> Iterator[Problem]:
     if len(files) > FILES_MAX:
         yield Problem(("files",), "BASE_TYPE_BAD_LENGTH", _length_message(0, FILES_MAX))
-    for index, (name, size) in enumerate(files):
+    for index, (name, data) in enumerate(files):
+        size = len(data)
         if size > FILE_SIZE_MAX:
             yield Problem(("files", index), "FILE_TOO_LARGE",
                           f"{name} is {size} bytes, more than {FILE_SIZE_MAX}")
@@ -639,12 +649,21 @@ def message_object(received: Received, webhook: Webhook) -> JSON:
         "embeds": _rich(payload.get("embeds")),
         "author": {"id": received.webhook_id, "username": payload.get("username") or webhook.name,
                    "avatar": None, "discriminator": "0000", "bot": True},
-        "attachments": [], "components": [], "mentions": [], "mention_roles": [],
+        "attachments": [_attachment_object(received, n, name, data)
+                        for n, (name, data) in enumerate(received.attachments)],
+        "components": [], "mentions": [], "mention_roles": [],
         "mention_everyone": any(m in ("@everyone", "@here") for m in received.pings),
         "pinned": False, "tts": bool(payload.get("tts")), "flags": payload.get("flags") or 0,
         "timestamp": _snowflake_time(received.message_id), "edited_timestamp": None,
         "webhook_id": received.webhook_id,
     }
+
+
+def _attachment_object(received: Received, index: int, name: str, data: bytes) -> JSON:
+    """An attachment as Discord describes it in a message object."""
+    url = f"https://cdn.discordapp.com/attachments/{received.channel}/{received.message_id}/{name}"
+    return {"id": str(int(received.message_id) + index + 1), "filename": name,
+            "size": len(data), "url": url, "proxy_url": url}
 
 
 def _wants_wait(request: web.Request) -> bool:
@@ -931,7 +950,8 @@ class FakeDiscord:
         received = Received(
             webhook_id=hook.webhook_id, channel=hook.channel, payload=body.payload,
             message_id=self._next_snowflake(), at=self._clock(), thread_id=thread_id,
-            pings=tuple(pinging_mentions(body.payload)), files=tuple(n for n, _ in body.files))
+            pings=tuple(pinging_mentions(body.payload)), files=tuple(n for n, _ in body.files),
+            attachments=tuple(body.files))
         self.messages.append(received)
         self.stats.accepted += 1
         if received.pings:

@@ -139,6 +139,8 @@ async def test_multipart_with_payload_json(fake: FakeDiscord,
     assert answer.status == 200
     assert fake.messages[0].payload == {"content": "see file"}
     assert fake.messages[0].files == ("log.txt",)
+    assert fake.messages[0].attachment_text() == "line\n" * 10  # a test can read the file
+    assert [(a["filename"], a["size"]) for a in answer.body["attachments"]] == [("log.txt", 50)]
 
 
 # ------------------------------------------------------------------------ rate limits
