@@ -447,6 +447,8 @@ class SinkWorker:
                                       response.headers.get("X-RateLimit-Scope"))
             return batch
         if outcome is Outcome.GONE:
+            for item in batch.items:
+                item.attempts += 1
             self.gone = self._reason(response)
             log.error("sink %s: %s; no more requests to %s, its events go to the spool as "
                       "dead (fix the URL, then `logship replay`)", self.name, self.gone,

@@ -4,7 +4,10 @@ Replay reuses the daemon's `SinkWorker`, so batching, rate limits, retries and t
 handling of Discord's answers are the same, and events render with the config as it is
 now (fix a URL or a template, then replay). Only its "spool" differs: events the worker
 would spool again are collected and written back into their segment, so a segment
-keeps exactly the events still undelivered, with their new error.
+keeps exactly the events still undelivered, with their new error and attempt count. An
+event leaves the spool only on the worker's word that Discord answered 200 with a
+message for the request holding it; whatever else happened to it, it stays. Once a
+sink's circuit opens (or its webhook is gone), replay sends it nothing more and says so.
 
 It goes one segment at a time, each held exclusively (`flock`): a segment the daemon
 is appending to or draining is skipped, so replay is safe while the daemon runs. Ctrl-C
@@ -28,7 +31,7 @@ from pathlib import Path
 import aiohttp
 
 from logship.config import Config, SinkConfig
-from logship.deliver import DIGEST_AFTER_REQUESTS, Item, SinkWorker
+from logship.deliver import DIGEST_AFTER_REQUESTS, BatchEnd, Item, SinkWorker
 from logship.discord.client import WebhookClient
 from logship.discord.payload import digest_embeds, pack, render_embed
 from logship.discord.ratelimit import RateLimits
@@ -72,7 +75,8 @@ class _Collector:
         self.failed: dict[int, SpoolRecord] = {}
         self.on_freed: list[Callable[[], None]] = []
 
-    def append(self, records: list[SpoolRecord]) -> None:
+    def append(self, records: list[SpoolRecord], *, over_cap: bool = False) -> None:
+        """Take `records` (the worker's spooling); never full, so `over_cap` is moot."""
         for record in records:
             self.failed[id(record.event)] = record
 
@@ -87,10 +91,26 @@ class Summary:
     busy: int = 0  # segments skipped: the daemon holds them
     interrupted: bool = False
     unknown_sinks: Counter[str] = field(default_factory=Counter)
+    remaining_by_sink: Counter[str] = field(default_factory=Counter)
+    why: dict[str, str] = field(default_factory=dict)  # sink -> why its events remain
+
+
+@dataclass
+class _SegmentResult:
+    """What replaying one segment's records did: the end offsets of those Discord took,
+    and the records to write back in place of those tried and still undelivered."""
+
+    delivered: set[int] = field(default_factory=set)
+    updated: dict[int, SpoolRecord] = field(default_factory=dict)
 
 
 class _Replayer:
-    """Delivers selected records segment by segment through one worker per sink."""
+    """Delivers selected records segment by segment through one worker per sink.
+
+    A record counts as delivered only when the worker reports that Discord answered 200
+    with a message for the request holding it (`on_outcome`, "delivered"); every other
+    record stays in its segment. Once a sink's circuit opens (or its webhook is gone),
+    replay stops sending to it, and keeps the rest of its records as they are."""
 
     def __init__(self, config: Config, session: aiohttp.ClientSession,
                  advance: Callable[[int], None]) -> None:
@@ -102,6 +122,10 @@ class _Replayer:
         self.host = socket.gethostname()  # the footer, as the daemon's messages have it
         self.advance = advance
         self.stopping = False
+        self.stopped: dict[str, str] = {}  # sink -> why replay stopped sending to it
+        self.last_error: dict[str, str] = {}  # sink -> its last failed request's error
+        self._delivered: set[int] = set()  # id() of the events Discord took
+        self._tried: set[int] = set()  # id() of the events sent and not taken
         self._workers: dict[str, tuple[SinkWorker, asyncio.Task[None]]] = {}
 
     def worker(self, sink: SinkConfig) -> SinkWorker:
@@ -114,20 +138,42 @@ class _Replayer:
             worker = SinkWorker(sink, self.client, limiter, self.collector,  # type: ignore[arg-type]
                                 host=self.host, templates=self.config.templates,
                                 routes=self.config.routes, redactor=self.redactor)
+            worker.on_outcome = self._outcome
             self._workers[sink.name] = (worker, asyncio.create_task(worker.run()))
         return self._workers[sink.name][0]
 
+    def _outcome(self, sink: str, items: list[Item], end: BatchEnd) -> None:
+        """The worker's word on a batch: the only proof of delivery."""
+        ids = {id(item.event) for item in items}
+        if end.outcome == "delivered":
+            self._delivered |= ids
+            return
+        if end.status or any(item.attempts for item in items):  # sent, not just set aside
+            self._tried |= ids
+            if end.error:
+                self.last_error[sink] = end.error
+
+    def _note_stopped(self) -> None:
+        """Stop sending to a sink whose webhook is gone or whose circuit opened."""
+        for name, (worker, _) in self._workers.items():
+            if name in self.stopped:
+                continue
+            if worker.gone:
+                self.stopped[name] = "its webhook refuses every request"
+            elif worker.circuit.tripped:
+                self.stopped[name] = (f"its circuit opened after {worker.circuit.threshold} "
+                                      "failed requests in a row")
+
     async def segment(self, path: Path, chosen: list[tuple[int, SpoolRecord]]
-                      ) -> list[SpoolRecord]:
+                      ) -> _SegmentResult:
         """Send `chosen` (records of `path` with their end offsets) a chunk at a time,
-        noting each delivered one in the segment's `.replayed` sidecar; the records to
-        keep (failed again, or not sent because replay was interrupted)."""
-        kept: list[SpoolRecord] = []
+        noting each delivered one in the segment's `.replayed` sidecar."""
+        result = _SegmentResult()
         for first in range(0, len(chosen), CHUNK):
-            chunk = chosen[first : first + CHUNK]
             if self.stopping:
-                kept += [record for _, record in chosen[first:]]
                 break
+            chunk = [(end, r) for end, r in chosen[first : first + CHUNK]
+                     if r.sink not in self.stopped]
             for _, record in chunk:
                 record.event.ack = Ack(record.event.offset, lambda _ack: self.advance(1))
                 record.event.ack.expect(1)
@@ -135,11 +181,18 @@ class _Replayer:
                 await worker.put(Item(record.event, worker.renderer.route(record.route)))
             for worker, _ in self._workers.values():
                 await worker.drain(timeout=float("inf"))
-            failed = self.collector.failed
-            mark_replayed(path, [end for end, r in chunk if id(r.event) not in failed])
-            kept += [_failed_again(r, failed.pop(id(r.event))) for _, r in chunk
-                     if id(r.event) in failed]
-        return kept
+            self._note_stopped()
+            delivered = [end for end, r in chunk if id(r.event) in self._delivered]
+            mark_replayed(path, delivered)
+            result.delivered.update(delivered)
+            for end, record in chunk:
+                key = id(record.event)
+                again = self.collector.failed.pop(key, None)
+                if key in self._tried and again is not None and key not in self._delivered:
+                    result.updated[end] = _failed_again(record, again)
+                self._delivered.discard(key)
+                self._tried.discard(key)
+        return result
 
     async def close(self) -> None:
         for _, task in self._workers.values():
@@ -177,22 +230,42 @@ async def _replay(config: Config, spool_dir: Path, selection: Selection,
                     # dropped when the segment is rewritten
                     records, settled = outstanding(path)
                     chosen = [(end, r) for end, r in records
-                              if selection.wants(r) and r.sink in config.sinks]
+                              if selection.wants(r) and r.sink in config.sinks
+                              and r.sink not in replayer.stopped]
                     summary.unknown_sinks.update(r.sink for _, r in records
                                                  if r.sink not in config.sinks)
                     if not chosen and not settled:
                         continue
-                    kept = await replayer.segment(path, chosen)
-                    taken = {end for end, _ in chosen}
-                    others = [r for end, r in records if end not in taken]
-                    rewrite_segment(path, others + kept)
-                    summary.delivered += len(chosen) - len(kept)
+                    done = await replayer.segment(path, chosen)
+                    if done.delivered or done.updated or settled:
+                        rewrite_segment(path, [done.updated.get(end, r) for end, r in records
+                                               if end not in done.delivered])
+                    summary.delivered += len(done.delivered)
         finally:
             loop.remove_signal_handler(signal.SIGINT)
             await replayer.close()
-    summary.remaining = sum(1 for p in segments(spool_dir, selection.sink)
-                            for _, r in outstanding(p)[0] if selection.wants(r))
+    for path in segments(spool_dir, selection.sink):
+        summary.remaining_by_sink.update(r.sink for _, r in outstanding(path)[0]
+                                         if selection.wants(r))
+    summary.remaining = sum(summary.remaining_by_sink.values())
+    summary.why = {sink: _why_remaining(sink, replayer, config)
+                   for sink in summary.remaining_by_sink}
     return summary
+
+
+def _why_remaining(sink: str, replayer: _Replayer, config: Config) -> str:
+    """Why a sink's events are still in the spool, in a few words."""
+    if sink not in config.sinks:
+        return "no such sink in the config"
+    error = replayer.last_error.get(sink)
+    stopped = replayer.stopped.get(sink)
+    if error and stopped:
+        return f"{error} ({stopped}: replay stopped trying it)"
+    if error:
+        return error
+    if stopped:
+        return stopped
+    return "not sent (replay was interrupted, or the running daemon holds the segment)"
 
 
 def count_selected(config: Config, spool_dir: Path, selection: Selection
@@ -277,5 +350,7 @@ def run_replay(config: Config, spool_dir: Path, *, selection: Selection = Select
              "to them or drains them itself); run replay again later for those")
     if summary.interrupted:
         echo("interrupted: what was sent is removed from the spool, the rest stays")
+    for name, count in sorted(summary.remaining_by_sink.items()):
+        echo(f"{name}: {count} remain: {summary.why[name]}")
     echo(f"replay: {summary.delivered} delivered, {summary.remaining} remain in {spool_dir}")
     return 0 if summary.remaining == 0 else 1

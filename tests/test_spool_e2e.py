@@ -3,6 +3,7 @@ to a corrected URL, a replay killed midway runs again cleanly, `logship spool` l
 
 from __future__ import annotations
 
+import asyncio
 import re
 import signal
 import socket
@@ -13,7 +14,15 @@ import pytest
 
 from logship.event import Event, Level
 from logship.fake_discord import FakeDiscord
-from logship.spool import Spool, SpoolRecord, mark_drained, read_segment, scan_segment, segments
+from logship.spool import (
+    Spool,
+    SpoolRecord,
+    mark_drained,
+    outstanding,
+    read_segment,
+    scan_segment,
+    segments,
+)
 from tests.e2e import TOKEN, WEBHOOK_IDS, Bot, Inbox, Logship, run_cli, write_config
 
 pytestmark = pytest.mark.e2e
@@ -207,3 +216,97 @@ async def test_replay_skips_what_the_drain_already_delivered(tmp_path: Path, fak
     assert status == 0, out
     assert inbox.ids(ERRORS) == Counter({3: 1, 4: 1})  # dead ones are never drained
     assert "2 delivered, 0 remain" in out and segments(spool_dir) == []
+
+
+# -- replay while the webhook still fails ------------------------------------------------
+
+# Fails fast: the circuit opens after three failed requests, before the retries run out.
+FAILING_SINK = {"circuit_failures": 3, "retry_base": 0.01, "retry_cap": 0.05,
+                "max_attempts": 10}
+WEBHOOK_FAILURES = {
+    "503": (503, "HTTP 503"),
+    "dropped": ("drop", "Server disconnected"),
+    "404": (404, "webhook deleted (404, code 10015)"),
+    "401": (401, "webhook refused (401, code 50027)"),
+}
+
+
+def outstanding_ids(spool_dir: Path) -> Counter[int]:
+    """What a drain or replay would still send: what `.done`/`.replayed` do not cover."""
+    return Counter(int(n) for path in segments(spool_dir) for _, r in outstanding(path)[0]
+                   for n in re.findall(r"#(\d+)", r.event.message))
+
+
+def spool_numbered(spool_dir: Path, count: int, reason: str = "fallback") -> None:
+    spool = Spool(spool_dir)
+    spool.append([SpoolRecord(event=Event(ts=None, level=Level.ERROR, message=f"#{n}"),
+                              sink="errors", reason=reason, error="HTTP 503", attempts=2)
+                  for n in range(1, count + 1)])
+    spool.close()
+
+
+@pytest.mark.parametrize("failure", sorted(WEBHOOK_FAILURES))
+async def test_replay_while_the_webhook_still_fails_keeps_every_event(
+    tmp_path: Path, fake: FakeDiscord, inbox: Inbox, failure: str
+) -> None:
+    answer, reason = WEBHOOK_FAILURES[failure]
+    config = write_config(tmp_path, fake, sink_options=FAILING_SINK)
+    spool_dir = tmp_path / "state" / "spool"
+    spool_numbered(spool_dir, 100)
+    fake.script(*[answer] * 1000)
+
+    status, out, _ = await run_cli("replay", str(spool_dir), "--config", str(config))
+    assert status == 1, out
+    assert inbox.ids(ERRORS) == Counter()
+    assert "0 delivered, 100 remain" in out
+    (why,) = [line for line in out.splitlines() if line.startswith("errors: 100 remain: ")]
+    assert reason in why
+    assert spooled_ids(spool_dir) == Counter(range(1, 101))  # each kept, once
+    assert outstanding_ids(spool_dir) == Counter(range(1, 101))
+    records = [r for path in segments(spool_dir) for r in read_segment(path)]
+    tried = [r for r in records if r.attempts > 2]
+    assert tried and all(reason in r.error or "circuit open" in r.error for r in tried)
+    assert list(spool_dir.rglob("*.replayed")) == []
+
+    fake.reset()  # the webhook works again
+    status, out, _ = await run_cli("replay", str(spool_dir), "--config", str(config))
+    assert status == 0, out
+    assert "100 delivered, 0 remain" in out
+    assert inbox.ids(ERRORS) == Counter(range(1, 101))
+    assert segments(spool_dir) == []
+
+
+async def test_replay_stops_trying_a_sink_whose_circuit_opened(
+    tmp_path: Path, fake: FakeDiscord, inbox: Inbox
+) -> None:
+    config = write_config(tmp_path, fake, sink_options=FAILING_SINK)
+    spool_dir = tmp_path / "state" / "spool"
+    spool_numbered(spool_dir, 500)  # five chunks
+    fake.script(*[503] * 1000)
+    status, out, _ = await run_cli("replay", str(spool_dir), "--config", str(config))
+    assert status == 1, out
+    assert fake.stats.requests == FAILING_SINK["circuit_failures"]  # then it stopped
+    assert "circuit open" in out and "errors: 500 remain" in out
+    assert outstanding_ids(spool_dir) == Counter(range(1, 501))
+
+
+async def test_a_replay_killed_while_the_webhook_fails_loses_nothing(
+    tmp_path: Path, fake: FakeDiscord, inbox: Inbox
+) -> None:
+    config = write_config(tmp_path, fake, sink_options={
+        "circuit_failures": 100, "retry_base": 0.2, "retry_cap": 0.2, "max_attempts": 2})
+    spool_dir = tmp_path / "state" / "spool"
+    spool_numbered(spool_dir, 300)
+    fake.script(*[503] * 1000)
+    replay = await Logship("replay", str(spool_dir), "--config", str(config)).start()
+    while fake.stats.requests < 4:  # a chunk or two failed again, the next one is trying
+        await asyncio.sleep(0.02)
+    replay.signal(signal.SIGKILL)
+    await replay.wait()
+    assert outstanding_ids(spool_dir) == Counter(range(1, 301))
+
+    fake.reset()
+    status, out, _ = await run_cli("replay", str(spool_dir), "--config", str(config))
+    assert status == 0, out
+    assert inbox.ids(ERRORS) == Counter(range(1, 301))
+    assert segments(spool_dir) == [] and list(spool_dir.rglob("*.replayed")) == []
