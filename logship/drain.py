@@ -10,8 +10,9 @@ Each fed event carries an acknowledgement tied to its segment's watermark (the s
 `FileProgress` the tailer uses), and the watermark is written to the segment's `.done`
 sidecar after each chunk, so a restart does not send again what already went. An event
 the sink fails again is spooled again by the worker (into a new segment), which also
-counts as done. Once a segment is through, it is deleted; its `dead` records are kept (a
-rewritten segment of only those), and a segment with unreadable lines is moved aside.
+counts as done. Once a segment is through (its watermark covers every record fed, not
+merely every record fed once), it is deleted; its `dead` records are kept (a rewritten
+segment of only those), and a segment with unreadable lines is moved aside.
 """
 
 from __future__ import annotations
@@ -94,15 +95,30 @@ class SpoolDrainer:
             if fallback:
                 log.info("sink %s: re-sending %d spooled events from %s", self.worker.name,
                          len(fallback), path.name)
-                if not await self._feed(path, start, fallback):
+                progress = FileProgress(start)
+                if not await self._feed(path, progress, fallback):
                     return  # the sink failed again: the rest waits for its recovery
+                if not self._covered(path, progress, fallback):
+                    return
             self._finish(path, fallback_seen=bool(fallback))
 
-    async def _feed(self, path: Path, start: int,
+    def _covered(self, path: Path, progress: FileProgress,
+                 fed: list[tuple[int, SpoolRecord]]) -> bool:
+        """Whether every fed record was delivered or spooled anew (its acknowledgement
+        resolved), so the segment may go. Feeding them all is not enough: one the worker
+        could neither deliver nor spool still has only this copy."""
+        if progress.committed >= fed[-1][0]:
+            return True
+        left = sum(1 for _, r in fed if r.event.ack is not None and not r.event.ack.done)
+        log.warning("sink %s: %d events re-sent from %s were neither delivered nor spooled "
+                    "again; the segment is kept, they go again at the next drain",
+                    self.worker.name, left, path.name)
+        return False
+
+    async def _feed(self, path: Path, progress: FileProgress,
                     records: list[tuple[int, SpoolRecord]]) -> bool:
-        """Send `records` through the worker, a chunk at a time; False if the sink
-        stopped being healthy before all were fed."""
-        progress = FileProgress(start)
+        """Send `records` through the worker, a chunk at a time, tracked by `progress`;
+        False if the sink stopped being healthy before all were fed."""
         first = 0
         self.worker.draining = True  # it must not wait for spool room we would free
         try:

@@ -26,6 +26,7 @@ from logship.spool import (
     SpoolRecord,
     drained_offset,
     mark_drained,
+    outstanding,
     read_segment,
     scan_segment,
     segments,
@@ -274,3 +275,25 @@ async def test_a_corrupt_segment_is_set_aside_and_no_longer_counts_against_the_c
     await drain_once(worker_for(session, spool), spool)
     assert segments(tmp_path) == [] and path.with_name(path.name + ".corrupt").exists()
     assert spool.used_bytes == 0
+
+
+async def test_a_segment_is_kept_while_some_fed_events_were_neither_sent_nor_spooled(
+        mocked, session, tmp_path, caplog) -> None:
+    mocked.post(POST, payload=OK, repeat=True)
+    spool = Spool(tmp_path)
+    spool.append([record(n) for n in range(3)])
+    spool.close()
+    (path,) = segments(tmp_path)
+    worker = worker_for(session, spool)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    # The unexpected-error path cannot spool them either: their acks never resolve.
+    worker.renderer.payload = broken  # type: ignore[method-assign]
+    spool.append = broken  # type: ignore[method-assign]
+    await drain_once(worker, spool)
+    assert segments(tmp_path) == [path]
+    assert [r.event.message for _, r in outstanding(path)[0]] == [
+        f"spooled #{n}" for n in range(3)]
+    assert "kept" in caplog.text
