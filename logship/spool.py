@@ -14,8 +14,12 @@ A segment being appended to is held with a shared `flock`; whoever rewrites or d
 segment (the drain, `logship replay`) takes it exclusively and without waiting, so the
 two never touch the same file, even from two processes. How far a segment has been
 drained is kept in a `<segment>.done` sidecar (a byte offset), so a restart does not
-send it again. A torn last line (a crash mid-write) is skipped and counted, never fatal;
-a segment with unreadable lines is moved aside (`.corrupt`), never deleted.
+send it again, and what a replay delivered in a `<segment>.replayed` one (end offsets).
+Both carry the segment's inode: a segment is only ever rewritten by an atomic rename of
+a new file over it, so a sidecar that a crash left behind cannot apply to the new file.
+A new segment (and a new sink folder) is fsynced into its folder. A torn last line (a
+crash mid-write) is skipped and counted, never fatal; a segment with unreadable lines is
+moved aside (`.corrupt`), never deleted.
 """
 
 from __future__ import annotations
@@ -189,12 +193,33 @@ class Spool:
             return current
         self.roll(sink)
         folder = self.root / sink
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_folder(folder)
         path = folder / f"{time.time_ns()}{SEGMENT_SUFFIX}"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
         fcntl.flock(fd, fcntl.LOCK_SH)
         opened = self._open[sink] = _Open(path, fd, 0)
+        fsync_folder(folder)  # the new name survives a crash as surely as its lines
         return opened
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make the names created, renamed or removed in `folder` durable."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def make_folder(folder: Path) -> None:
+    """Create `folder` (and missing parents), each made durable in its parent."""
+    missing: list[Path] = []
+    while not folder.is_dir():
+        missing.append(folder)
+        folder = folder.parent
+    for created in reversed(missing):
+        created.mkdir(exist_ok=True, mode=0o700)
+        fsync_folder(created.parent)
 
 
 # -- reading ----------------------------------------------------------------------------
@@ -280,29 +305,71 @@ def exclusive(path: Path) -> Iterator[bool]:
         os.close(fd)
 
 
-def drained_offset(path: Path) -> int:
-    """How far `path` has been drained (0 when never)."""
+def _sidecar(path: Path, suffix: str) -> Path:
+    return path.with_name(path.name + suffix)
+
+
+def _inode(path: Path) -> int | None:
+    """The segment's inode (None when it is gone): what its sidecars apply to. A rewrite
+    replaces the segment with a new file, so a sidecar of the old one can never apply to
+    it, even if a crash left the sidecar behind."""
     try:
-        return int(path.with_name(path.name + DONE_SUFFIX).read_text())
-    except (FileNotFoundError, ValueError):
+        return path.stat().st_ino
+    except FileNotFoundError:
+        return None
+
+
+def _stamp(path: Path) -> str:
+    return f"inode={_inode(path)}"
+
+
+def _applies(path: Path, stamp: str | None) -> bool:
+    """A sidecar stamped `stamp` belongs to `path` as it is now (an unstamped one, from
+    the previous version, to the segment it sits beside)."""
+    return stamp is None or stamp == _stamp(path)
+
+
+def drained_offset(path: Path) -> int:
+    """How far `path` has been drained (0 when never). `.done` holds "OFFSET inode=N"."""
+    try:
+        words = _sidecar(path, DONE_SUFFIX).read_text().split()
+        offset = int(words[0])
+    except (FileNotFoundError, ValueError, IndexError):
         return 0
+    stamp = next((w for w in words[1:] if w.startswith("inode=")), None)
+    return offset if _applies(path, stamp) else 0
 
 
 def mark_drained(path: Path, offset: int) -> None:
-    """Record, atomically, that everything before `offset` in `path` is taken care of."""
-    done = path.with_name(path.name + DONE_SUFFIX)
+    """Record, atomically and durably, that everything before `offset` in `path` is
+    taken care of."""
+    done = _sidecar(path, DONE_SUFFIX)
     tmp = done.with_suffix(".tmp")
-    tmp.write_text(str(offset))
+    with tmp.open("w") as f:
+        f.write(f"{offset} {_stamp(path)}\n")
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, done)
+    fsync_folder(path.parent)
+
+
+def _read_replayed(path: Path) -> tuple[str | None, set[int]] | None:
+    """The `.replayed` sidecar's stamp and offsets; None when there is none."""
+    try:
+        words = _sidecar(path, REPLAYED_SUFFIX).read_text().split()
+    except FileNotFoundError:
+        return None
+    stamp = next((w for w in words if w.startswith("inode=")), None)
+    return stamp, {int(word) for word in words if word.isdigit()}
 
 
 def replayed_offsets(path: Path) -> set[int]:
-    """End offsets of the records of `path` a replay delivered before it was stopped."""
-    try:
-        text = path.with_name(path.name + REPLAYED_SUFFIX).read_text()
-    except FileNotFoundError:
+    """End offsets of the records of `path` a replay delivered before it was stopped.
+    `.replayed` holds "inode=N", then one offset a line."""
+    found = _read_replayed(path)
+    if found is None or not _applies(path, found[0]):
         return set()
-    return {int(word) for word in text.split() if word.isdigit()}
+    return found[1]
 
 
 def outstanding(path: Path) -> tuple[list[tuple[int, SpoolRecord]], bool]:
@@ -323,20 +390,35 @@ def mark_replayed(path: Path, offsets: list[int]) -> None:
     so a replay killed before it rewrote the segment does not send them again."""
     if not offsets:
         return
-    with path.with_name(path.name + REPLAYED_SUFFIX).open("a") as f:
-        f.write("".join(f"{offset}\n" for offset in offsets))
+    replayed = _sidecar(path, REPLAYED_SUFFIX)
+    found = _read_replayed(path)
+    if found is not None and not _applies(path, found[0]):
+        replayed.unlink()  # left by a crash after a rewrite: of another file
+        found = None
+    with replayed.open("a") as f:
+        header = f"{_stamp(path)}\n" if found is None else ""
+        f.write(header + "".join(f"{offset}\n" for offset in offsets))
         f.flush()
         os.fsync(f.fileno())
+    if found is None:
+        fsync_folder(path.parent)
+
+
+def _remove_sidecars(path: Path) -> None:
+    _sidecar(path, DONE_SUFFIX).unlink(missing_ok=True)
+    _sidecar(path, REPLAYED_SUFFIX).unlink(missing_ok=True)
 
 
 def rewrite_segment(path: Path, keep: list[SpoolRecord]) -> int:
     """Replace `path` with only the records in `keep` (remove it when none are left);
-    the bytes this gave back."""
+    the bytes this gave back. The sidecars go only after the new file is in place: a
+    crash before leaves the old segment with its progress, a crash after leaves sidecars
+    of the old file, which its inode tells apart from the new one."""
     before = path.stat().st_size if path.exists() else 0
-    path.with_name(path.name + DONE_SUFFIX).unlink(missing_ok=True)
-    path.with_name(path.name + REPLAYED_SUFFIX).unlink(missing_ok=True)
     if not keep:
         path.unlink(missing_ok=True)
+        fsync_folder(path.parent)
+        _remove_sidecars(path)
         return before
     tmp = path.with_suffix(".tmp")
     with tmp.open("wb") as f:
@@ -344,6 +426,8 @@ def rewrite_segment(path: Path, keep: list[SpoolRecord]) -> int:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+    fsync_folder(path.parent)
+    _remove_sidecars(path)
     return before - path.stat().st_size
 
 
@@ -351,6 +435,7 @@ def set_aside(path: Path) -> Path:
     """Move a corrupt segment out of the way, keeping it for inspection."""
     aside = path.with_name(path.name + CORRUPT_SUFFIX)
     os.replace(path, aside)
-    path.with_name(path.name + DONE_SUFFIX).unlink(missing_ok=True)
+    fsync_folder(path.parent)
+    _remove_sidecars(path)
     log.error("%s has unreadable lines; moved to %s (nothing deleted)", path, aside)
     return aside

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from aioresponses import aioresponses
 
 from logship import drain
+from logship import spool as spool_module
 from logship.config import SinkConfig
 from logship.deliver import Item, SinkWorker
 from logship.discord.client import WebhookClient
@@ -26,8 +28,11 @@ from logship.spool import (
     SpoolRecord,
     drained_offset,
     mark_drained,
+    mark_replayed,
     outstanding,
     read_segment,
+    replayed_offsets,
+    rewrite_segment,
     scan_segment,
     segments,
 )
@@ -297,3 +302,108 @@ async def test_a_segment_is_kept_while_some_fed_events_were_neither_sent_nor_spo
     assert [r.event.message for _, r in outstanding(path)[0]] == [
         f"spooled #{n}" for n in range(3)]
     assert "kept" in caplog.text
+
+
+# -- sidecars and crashes -------------------------------------------------------------------
+
+
+def four_records_half_done(root: Path) -> tuple[Path, list[int]]:
+    """A segment of #1-#4 of which the drain sent #1 and #2 and a replay #3."""
+    spool = Spool(root)
+    spool.append([record(n) for n in range(1, 5)])
+    spool.close()
+    (path,) = segments(root)
+    ends = [end for end, _ in scan_segment(path).records]
+    mark_drained(path, ends[1])
+    mark_replayed(path, [ends[2]])
+    return path, ends
+
+
+def test_a_crash_before_a_rewrite_replaces_the_segment_resends_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path, _ = four_records_half_done(tmp_path)
+    last = [r for _, r in scan_segment(path).records[3:]]
+
+    def killed(*args: Any) -> None:
+        raise OSError("killed before the replace")
+
+    monkeypatch.setattr(spool_module.os, "replace", killed)
+    with pytest.raises(OSError):
+        rewrite_segment(path, last)
+    monkeypatch.undo()
+    assert [r.event.message for _, r in outstanding(path)[0]] == ["spooled #4"]
+
+
+def test_sidecars_left_by_a_crash_after_the_replace_do_not_apply_to_the_new_file(
+        tmp_path: Path) -> None:
+    path, _ = four_records_half_done(tmp_path)
+    sidecars = {p: p.read_bytes() for p in tmp_path.glob("errors/*.jsonl.*")}
+    assert len(sidecars) == 2
+    rewrite_segment(path, [record(5), record(6), record(7)])
+    for sidecar, content in sidecars.items():  # killed before they were removed
+        sidecar.write_bytes(content)
+    assert [r.event.message for _, r in outstanding(path)[0]] == [
+        "spooled #5", "spooled #6", "spooled #7"]
+    first = scan_segment(path).records[0][0]
+    mark_replayed(path, [first])  # a later replay starts a sidecar of its own
+    assert replayed_offsets(path) == {first}
+    assert [r.event.message for _, r in outstanding(path)[0]] == ["spooled #6", "spooled #7"]
+
+
+def test_sidecars_of_the_previous_version_still_apply(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    spool.append([record(n) for n in range(1, 5)])
+    spool.close()
+    (path,) = segments(tmp_path)
+    ends = [end for end, _ in scan_segment(path).records]
+    path.with_name(path.name + ".done").write_text(str(ends[0]))  # no inode in them
+    path.with_name(path.name + ".replayed").write_text(f"{ends[1]}\n")
+    assert drained_offset(path) == ends[0] and replayed_offsets(path) == {ends[1]}
+    assert [r.event.message for _, r in outstanding(path)[0]] == ["spooled #3", "spooled #4"]
+
+
+def fsync_log(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What os.fsync and os.replace are called on, in order."""
+    calls: list[str] = []
+    fsync, replace = os.fsync, os.replace
+
+    def logged_fsync(fd: int) -> None:
+        calls.append(f"fsync {os.readlink(f'/proc/self/fd/{fd}')}")
+        fsync(fd)
+
+    def logged_replace(src: Any, dst: Any) -> None:
+        calls.append(f"replace {dst}")
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", logged_fsync)
+    monkeypatch.setattr(os, "replace", logged_replace)
+    return calls
+
+
+def test_mark_drained_syncs_the_file_then_renames_then_syncs_the_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spool = Spool(tmp_path)
+    spool.append([record(1)])
+    spool.close()
+    (path,) = segments(tmp_path)
+    calls = fsync_log(monkeypatch)
+    mark_drained(path, 10)
+    done = path.with_name(path.name + ".done")
+    tmp = done.with_suffix(".tmp")
+    assert calls == [f"fsync {tmp}", f"replace {done}", f"fsync {path.parent}"]
+    assert drained_offset(path) == 10
+
+
+def test_a_new_segment_and_a_new_sink_folder_are_synced_into_their_folders(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "spool"
+    root.mkdir()
+    calls = fsync_log(monkeypatch)
+    spool = Spool(root, segment_bytes=600)
+    spool.append([record(1)])
+    assert calls == [f"fsync {root}", f"fsync {root / 'errors'}"]
+    calls.clear()
+    spool.append([record(2), record(3)])  # rolls: the next segment is synced in too
+    spool.close()
+    assert f"fsync {root / 'errors'}" in calls
+    assert f"fsync {root}" not in calls  # the sink folder was there already
