@@ -112,6 +112,16 @@ class Batch:
 
 
 @dataclass
+class _Held:
+    """A batch the spool refused while the drain ran, waiting in memory for room."""
+
+    items: list[Item]
+    reason: str
+    error: str
+    status: int
+
+
+@dataclass
 class SinkStats:
     requests: int = 0
     delivered: int = 0
@@ -206,9 +216,13 @@ class SinkWorker:
         self.on_delivered: Callable[[str, float], None] | None = None
         # told how each batch ended (delivered, spooled, dead): the delivery history
         self.on_outcome: Callable[[str, list[Item], BatchEnd], None] | None = None
-        self.spool_blocked = False  # the spool is full: events are held, reading pauses
+        self._waiting_for_room = False  # `_spool` waits for the spool to take a batch
         self._space = asyncio.Event()
-        spool.on_freed.append(self._space.set)
+        # Batches the spool refused while the drain fed this worker: held in memory (their
+        # acknowledgements unresolved), written once there is room (see `_set_aside`).
+        self._held: list[_Held] = []
+        self._held_retry: asyncio.TimerHandle | None = None
+        spool.on_freed.append(self._space_freed)
         self._plain_profile = False  # Discord refused the sink's username or avatar
         self._pending: list[Item] = []  # taken from the queue, not yet sent
         self._sending: list[Item] = []  # the batch being sent (or retried) now
@@ -222,6 +236,11 @@ class SinkWorker:
     @property
     def name(self) -> str:
         return self.sink.name
+
+    @property
+    def spool_blocked(self) -> bool:
+        """The spool refuses this sink's events: they are held, and reading pauses."""
+        return self._waiting_for_room or bool(self._held)
 
     @property
     def backlog(self) -> int:
@@ -324,6 +343,7 @@ class SinkWorker:
 
     def abandon(self, reason: str) -> int:
         """Spool what is still queued or unsent (the run task must be stopped first)."""
+        self._write_held()
         left = self._take_all()
         if left and not self._write_spool(left, "fallback", reason):
             return 0
@@ -332,9 +352,15 @@ class SinkWorker:
     # -- batching -----------------------------------------------------------------
 
     def _take_all(self) -> list[Item]:
-        """Everything queued or pending, out of the worker's hands (highest level first)."""
+        """Everything queued, pending or held, out of the worker's hands (highest level
+        first)."""
         self._take_queued(limit=None)
         taken, self._pending = self._pending, []
+        taken += [item for held in self._held for item in held.items]
+        self._held = []
+        if self._held_retry is not None:
+            self._held_retry.cancel()
+            self._held_retry = None
         return taken
 
     def _take_queued(self, limit: int | None = LOOKAHEAD) -> None:
@@ -527,22 +553,80 @@ class SinkWorker:
     async def _spool(self, items: list[Item], reason: str, error: str, status: int = 0
                      ) -> None:
         """Put `items` in the spool; while it is full (or the disk is), hold them and
-        wait: the queue fills up behind, and the tailer stops reading."""
+        wait: the queue fills up behind, and the tailer stops reading. Not while the
+        drain feeds this worker: it waits for us, and only its segment deletions may make
+        room, so then what cannot be written is set aside and the worker goes on."""
         while not self._write_spool(items, reason, error, status):
             items = self._spool_drained(items, reason, error, status)
             if not items:
                 break
-            if self.draining and self._write_spool(items, reason, error, status,
-                                                   over_cap=True):
+            if self.draining:
+                if not self._write_spool(items, reason, error, status, over_cap=True):
+                    self._set_aside(items, reason, error, status)
                 break  # past the cap by at most what this worker holds (its queue caps)
-            self.spool_blocked = True
+            self._waiting_for_room = True
             self._space.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._space.wait(), SPOOL_RETRY)
             self.spool.recount()  # another process (replay) may have made room
-        if self.spool_blocked:
-            self.spool_blocked = False
+        if self._waiting_for_room:
+            self._waiting_for_room = False
+            self._log_unblocked()
+
+    def _log_unblocked(self) -> None:
+        if not self.spool_blocked:
             log.info("sink %s: the spool takes events again; reading resumes", self.name)
+
+    def _set_aside(self, items: list[Item], reason: str, error: str, status: int) -> None:
+        """The spool cannot take `items` (the disk is full) while the drain feeds this
+        worker. Drained events go back to their old segment: their acknowledgements stay
+        unresolved, so the drain keeps that segment and sends them again later (written
+        anew, they would be kept twice). New events are held in memory, unresolved (the
+        checkpoint stays before them), and written as soon as there is room: when the
+        spool frees space (the drain deleting a segment), or on a timer."""
+        returned = [it for it in items if it.origin is not None]
+        if returned:
+            self._release(returned)
+            log.warning("sink %s: %d re-sent events failed again and the spool has no room "
+                        "for them; they stay in their old segment", self.name, len(returned))
+        new = [it for it in items if it.origin is None]
+        if not new:
+            return
+        log.warning("sink %s: the spool has no room for %d events while the drain runs; "
+                    "holding them until there is room", self.name, len(new))
+        self._held.append(_Held(new, reason, error, status))
+        self._retry_held_later()
+
+    def _space_freed(self) -> None:
+        """The spool gave space back: a waiting `_spool` tries again, held batches go."""
+        self._space.set()
+        self._write_held()
+
+    def _write_held(self) -> None:
+        """Write the held batches, oldest first, while the spool takes them."""
+        if not self._held:
+            return
+        while self._held:
+            held = self._held[0]
+            if not self._write_spool(held.items, held.reason, held.error, held.status,
+                                     over_cap=True):
+                self._retry_held_later()
+                return
+            self._held.pop(0)
+        if self._held_retry is not None:
+            self._held_retry.cancel()
+            self._held_retry = None
+        self._log_unblocked()
+
+    def _retry_held_later(self) -> None:
+        if self._held_retry is None:
+            self._held_retry = asyncio.get_running_loop().call_later(
+                SPOOL_RETRY, self._retry_held)
+
+    def _retry_held(self) -> None:
+        self._held_retry = None
+        self.spool.recount()  # another process (replay) may have made room
+        self._write_held()
 
     def _spool_drained(self, items: list[Item], reason: str, error: str, status: int
                        ) -> list[Item]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import re
 from collections.abc import Callable
@@ -12,9 +13,9 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
-from aioresponses import aioresponses
+from aioresponses import CallbackResult, aioresponses
 
-from logship import drain
+from logship import deliver, drain
 from logship import spool as spool_module
 from logship.config import SinkConfig
 from logship.deliver import Item, SinkWorker
@@ -407,3 +408,96 @@ def test_a_new_segment_and_a_new_sink_folder_are_synced_into_their_folders(
     spool.close()
     assert f"fsync {root / 'errors'}" in calls
     assert f"fsync {root}" not in calls  # the sink folder was there already
+
+
+# -- a full disk (ENOSPC) during a drain ----------------------------------------------------
+
+
+class FullDisk(Spool):
+    """A spool whose disk refuses every write once `full`, until a segment is deleted."""
+
+    full = False
+
+    def _write(self, sink: str, data: bytes) -> None:
+        if self.full:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        super()._write(sink, data)
+
+    def freed(self, nbytes: int) -> None:
+        if nbytes > 0:
+            self.full = False
+        super().freed(nbytes)
+
+
+async def start_drain_while_live_fails(mocked: aioresponses, session: aiohttp.ClientSession,
+                                       spool: Spool, *, drained_answer: dict[str, Any]
+                                       ) -> tuple[SinkWorker, FileProgress, asyncio.Task[None],
+                                                  asyncio.Task[None]]:
+    """A live critical in flight; the drain starts feeding; then the live request fails
+    (503), on a disk that is full by then. The drained events get `drained_answer`."""
+    in_flight, feeding = asyncio.Event(), asyncio.Event()
+
+    async def live_fails_once_the_drain_feeds(url: Any, **kwargs: Any) -> CallbackResult:
+        in_flight.set()
+        await feeding.wait()
+        return CallbackResult(status=503)
+
+    mocked.post(POST, callback=live_fails_once_the_drain_feeds)
+    mocked.post(POST, repeat=True, **drained_answer)
+    worker = worker_for(session, spool, max_attempts=1, circuit_failures=100)
+    progress = FileProgress(0)
+    live = Event(ts=None, level=Level.CRITICAL, message="live #9", offset=10)
+    live.ack = progress.track(10, 1)
+    run = asyncio.create_task(worker.run())
+    await worker.put(Item(live))
+    await in_flight.wait()
+    drain = asyncio.create_task(SpoolDrainer(worker, spool).drain_all())
+    while not worker.draining:
+        await asyncio.sleep(0.01)
+    spool.full = True  # type: ignore[attr-defined]
+    feeding.set()
+    return worker, progress, run, drain
+
+
+async def test_a_live_batch_failing_on_a_full_disk_during_a_drain_does_not_stall(
+        mocked, session, tmp_path) -> None:
+    spool = FullDisk(tmp_path)
+    spool.append([record(n) for n in range(3)])
+    spool.close()
+    worker, progress, run, drain = await start_drain_while_live_fails(
+        mocked, session, spool, drained_answer={"payload": OK})
+    await asyncio.wait_for(drain, 10)  # the drained ones went; their segment is deleted
+    run.cancel()
+    await asyncio.gather(run, return_exceptions=True)
+    assert sent_ids(mocked) == [0, 1, 2, 9]
+    spool.close()
+    kept = [r.event.message for path in segments(tmp_path) for r in read_segment(path)]
+    assert kept == ["live #9"]  # written as soon as the deletion made room
+    assert progress.committed == 10 and not worker.spool_blocked
+
+
+async def test_drained_events_failing_on_a_full_disk_stay_in_their_segment(
+        mocked, session, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(deliver, "SPOOL_RETRY", 0.05)
+    spool = FullDisk(tmp_path)
+    spool.append([record(n) for n in range(3)])
+    spool.close()
+    (old,) = segments(tmp_path)
+    worker, progress, run, drain = await start_drain_while_live_fails(
+        mocked, session, spool, drained_answer={"status": 503})
+    await asyncio.wait_for(drain, 10)  # nothing could be written, and no wait for it
+    assert segments(tmp_path) == [old] and progress.committed == 0
+    assert worker.spool_blocked
+    spool.full = False  # the operator made room: the retry timer writes the live one
+    for _ in range(200):
+        if progress.committed == 10:
+            break
+        await asyncio.sleep(0.01)
+    run.cancel()
+    await asyncio.gather(run, return_exceptions=True)
+    spool.close()
+    assert progress.committed == 10 and not worker.spool_blocked
+    assert [r.event.message for _, r in outstanding(old)[0]] == [
+        f"spooled #{n}" for n in range(3)]  # kept once, in their old segment
+    new = [p for p in segments(tmp_path) if p != old]
+    assert [r.event.message for p in new for r in read_segment(p)] == ["live #9"]
