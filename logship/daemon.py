@@ -63,6 +63,7 @@ class _Running:
     worker: SinkWorker
     task: asyncio.Task[None]
     drainer: asyncio.Task[None]
+    feeder: SpoolDrainer  # what `drainer` runs
     retiring: bool = False  # removed by a reload, draining before it stops
 
 
@@ -170,6 +171,8 @@ class Daemon:
 
     async def _shutdown(self, tail_task: asyncio.Task[None], saver: asyncio.Task[None]) -> None:
         self._stop.set()
+        for running in self.sinks.values():
+            running.feeder.stop_feeding()  # what they fed is delivered or spooled below
         self.notifier.stopping("stopping: draining queues")
         deadline = asyncio.get_running_loop().time() + self.config.daemon.drain_timeout
         await self._stop_reading(tail_task, deadline)
@@ -184,6 +187,8 @@ class Daemon:
             if left:
                 log.warning("sink %s: %d undelivered events spooled at shutdown",
                             running.worker.name, left)
+        for running in self.sinks.values():
+            running.feeder.settle()  # so a restart re-sends none of what was fed
         saver.cancel()
         self._save_checkpoints(force=True)
         self.spool.close()
@@ -337,9 +342,9 @@ class Daemon:
         worker.on_delivered = self.metrics.delivered
         worker.on_outcome = self._record_history
         task = asyncio.create_task(worker.run(), name=f"sink:{sink.name}")
-        drainer = asyncio.create_task(SpoolDrainer(worker, self.spool).run(),
-                                      name=f"drain:{sink.name}")
-        self.sinks[sink.name] = _Running(worker, task, drainer)
+        feeder = SpoolDrainer(worker, self.spool)
+        drainer = asyncio.create_task(feeder.run(), name=f"drain:{sink.name}")
+        self.sinks[sink.name] = _Running(worker, task, drainer, feeder)
         log.info("sink %s → %s", sink.name, sink.url.masked)
 
     def _record_history(self, sink: str, items: list[Item], end: BatchEnd) -> None:
@@ -442,11 +447,13 @@ class Daemon:
         it. An event put after the drain (a dispatch that routed it before the reload) is
         spooled."""
         name = running.worker.name
+        running.feeder.stop_feeding()
         await running.worker.drain(timeout=float("inf"))
         running.drainer.cancel()
         running.task.cancel()
         await asyncio.gather(running.task, running.drainer, return_exceptions=True)
         late = await running.worker.retire(f"sink {why}")
+        running.feeder.settle()
         if self.sinks.get(name) is running:  # not re-added by a later reload
             del self.sinks[name]
         log.info("sink %s: old worker stopped, %s (its queue was delivered first%s)", name,

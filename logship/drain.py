@@ -10,7 +10,10 @@ Each fed event carries an acknowledgement tied to its segment's watermark (the s
 `FileProgress` the tailer uses), and the watermark is written to the segment's `.done`
 sidecar after each chunk, so a restart does not send again what already went. An event
 the sink fails again is spooled again by the worker (into a new segment), which also
-counts as done. Once a segment is through (its watermark covers every record fed, not
+counts as done. At a stop the drainer feeds nothing more; once the worker has
+delivered or spooled what it was fed, `settle` writes the last `.done`, so a restart
+neither sends an event twice nor finds it both spooled anew and still in its old
+segment. Once a segment is through (its watermark covers every record fed, not
 merely every record fed once), it is deleted; its `dead` records are kept (a rewritten
 segment of only those), and a segment with unreadable lines is moved aside.
 """
@@ -48,6 +51,10 @@ class SpoolDrainer:
         self.worker = worker
         self.spool = spool
         self.drained = 0  # events fed again (delivered, or spooled anew if the sink failed)
+        self.stopping = False  # the daemon stops: feed nothing more
+        # The segment being fed (its inode) and its watermark, until its `.done` is written
+        # for the last time: a stop cancels us midway, and `settle` writes it then.
+        self._feeding: tuple[Path, int, FileProgress] | None = None
         self._wake = asyncio.Event()
         self._wake.set()  # at start: what an earlier run left
         worker.on_recover = self._wake.set
@@ -63,8 +70,25 @@ class SpoolDrainer:
         (so a sink recovers even when no new event comes along)."""
         asyncio.get_running_loop().call_later(cooldown, self._wake.set)
 
+    def stop_feeding(self) -> None:
+        """A stop begins: feed the worker nothing more. What was fed is then delivered or
+        spooled by the worker (its drain, then `abandon`), and `settle` notes it."""
+        self.stopping = True
+
+    def settle(self) -> None:
+        """At a stop, once the worker delivered or spooled everything fed: write the
+        `.done` of the segment being fed, so a restart sends none of that again (and
+        what was spooled anew is not also left in the old segment)."""
+        if self._feeding is None:
+            return
+        path, inode, progress = self._feeding
+        self._feeding = None
+        self.spool.sync()  # what was spooled anew is on disk before the mark passes it
+        if path.exists():
+            mark_drained(path, progress.committed, inode=inode)
+
     async def run(self) -> None:
-        while True:
+        while not self.stopping:
             await self._wake.wait()
             self._wake.clear()
             try:
@@ -77,7 +101,7 @@ class SpoolDrainer:
         """Drain every segment of the sink, oldest first, while it stays healthy."""
         name = self.worker.name
         for path in segments(self.spool.root, name):
-            if not self.healthy:
+            if not self.healthy or self.stopping:
                 return
             if path == self.spool.current(name):
                 self.spool.roll(name)  # new failures go to a new segment meanwhile
@@ -96,7 +120,10 @@ class SpoolDrainer:
                 log.info("sink %s: re-sending %d spooled events from %s", self.worker.name,
                          len(fallback), path.name)
                 progress = FileProgress(start)
-                if not await self._feed(path, progress, fallback):
+                self._feeding = (path, path.stat().st_ino, progress)
+                fed = await self._feed(path, progress, fallback)
+                self._feeding = None  # not reached when a stop cancels the feeding
+                if not fed:
                     return  # the sink failed again: the rest waits for its recovery
                 if not self._covered(path, progress, fallback):
                     return
@@ -118,16 +145,19 @@ class SpoolDrainer:
     async def _feed(self, path: Path, progress: FileProgress,
                     records: list[tuple[int, SpoolRecord]]) -> bool:
         """Send `records` through the worker, a chunk at a time, tracked by `progress`;
-        False if the sink stopped being healthy before all were fed."""
+        False if the sink stopped being healthy (or a stop began) before all were fed."""
         first = 0
         self.worker.draining = True  # it must not wait for spool room we would free
         try:
             while first < len(records):
-                if not self.healthy:
+                if not self.healthy or self.stopping:
                     return False
                 size = 1 if self.worker.circuit.tripped else CHUNK  # half-open: one probe
                 chunk = records[first : first + size]
-                for end, record in chunk:
+                for index, (end, record) in enumerate(chunk):
+                    if self.stopping:  # the rest stays in the segment, after the mark
+                        chunk = chunk[:index]
+                        break
                     record.event.ack = progress.track(end, 1)
                     route = self.worker.renderer.route(record.route)
                     await self.worker.put(Item(record.event, route, origin=record))
@@ -135,7 +165,7 @@ class SpoolDrainer:
                 self.spool.sync()  # what failed again is on disk before the mark passes it
                 mark_drained(path, progress.committed)
                 self.drained += len(chunk)
-                first += size
+                first += len(chunk)
             return True
         finally:
             self.worker.draining = False

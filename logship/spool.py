@@ -340,13 +340,15 @@ def drained_offset(path: Path) -> int:
     return offset if _applies(path, stamp) else 0
 
 
-def mark_drained(path: Path, offset: int) -> None:
+def mark_drained(path: Path, offset: int, *, inode: int | None = None) -> None:
     """Record, atomically and durably, that everything before `offset` in `path` is
-    taken care of."""
+    taken care of: in `path` as it is now, or in the file `inode` if given (the one read,
+    which a rewrite by another process may have replaced since)."""
     done = _sidecar(path, DONE_SUFFIX)
     tmp = done.with_suffix(".tmp")
+    stamp = _stamp(path) if inode is None else f"inode={inode}"
     with tmp.open("w") as f:
-        f.write(f"{offset} {_stamp(path)}\n")
+        f.write(f"{offset} {stamp}\n")
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, done)

@@ -310,3 +310,53 @@ async def test_a_replay_killed_while_the_webhook_fails_loses_nothing(
     assert status == 0, out
     assert inbox.ids(ERRORS) == Counter(range(1, 301))
     assert segments(spool_dir) == [] and list(spool_dir.rglob("*.replayed")) == []
+
+
+async def stop_during_a_drain_then_restart(tmp_path: Path, fake: FakeDiscord, inbox: Inbox,
+                                           *, failing_at_stop: bool) -> None:
+    """1,000 spooled events drain into a slow webhook; SIGTERM once some went (the
+    webhook answering 503 from then on, if `failing_at_stop`, so the drain's events are
+    still in the worker's hands at the deadline); a restart sends the rest. Each event is
+    sent or kept exactly once after the stop, and sent exactly once in the end."""
+    slow = {"webhook_requests": 1, "webhook_window": 0.4, "retry_base": 0.2,
+            "retry_cap": 0.2, "max_attempts": 100, "circuit_failures": 100}
+    config = write_config(tmp_path, fake, sink_options=slow, drain_timeout=1.5)
+    spool_dir = tmp_path / "state" / "spool"
+    spool_numbered(spool_dir, 1000)
+    daemon = await Logship("run", "--config", str(config)).start()
+    try:
+        await inbox.wait_for(lambda: len(inbox.ids(ERRORS)) > 0)  # the drain is under way
+        if failing_at_stop:
+            fake.script(*[503] * 1000)
+            await daemon.wait_until_logged("HTTP 503")
+        assert (await daemon.stop())[0] == 0
+    finally:
+        daemon.kill()
+    sent, kept = inbox.ids(ERRORS), outstanding_ids(spool_dir)
+    assert sent + kept == Counter(range(1, 1001))  # each sent or kept, once
+    if failing_at_stop:
+        assert len(segments(spool_dir)) == 2  # what the worker held was spooled anew
+
+    fake.reset()
+    config.write_text(config.read_text().replace("webhook_window = 0.4",
+                                                 "webhook_window = 0.1"))
+    daemon = await Logship("run", "--config", str(config)).start()
+    try:
+        await inbox.wait_for(lambda: set(inbox.ids(ERRORS)) == set(range(1, 1001)), 60)
+        assert (await daemon.stop())[0] == 0
+    finally:
+        daemon.kill()
+    assert inbox.ids(ERRORS) == Counter(range(1, 1001))  # none twice
+    assert outstanding_ids(spool_dir) == Counter()
+
+
+async def test_a_stop_during_a_drain_sends_and_keeps_each_event_once(
+    tmp_path: Path, fake: FakeDiscord, inbox: Inbox
+) -> None:
+    await stop_during_a_drain_then_restart(tmp_path, fake, inbox, failing_at_stop=False)
+
+
+async def test_a_stop_during_a_failing_drain_spools_each_event_once(
+    tmp_path: Path, fake: FakeDiscord, inbox: Inbox
+) -> None:
+    await stop_during_a_drain_then_restart(tmp_path, fake, inbox, failing_at_stop=True)
