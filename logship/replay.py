@@ -159,10 +159,11 @@ class _Replayer:
             if name in self.stopped:
                 continue
             if worker.gone:
-                self.stopped[name] = "its webhook refuses every request"
+                self.stopped[name] = worker.gone  # the webhook is gone: nothing to try
             elif worker.circuit.tripped:
-                self.stopped[name] = (f"its circuit opened after {worker.circuit.threshold} "
-                                      "failed requests in a row")
+                self.stopped[name] = (f"circuit open after {worker.circuit.threshold} failed "
+                                      "requests in a row: replay stopped trying this sink "
+                                      "and kept the rest")
 
     async def segment(self, path: Path, chosen: list[tuple[int, SpoolRecord]]
                       ) -> _SegmentResult:
@@ -259,12 +260,10 @@ def _why_remaining(sink: str, replayer: _Replayer, config: Config) -> str:
         return "no such sink in the config"
     error = replayer.last_error.get(sink)
     stopped = replayer.stopped.get(sink)
-    if error and stopped:
-        return f"{error} ({stopped}: replay stopped trying it)"
-    if error:
-        return error
-    if stopped:
-        return stopped
+    if error and stopped and stopped != error:
+        return f"{error} ({stopped})"
+    if error or stopped:
+        return error or stopped or ""
     return "not sent (replay was interrupted, or the running daemon holds the segment)"
 
 
