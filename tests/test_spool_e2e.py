@@ -23,7 +23,7 @@ from logship.spool import (
     scan_segment,
     segments,
 )
-from tests.e2e import TOKEN, WEBHOOK_IDS, Bot, Inbox, Logship, run_cli, write_config
+from tests.e2e import TOKEN, WAIT, WEBHOOK_IDS, Bot, Inbox, Logship, run_cli, write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -299,8 +299,12 @@ async def test_a_replay_killed_while_the_webhook_fails_loses_nothing(
     spool_numbered(spool_dir, 300)
     fake.script(*[503] * 1000)
     replay = await Logship("replay", str(spool_dir), "--config", str(config)).start()
-    while fake.stats.requests < 4:  # a chunk or two failed again, the next one is trying
-        await asyncio.sleep(0.02)
+
+    async def tried_twice() -> None:  # a chunk failed again, the next one is trying
+        while fake.stats.requests < 4:
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(tried_twice(), WAIT)
     replay.signal(signal.SIGKILL)
     await replay.wait()
     assert outstanding_ids(spool_dir) == Counter(range(1, 301))
