@@ -99,8 +99,14 @@ def run(
     setup_logging(log_level)
     loaded = _load(config, own_log=True)
     from logship.daemon import run_daemon
+    from logship.state_lock import StateDirBusy
 
-    raise typer.Exit(run_daemon(loaded))
+    try:
+        status = run_daemon(loaded)
+    except StateDirBusy as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+    raise typer.Exit(status)
 
 
 @app.command()

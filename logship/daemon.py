@@ -51,6 +51,7 @@ from logship.repeat_edits import save_state as save_repeat_counts
 from logship.route import Router
 from logship.sdnotify import Notifier
 from logship.spool import Spool
+from logship.state_lock import StateLock
 from logship.storm import Storm
 from logship.tail.checkpoint import CheckpointStore, FileProgress
 from logship.tail.tailer import Tailer
@@ -461,8 +462,10 @@ class Daemon:
 
 
 def run_daemon(config: Config) -> int:
-    """Run the daemon in a fresh event loop until it is stopped; the exit status."""
-    return asyncio.run(Daemon(config).run())
+    """Run the daemon in a fresh event loop until it is stopped; the exit status.
+    StateDirBusy (nothing read or written) when another daemon runs on its state dir."""
+    with StateLock(config.daemon.state_dir):
+        return asyncio.run(Daemon(config).run())
 
 
 def state_paths(config: Config) -> dict[str, Path]:
