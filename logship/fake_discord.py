@@ -13,8 +13,10 @@
 - Rate limits: 5 requests per 2 s per webhook (scope `user`), 30 messages per 60 s per
   channel, shared by every webhook of that channel (scope `shared`), optionally a global
   limit. Every answer carries the `X-RateLimit-*` headers; a 429 has `retry_after` and
-  `Retry-After`. Windows are fixed: they start at the first request and reset after their
-  period, on an injectable clock.
+  `Retry-After`. As on Discord, `X-RateLimit-Bucket` names the route (execute, or the
+  message routes), not the webhook: every webhook reports the same hash for a route,
+  while each webhook has its own count. Windows are fixed: they start at the first
+  request and reset after their period, on an injectable clock.
 - Webhooks: in the default "open" mode any snowflake id and token is accepted and each
   webhook is its own channel. `add_webhook` declares one (its token is then checked,
   401/50027); `strict=True` refuses undeclared ones (404/10015); `delete_webhook` makes
@@ -860,7 +862,9 @@ class FakeDiscord:
         limit = window.limit if window else 1_000_000
         remaining = window.remaining(now) if window else limit
         reset_after = window.reset_after(now) if window else 0.0
-        bucket = hashlib.sha1(f"{route}:{webhook_id}".encode()).hexdigest()[:32]
+        # Discord's bucket hash names the route "non-inclusive of top-level resources":
+        # every webhook reports the same one, and the limit still applies per webhook.
+        bucket = hashlib.sha1(route.encode()).hexdigest()[:32]
         return {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(remaining),
                 "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
                 "X-RateLimit-Reset-After": f"{reset_after:.3f}", "X-RateLimit-Bucket": bucket}

@@ -177,13 +177,15 @@ async def test_sixth_request_in_the_window_is_429_until_reset(
     assert len(fake.messages) == 6
 
 
-async def test_each_webhook_has_its_own_bucket(fake: FakeDiscord,
-                                               session: aiohttp.ClientSession) -> None:
+async def test_every_webhook_reports_one_bucket_and_has_its_own_count(
+        fake: FakeDiscord, session: aiohttp.ClientSession) -> None:
+    """Discord's bucket hash leaves out the top-level resource (the webhook id): the
+    hash is the route's, the limit the webhook's."""
     first = [await post(session, fake.webhook_url(HOOK, TOKEN)) for _ in range(5)]
     other = await post(session, fake.webhook_url(OTHER, TOKEN))
-    assert other.status == 200
-    assert other.headers["X-RateLimit-Bucket"] != first[0].headers["X-RateLimit-Bucket"]
-    assert {a.headers["X-RateLimit-Bucket"] for a in first} == {
+    assert first[-1].headers["X-RateLimit-Remaining"] == "0"
+    assert other.status == 200 and other.headers["X-RateLimit-Remaining"] == "4"
+    assert {a.headers["X-RateLimit-Bucket"] for a in [*first, other]} == {
         first[0].headers["X-RateLimit-Bucket"]}
 
 
