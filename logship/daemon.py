@@ -336,6 +336,7 @@ class Daemon:
             webhook_window=sink.webhook_window,
             channel_messages=sink.channel_messages,
             channel_window=sink.channel_window,
+            webhook=sink.url.webhook_id,
         )
         worker = SinkWorker(sink, self._client, limiter, self.spool, host=self.host,
                             templates=self.config.templates, routes=self.config.routes,

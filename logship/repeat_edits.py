@@ -2,10 +2,10 @@
 
 `Deduper` (pure) decides; `RepeatEditor` acts. Its task sleeps until the deduper next has
 something due (a timer, never a polling loop), then edits each message that has new
-repeats, within the sink's rate budget: the edit takes its place in the same limiter the
-worker's posts use. A message that can no longer be edited (deleted, or sent inside a
-shared digest) gets a short summary message at the end of its window instead, queued to
-the sink like any event.
+repeats, within the sink's rate budget: the edit takes its place in the worker's limiter,
+on the edit route's budgets (Discord limits PATCH apart from posting). A message that can
+no longer be edited (deleted, or sent inside a shared digest) gets a short summary
+message at the end of its window instead, queued to the sink like any event.
 """
 
 from __future__ import annotations
@@ -105,16 +105,20 @@ class RepeatEditor:
             repeat.editable = False  # a summary follows at the window's end
             return False
         payload = edit_payload(worker, repeat)
-        await worker.limiter.acquire()
-        response = await client.edit_message(worker.sink.url, repeat.message_id, payload,
-                                             thread_id=worker.sink.thread_id)
-        worker.limiter.completed(response.headers)
+        await worker.limiter.acquire("edit")
+        try:
+            response = await client.edit_message(worker.sink.url, repeat.message_id, payload,
+                                                 thread_id=worker.sink.thread_id)
+        except asyncio.CancelledError:
+            worker.limiter.completed({}, "edit")
+            raise
+        worker.limiter.completed(response.headers, "edit")
         if response.status == 200:
             self.edits += 1
             return True
         if response.status == 429:
             worker.limiter.rate_limited(response.retry_after, response.is_global,
-                                        response.headers.get("X-RateLimit-Scope"))
+                                        response.headers.get("X-RateLimit-Scope"), "edit")
             return False
         if response.status in (403, 404):
             repeat.editable = False  # deleted: a summary will follow at the window's end

@@ -133,7 +133,8 @@ class _Replayer:
             limiter = self.limits.limiter(
                 channel=sink.channel or f"webhook:{sink.url.webhook_id}",
                 webhook_requests=sink.webhook_requests, webhook_window=sink.webhook_window,
-                channel_messages=sink.channel_messages, channel_window=sink.channel_window)
+                channel_messages=sink.channel_messages, channel_window=sink.channel_window,
+                webhook=sink.url.webhook_id)
             # spooled events may be raw (spool.redact = false): the worker redacts them
             worker = SinkWorker(sink, self.client, limiter, self.collector,  # type: ignore[arg-type]
                                 host=self.host, templates=self.config.templates,

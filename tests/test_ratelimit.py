@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from logship.discord.ratelimit import SAFETY_MARGIN, RateLimits, SlidingWindow
+from logship.fake_discord import FakeDiscord
+from tests.e2e import WEBHOOK_IDS, Bot, Inbox, Logship, write_config
+
+ERRORS, MEMBERS = WEBHOOK_IDS["errors"], WEBHOOK_IDS["members"]
 
 
 class FakeClock:
@@ -77,20 +83,44 @@ def test_channel_budget_is_shared_by_sinks_naming_it() -> None:
     assert a.wait_time() > 59 and b.wait_time() > 59
 
 
-def test_webhooks_in_one_bucket_share_its_budget() -> None:
+def test_one_bucket_hash_is_one_budget_per_webhook() -> None:
+    """Discord reports one hash for every webhook's execute route: limiters of one
+    webhook (two sinks, two threads) share its budget; another webhook's is its own."""
     now = [0.0]
     limits = RateLimits(clock=lambda: now[0])
     options = dict(webhook_requests=50, webhook_window=2.0, channel_messages=50,
                    channel_window=60.0)
-    first = limits.limiter(channel="a", **options)
-    second = limits.limiter(channel="b", **options)
-    headers = {"X-RateLimit-Bucket": "shared", "X-RateLimit-Remaining": "0",
+    first = limits.limiter(channel="a", webhook="111", **options)
+    same_webhook = limits.limiter(channel="a", webhook="111", **options)
+    other_webhook = limits.limiter(channel="b", webhook="222", **options)
+    headers = {"X-RateLimit-Bucket": "execute", "X-RateLimit-Remaining": "0",
                "X-RateLimit-Reset-After": "1.5"}
     first.completed(headers)
-    second.completed({**headers, "X-RateLimit-Remaining": "1"})
-    assert first.headers is second.headers
-    second.headers.spend()
-    assert first.wait_time() > 1.0  # what the second spent, the first cannot
+    other_webhook.completed({**headers, "X-RateLimit-Remaining": "4"})
+    same_webhook.completed({**headers, "X-RateLimit-Remaining": "1"})
+    assert first.headers is same_webhook.headers
+    assert other_webhook.headers is not first.headers
+    same_webhook.headers.spend()
+    assert first.wait_time() > 1.0  # what one sink of the webhook spent, the other cannot
+    assert other_webhook.wait_time() == 0.0  # another webhook's 0 holds nobody else back
+
+
+def test_an_edit_answer_leaves_the_posting_budget_alone() -> None:
+    """PATCH (editing a repeat count) is another route with its own limit: its answer
+    must not reset what posting has left, and an edit spends nothing of it."""
+    now = [0.0]
+    limits = RateLimits(clock=lambda: now[0])
+    lim = limits.limiter(channel="a", webhook="111", webhook_requests=50, webhook_window=2.0,
+                         channel_messages=50, channel_window=60.0)
+    lim.completed({"X-RateLimit-Bucket": "execute", "X-RateLimit-Remaining": "0",
+                   "X-RateLimit-Reset-After": "1.5"})
+    assert lim.wait_time("edit") == 0.0  # posting's 0 does not hold edits back
+    lim.edit_window.reserve()
+    lim.completed({"X-RateLimit-Bucket": "edit", "X-RateLimit-Remaining": "4",
+                   "X-RateLimit-Reset-After": "2.0"}, "edit")
+    assert lim.wait_time() > 1.0  # still waiting for the execute bucket's reset
+    lim.rate_limited(5.0, is_global=False, scope="user", route="edit")
+    assert lim.wait_time("edit") > 4.9 and lim.wait_time() < 1.6
 
 
 def test_a_shared_scope_429_pauses_every_webhook_of_the_channel() -> None:
@@ -105,3 +135,35 @@ def test_a_shared_scope_429_pauses_every_webhook_of_the_channel() -> None:
     assert second.wait_time() > 2.9 and elsewhere.wait_time() == 0.0
     first.rate_limited(5.0, is_global=False, scope="user")
     assert first.wait_time() > 4.9 and second.wait_time() < 3.1
+
+
+# -- end to end: every webhook reports one bucket hash, each has its own budget ----------
+
+
+async def test_two_webhooks_in_one_bucket_do_not_hold_each_other_back(
+        tmp_path: Path, inbox: Inbox) -> None:
+    """Discord (and the emulator) report the same `X-RateLimit-Bucket` for every
+    webhook's execute route, each webhook with its own count: two sinks on two webhooks
+    both get their 5 requests of a window, neither waits for the other's reset."""
+    window = 60.0  # one window for the whole test: a wait for a reset would be a stall
+    async with FakeDiscord(host="127.0.0.1", port=0, on_message=inbox,
+                           webhook_window=window) as fake:
+        config = write_config(tmp_path, fake, sink_options={"webhook_window": window})
+        daemon = await Logship("run", "--config", str(config)).start()
+        try:
+            await daemon.wait_until_logged("running:")
+            bot = Bot(tmp_path)
+            for n in range(1, 6):  # one event each, one request each, in turn
+                bot.log("ERROR", f"Failed #{n}")
+                bot.log("INFO", f"Member joined #{n}")
+                try:
+                    await inbox.wait_for(lambda n=n: len(fake.messages_for(ERRORS)) == n
+                                         and len(fake.messages_for(MEMBERS)) == n)
+                except TimeoutError:
+                    raise AssertionError(
+                        f"request {n}: errors got {len(fake.messages_for(ERRORS))}, members "
+                        f"{len(fake.messages_for(MEMBERS))}") from None
+            assert fake.stats.rate_limited == 0
+            assert (await daemon.stop())[0] == 0
+        finally:
+            daemon.kill()

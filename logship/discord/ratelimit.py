@@ -8,8 +8,13 @@ Three budgets gate every request, and a request waits for all of them:
   (Discord's `shared` scope: 30 messages per 60 s);
 * a global pause, set by a 429 with `"global": true`, that stops every webhook.
 
-Webhooks whose responses name the same `X-RateLimit-Bucket` share that bucket's header
-budget: what one spends, the others cannot.
+Header budgets are keyed by (bucket hash, webhook id). Discord's `X-RateLimit-Bucket`
+names a route's limit "non-inclusive of top-level resources": every webhook's execute
+route reports the same hash, and the limit applies per webhook. So sinks on one webhook
+(say, two threads of it) share its budget, and sinks on different webhooks never do.
+The execute route (POST) and the edit route (PATCH of a message, for repeat counts) are
+separate limits on Discord, with budgets of their own here: an edit neither spends nor
+resets what posting has left.
 
 Times are taken when a response arrives, which is never earlier than when Discord
 counted the request, so the local windows can only err on the safe side.
@@ -21,8 +26,11 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from typing import Literal
 
 Clock = Callable[[], float]
+Route = Literal["execute", "edit"]  # POST a message; PATCH one (a repeat count)
+BucketKey = tuple[str, str]  # (X-RateLimit-Bucket, webhook id)
 
 # Discord's reset times are rounded to milliseconds; wait a hair longer than they say.
 SAFETY_MARGIN = 0.05
@@ -118,7 +126,7 @@ class Pause:
 
 
 class RateLimiter:
-    """All the budgets one webhook must respect before it sends."""
+    """All the budgets one webhook must respect before it sends (or edits)."""
 
     def __init__(
         self,
@@ -126,8 +134,9 @@ class RateLimiter:
         channel: SlidingWindow,
         global_pause: Pause,
         clock: Clock = time.monotonic,
-        buckets: dict[str, HeaderBudget] | None = None,
+        buckets: dict[BucketKey, HeaderBudget] | None = None,
         channel_pause: Pause | None = None,
+        webhook_id: str = "",
     ) -> None:
         self.webhook = webhook
         self.channel = channel
@@ -135,9 +144,17 @@ class RateLimiter:
         self.headers = HeaderBudget(clock)
         self.pause = Pause(clock)
         self.channel_pause = channel_pause if channel_pause is not None else Pause(clock)
+        self.webhook_id = webhook_id
         self._buckets = buckets if buckets is not None else {}
+        # the edit route's own budgets: a local window like the webhook's, its headers
+        self.edit_window = SlidingWindow(webhook.limit, webhook.window, clock)
+        self.edit_headers = HeaderBudget(clock)
+        self.edit_pause = Pause(clock)
 
-    def wait_time(self) -> float:
+    def wait_time(self, route: Route = "execute") -> float:
+        if route == "edit":
+            return max(self.global_pause.wait_time(), self.edit_pause.wait_time(),
+                       self.edit_headers.wait_time(), self.edit_window.wait_time())
         return max(
             self.global_pause.wait_time(),
             self.channel_pause.wait_time(),
@@ -147,29 +164,49 @@ class RateLimiter:
             self.channel.wait_time(),
         )
 
-    async def acquire(self) -> None:
-        """Wait until one more message may be posted, then hold its place in every budget."""
-        while (delay := self.wait_time()) > 0:
+    async def acquire(self, route: Route = "execute") -> None:
+        """Wait until one more request of `route` may go, then hold its place in every
+        budget it spends: a post spends the webhook's and the channel's, an edit only
+        the edit route's."""
+        while (delay := self.wait_time(route)) > 0:
             await asyncio.sleep(delay)
+        if route == "edit":
+            self.edit_headers.spend()
+            self.edit_window.reserve()
+            return
         self.headers.spend()
         self.webhook.reserve()
         self.channel.reserve()
 
-    def completed(self, headers: Mapping[str, str]) -> None:
-        """The request `acquire` allowed has its answer (or failed): start its windows."""
+    def completed(self, headers: Mapping[str, str], route: Route = "execute") -> None:
+        """The request `acquire(route)` allowed has its answer (or failed): start its
+        windows, and take in what its headers say of its route's bucket."""
+        if route == "edit":
+            self.edit_window.release()
+            self.edit_headers = self._budget(self.edit_headers, headers)
+            self.edit_headers.update(headers)
+            return
         self.webhook.release()
         self.channel.release()
-        bucket = headers.get("X-RateLimit-Bucket")
-        if bucket is not None and bucket != self.headers.bucket:
-            self.headers = self._buckets.setdefault(bucket, self.headers)
+        self.headers = self._budget(self.headers, headers)
         self.headers.update(headers)
 
-    def rate_limited(self, retry_after: float, is_global: bool, scope: str | None = None
-                     ) -> None:
+    def _budget(self, current: HeaderBudget, headers: Mapping[str, str]) -> HeaderBudget:
+        """The budget of the bucket `headers` name, for this webhook: shared with every
+        limiter of the same webhook that met that bucket, never with another webhook's."""
+        bucket = headers.get("X-RateLimit-Bucket")
+        if bucket is None or bucket == current.bucket:
+            return current
+        return self._buckets.setdefault((bucket, self.webhook_id), current)
+
+    def rate_limited(self, retry_after: float, is_global: bool, scope: str | None = None,
+                     route: Route = "execute") -> None:
         """A 429: `global` pauses every webhook, scope `shared` (the channel's limit)
-        every webhook of the channel, anything else this webhook."""
+        every webhook of the channel, anything else this webhook's `route`."""
         if is_global:
             self.global_pause.extend(retry_after)
+        elif route == "edit":
+            self.edit_pause.extend(retry_after)
         elif scope == "shared":
             self.channel_pause.extend(retry_after)
         else:
@@ -183,11 +220,13 @@ class RateLimits:
         self._clock = clock
         self._channels: dict[str, SlidingWindow] = {}
         self._channel_pauses: dict[str, Pause] = {}
-        self._buckets: dict[str, HeaderBudget] = {}
+        self._buckets: dict[BucketKey, HeaderBudget] = {}
         self.global_pause = Pause(clock)
 
     def limiter(self, *, channel: str, webhook_requests: int, webhook_window: float,
-                channel_messages: int, channel_window: float) -> RateLimiter:
+                channel_messages: int, channel_window: float, webhook: str = ""
+                ) -> RateLimiter:
+        """The budgets of a sink posting to `webhook` (its id) in `channel`."""
         window = self._channels.get(channel)
         if window is None:
             window = self._channels[channel] = SlidingWindow(
@@ -199,4 +238,5 @@ class RateLimits:
             self._clock,
             self._buckets,
             self._channel_pauses.setdefault(channel, Pause(self._clock)),
+            webhook,
         )
