@@ -66,6 +66,7 @@ class _Running:
     drainer: asyncio.Task[None]
     feeder: SpoolDrainer  # what `drainer` runs
     retiring: bool = False  # removed by a reload, draining before it stops
+    retirement: asyncio.Task[None] | None = None  # that drain, then the stop
 
 
 class Daemon:
@@ -82,6 +83,9 @@ class Daemon:
         self.store = CheckpointStore(config.daemon.state_dir)
         self.limits = RateLimits()
         self.sinks: dict[str, _Running] = {}
+        # Workers a reload let go that are still delivering what they hold (one replaced
+        # by a new worker of the same name is no longer in `sinks`): a stop drains them too.
+        self._retiring: list[_Running] = []
         self.tailer: Tailer | None = None
         self._stop = asyncio.Event()  # stop reading
         self._signals = 0
@@ -177,13 +181,14 @@ class Daemon:
         self.notifier.stopping("stopping: draining queues")
         deadline = asyncio.get_running_loop().time() + self.config.daemon.drain_timeout
         await self._stop_reading(tail_task, deadline)
-        await self._drain(deadline)
-        for running in self.sinks.values():
+        workers = await self._every_worker()
+        await self._drain(deadline, workers)
+        for running in workers:
             running.drainer.cancel()
             running.task.cancel()
-        await asyncio.gather(*(t for r in self.sinks.values() for t in (r.task, r.drainer)),
+        await asyncio.gather(*(t for r in workers for t in (r.task, r.drainer)),
                              return_exceptions=True)
-        for running in self.sinks.values():
+        for running in workers:
             left = running.worker.abandon("shutdown before delivery")
             if left:
                 log.warning("sink %s: %d undelivered events spooled at shutdown",
@@ -223,14 +228,26 @@ class Daemon:
         if (exc := tail_task.exception()) is not None:
             log.error("the tailer failed while stopping: %r", exc)
 
-    async def _drain(self, deadline: float) -> None:
+    async def _every_worker(self) -> list[_Running]:
+        """The sinks' workers and those a reload let go that are still retiring (their
+        retirement stops here: the shutdown drains and spools them like the others)."""
+        retiring = [r for r in self._retiring if r.retirement is not None]
+        for running in retiring:
+            assert running.retirement is not None
+            running.retirement.cancel()
+        await asyncio.gather(*(r.retirement for r in retiring if r.retirement is not None),
+                             return_exceptions=True)
+        current = list(self.sinks.values())
+        return current + [r for r in self._retiring if all(r is not c for c in current)]
+
+    async def _drain(self, deadline: float, workers: list[_Running]) -> None:
         """Give the workers until `deadline` (`drain_timeout` after the stop) to finish,
         cut short by a second signal."""
         timeout = deadline - asyncio.get_running_loop().time()
         if self._hurry.is_set() or timeout <= 0:
             return
         log.info("stopping: draining queues for up to %.1f s", timeout)
-        drains = [asyncio.create_task(r.worker.drain(timeout)) for r in self.sinks.values()]
+        drains = [asyncio.create_task(r.worker.drain(timeout)) for r in workers]
         hurry = asyncio.create_task(self._hurry.wait())
         await asyncio.wait([asyncio.gather(*drains), hurry],
                            return_when=asyncio.FIRST_COMPLETED)
@@ -442,7 +459,9 @@ class Daemon:
     def _retire(self, running: _Running, why: str) -> None:
         if not running.retiring:
             running.retiring = True
-            self._background.append(asyncio.create_task(self._retire_sink(running, why)))
+            running.retirement = asyncio.create_task(self._retire_sink(running, why),
+                                                     name=f"retire:{running.worker.name}")
+            self._retiring.append(running)
 
     async def _retire_sink(self, running: _Running, why: str) -> None:
         """A sink's worker that reload let go (`why`): deliver what it has queued, then stop
@@ -458,6 +477,7 @@ class Daemon:
         running.feeder.settle()
         if self.sinks.get(name) is running:  # not re-added by a later reload
             del self.sinks[name]
+        self._retiring = [r for r in self._retiring if r is not running]
         log.info("sink %s: old worker stopped, %s (its queue was delivered first%s)", name,
                  why, f"; {late} later events spooled" if late else "")
 

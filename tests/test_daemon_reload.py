@@ -30,9 +30,13 @@ from logship.tail.tailer import Tailer
 URL = "http://127.0.0.1:9/api/webhooks/123456789012345678/secret-token"
 
 
-def write_config(path: Path, sinks: list[str], drain_timeout: float = 5.0) -> None:
-    """Sink `a` holds one event at a time, so a dispatch waits on it; route r → `sinks`."""
-    tables = "".join(f'[sinks.{name}]\nurl = "{URL}"\nqueue_size = {1 if name == "a" else 10}\n'
+def write_config(path: Path, sinks: list[str], drain_timeout: float = 5.0,
+                 urls: dict[str, str] | None = None) -> None:
+    """Sink `a` holds one event at a time, so a dispatch waits on it; route r → `sinks`.
+    Every sink posts to `URL` unless `urls` names another for it."""
+    urls = urls or {}
+    tables = "".join(f'[sinks.{name}]\nurl = "{urls.get(name, URL)}"\n'
+                     f'queue_size = {1 if name == "a" else 10}\n'
                      for name in sinks)
     path.write_text(f'[daemon]\nstate_dir = "{path.parent / "state"}"\n'
                     f'drain_timeout = {drain_timeout}\n{tables}'
@@ -128,6 +132,41 @@ async def test_a_tailer_that_died_makes_the_exit_status_a_failure(
     daemon = Daemon(load_config(config), handle_signals=False)
     # systemd's Restart=on-failure only restarts a service that exits non-zero
     assert await asyncio.wait_for(daemon.run(), 10.0) == 1
+
+
+@pytest.mark.parametrize("how", ["url changed", "removed and added back"])
+async def test_a_stop_while_an_old_worker_retires_spools_what_it_holds(
+        tmp_path: Path, idle: Daemon, how: str) -> None:
+    """A reload that replaces sink b's worker lets the old one deliver what it holds,
+    then stop. A stop meanwhile must drain or spool the old worker's events like every
+    other worker's: left unresolved, they would be read and sent again after a restart."""
+    daemon, config = idle, tmp_path / "config.toml"
+    old = daemon.sinks["b"].worker
+    progress = FileProgress(0)
+    held = Event(None, Level.ERROR, "held by the old worker", offset=7)
+    held.ack = progress.track(7, 1)
+    await old.put(Item(held))  # its run task is stopped: it stays there, as in a hung send
+
+    if how == "url changed":
+        write_config(config, ["a", "b"], urls={"b": URL.replace("secret-token", "new-token")})
+        daemon.reload()
+    else:
+        write_config(config, ["a"])
+        daemon.reload()
+        write_config(config, ["a", "b"])
+        daemon.reload()
+    assert daemon.sinks["b"].worker is not old and old.backlog == 1
+
+    daemon.tailer = Tailer(daemon.config.sources, [], daemon._dispatch)
+    tail_task = asyncio.create_task(asyncio.sleep(0))
+    saver = asyncio.create_task(asyncio.sleep(3600))
+    daemon._hurry.set()  # no drain: straight to what is left
+    await asyncio.wait_for(daemon._shutdown(tail_task, saver), 10.0)
+
+    assert progress.committed == 7 and old.backlog == 0
+    spooled = [r.event.message for path in segments(daemon.config.daemon.spool_dir, "b")
+               for r in read_segment(path)]
+    assert spooled == ["held by the old worker"]
 
 
 class StuckTailer(Tailer):
