@@ -731,7 +731,8 @@ class FakeDiscord:
         if not is_loopback_host(self.host):
             raise ValueError(f"the Discord emulator only listens on a loopback address "
                              f"(127.0.0.0/8, ::1, localhost), not {self.host!r}")
-        runner = web.AppRunner(self.app(), access_log=None)
+        # A stop waits at most a second for answers still held (`latency`), not a minute.
+        runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         try:
             await web.TCPSite(runner, self.host, self.port).start()
