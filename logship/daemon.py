@@ -370,6 +370,8 @@ class Daemon:
         if end.outcome == "delivered" and self.deduper.delivered(
                 sink, (it.event for it in items), end.message_id, shared=len(items) > 1):
             self.repeats.poke()  # its message can be edited now
+        elif end.outcome != "delivered":
+            self.deduper.spooled(sink, (it.event for it in items))
         self.history.record(
             HistoryEntry.for_event(it.event, sink=sink, route=it.route.name if it.route else None,
                                    outcome=end.outcome, status=end.status,

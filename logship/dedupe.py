@@ -8,6 +8,11 @@ When the window ends, a last edit shows the final count; if the message can no l
 edited (deleted, or it went out in a shared digest), a short summary message is sent
 instead. The counts are saved with the checkpoints, so a restart keeps counting.
 
+A window is saved only once its first event is resolved (Discord answered for it, or it
+is in the spool): saved earlier, a crash before the send would leave a count of a
+message that never existed, and the first event, read again after the restart, would be
+counted as its repeat instead of being sent.
+
 This module is the bookkeeping, pure and synchronous; the daemon drives it (`admit` on
 routing, `delivered` from the worker, `due` on a timer) and makes the requests.
 """
@@ -44,6 +49,7 @@ class Repeat:
     editable: bool = True  # False when the first went out inside a shared digest
     shown: int = 1  # the count the message shows now
     edited_at: float = 0.0
+    resolved: bool = False  # the first was delivered or spooled: the window may be saved
 
     @property
     def key(self) -> Key:
@@ -66,7 +72,7 @@ class Repeat:
                    first=Event.from_record(data["first"]), window_end=data["window_end"],
                    count=data["count"], last_at=data["last_at"],
                    message_id=data.get("message_id"), editable=data.get("editable", True),
-                   shown=data.get("shown", 1))
+                   shown=data.get("shown", 1), resolved=True)
 
 
 class Deduper:
@@ -128,8 +134,20 @@ class Deduper:
                 continue
             repeat.message_id = message_id
             repeat.editable = not shared and message_id is not None
+            repeat.resolved = True
             self.changed = found = True
         return found
+
+    def spooled(self, sink: str, events: Iterable[Event]) -> None:
+        """`events` went to `sink`'s spool: a first among them is resolved (its window
+        may be saved now); with no message to edit, its window ends in a summary."""
+        for event in events:
+            repeat = self._by_first.pop((id(event), sink), None)
+            if repeat is None or repeat.first is not event:
+                continue
+            repeat.editable = False
+            repeat.resolved = True
+            self.changed = True
 
     def due(self) -> Iterator[tuple[Repeat, bool]]:
         """(repeat, final) for each message to edit now; `final` when its window ended
@@ -170,7 +188,8 @@ class Deduper:
         return max(0.0, min(waits))
 
     def to_state(self) -> list[dict[str, Any]]:
-        return [r.to_state() for r in self._repeats.values()]
+        """The windows to save: those whose first event is resolved (see the module)."""
+        return [r.to_state() for r in self._repeats.values() if r.resolved]
 
     def load(self, state: Iterable[dict[str, Any]]) -> None:
         for data in state:

@@ -164,6 +164,16 @@ class Logship:
             self.process.kill()
 
 
+async def until(predicate: Callable[[], bool], timeout: float = WAIT) -> None:
+    """Wait for a condition nothing announces (a file written, a request begun): look
+    every 20 ms."""
+    async def poll() -> None:
+        while not predicate():
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(poll(), timeout)
+
+
 async def run_cli(*args: str, timeout: float = WAIT) -> tuple[int, str, str]:
     """Run a short `logship` command to its end: exit status, stdout, stderr."""
     return await (await Logship(*args).start()).wait(timeout)

@@ -14,7 +14,7 @@ from logship.dedupe import EDIT_EVERY, Deduper
 from logship.event import Event, Level
 from logship.fake_discord import FakeDiscord
 from logship.fingerprint import exception_type, fingerprint, normalise, top_frame
-from tests.e2e import WEBHOOK_IDS, Bot, Inbox, Logship, write_config
+from tests.e2e import WEBHOOK_IDS, Bot, Inbox, Logship, until, write_config
 
 ERRORS = WEBHOOK_IDS["errors"]
 TRACE = ('Traceback (most recent call last):\n  File "/opt/bot/src/cogs/stats.py", line 88, '
@@ -72,6 +72,19 @@ def test_a_first_never_delivered_is_forgotten_when_its_window_is_replaced() -> N
         now[0] = 61.0 * window
         assert deduper.admit(route, "a", error(f"boom {window}"))
     assert len(deduper._by_first) == 1  # the current window's first, and no other
+
+
+def test_a_window_is_saved_only_once_its_first_is_delivered_or_spooled() -> None:
+    deduper = Deduper(clock=lambda: 0.0)
+    route = RouteConfig(name="errors", sinks=("a", "b"), dedupe_window=60.0)
+    first = error("boom")
+    assert deduper.admit(route, "a", first) and deduper.admit(route, "b", first)
+    assert not deduper.admit(route, "a", error("boom"))
+    assert deduper.to_state() == []  # in flight: a crash now must let it be sent again
+    deduper.delivered("a", [first], "m1", shared=False)
+    assert [(r["sink"], r["count"]) for r in deduper.to_state()] == [("a", 2)]
+    deduper.spooled("b", [first])
+    assert sorted(r["sink"] for r in deduper.to_state()) == ["a", "b"]
 
 
 def test_no_window_no_dedupe() -> None:
@@ -204,3 +217,34 @@ async def test_the_counting_edit_reaches_a_thread_and_a_plain_text_sink(
         assert (await daemon.stop())[0] == 0
     finally:
         daemon.kill()
+
+
+async def test_a_first_event_killed_before_its_send_is_sent_after_the_restart(
+    tmp_path: Path, fake: FakeDiscord, inbox: Inbox
+) -> None:
+    """The window's first event is held in flight (the webhook does not answer) when
+    logship is killed -9: nothing may remember it as sent. After the restart it is read
+    again and sent, not counted as a repeat of a message that never existed."""
+    config = str(dedupe_config(tmp_path, fake))
+    state = tmp_path / "state" / "dedupe.json"
+    fake.configure(latency=3600.0)  # the first request hangs
+    first = await Logship("run", "--config", config).start()
+    try:
+        await first.wait_until_logged("running:")
+        Bot(tmp_path).log("ERROR", "Disk almost full: 91%")
+        await until(lambda: fake.stats.requests == 1 and state.exists())
+        first.signal(signal.SIGKILL)
+        await first.wait()
+    finally:
+        first.kill()
+
+    fake.configure(latency=0.0)
+    second = await Logship("run", "--config", config).start()
+    try:
+        await second.wait_until_logged("running:")
+        await inbox.wait_for(lambda: bool(fake.messages_for(ERRORS)))
+        (message,) = fake.messages_for(ERRORS)
+        assert "Disk almost full" in str(message.payload)
+        assert (await second.stop())[0] == 0
+    finally:
+        second.kill()
