@@ -97,8 +97,10 @@ class Daemon:
         self._metrics_server: MetricsServer | None = None
         self._background: list[asyncio.Task[None]] = []
         self.deduper = Deduper()
-        self._storms: dict[str, Storm] = {}
+        self._storms: dict[SinkWorker, Storm] = {}  # by worker: a summary goes to the
+        # worker whose events it counts (a retired one spools it)
         self._storm_wake = asyncio.Event()
+        self._storm_task: asyncio.Task[None] | None = None
         self.repeats = RepeatEditor(self.deduper, self._worker_named, lambda: self._client)
         self.history = HistoryJournal(config.daemon.state_dir,
                                       max_bytes=config.daemon.history_max_bytes,
@@ -125,7 +127,8 @@ class Daemon:
             tail_task = asyncio.create_task(self.tailer.run(self._stop), name="tail")
             saver = asyncio.create_task(self._save_periodically(), name="checkpoints")
             self._background.append(asyncio.create_task(self.repeats.run(), name="repeats"))
-            self._background.append(asyncio.create_task(self._storm_summaries(), name="storms"))
+            self._storm_task = asyncio.create_task(self._storm_summaries(), name="storms")
+            self._background.append(self._storm_task)
             await self._announce_ready(tail_task)
             await self._until_stopped(tail_task)
             await self._shutdown(tail_task, saver)
@@ -180,6 +183,7 @@ class Daemon:
             running.feeder.stop_feeding()  # what they fed is delivered or spooled below
         self.notifier.stopping("stopping: draining queues")
         deadline = asyncio.get_running_loop().time() + self.config.daemon.drain_timeout
+        await self._end_storms()
         await self._stop_reading(tail_task, deadline)
         workers = await self._every_worker()
         await self._drain(deadline, workers)
@@ -274,7 +278,8 @@ class Daemon:
 
     async def _dispatch(self, events: list[Event], progress: FileProgress) -> None:
         """Route `events`; queue those that go somewhere, tracked by their file's watermark.
-        A repeat that a route's dedupe window counts instead of sending is done at once.
+        A repeat that a route's dedupe window counts instead of sending is done at once;
+        an event a storm counts is done with the summary that counts it.
 
         Routing sees each event as the log wrote it; only an event routed somewhere is
         redacted and cut to its source's `max_event_bytes` (`limits.outgoing`): most lines
@@ -297,32 +302,51 @@ class Daemon:
             if len(sending) < len(targets):
                 counted = True
             queued = [(route, worker) for route, sink in sending
-                      if (worker := self._worker_named(sink)) is not None
-                      and not await self._storm_counts(worker, event)]
+                      if (worker := self._worker_named(sink)) is not None]
             if not queued:
                 continue
             event.ack = progress.track(event.offset, len(queued))
             for route, worker in queued:
-                await worker.put(Item(event, route, size=size))
+                await self._queue(worker, Item(event, route, size=size))
         if counted:
             self.repeats.poke()
 
-    async def _storm_counts(self, worker: SinkWorker, event: Event) -> bool:
-        """True when `worker`'s sink is in storm mode and counted `event` instead."""
-        storm = self._storms.get(worker.name)
+    async def _queue(self, worker: SinkWorker, item: Item) -> None:
+        """Put `item` in `worker`'s queue, or, while its sink is in storm mode, count it
+        into the storm's next summary (waiting while the storm holds as much as the
+        queue may: reading pauses then, as for a full queue)."""
+        storm = self._storm_of(worker)
         if storm is None:
-            storm = self._storms[worker.name] = Storm(worker.name, after=worker.sink.storm_after,
-                                                      every=worker.sink.storm_every)
+            await worker.put(item)
+            return
         notice = storm.observe(worker.congested, worker.stats.delivered)
         if notice is not None:
             log.warning("sink %s: storm mode: summaries every %.0f s instead of each event",
                         worker.name, storm.every)
             await worker.put(Item(notice))
             self._storm_wake.set()
-        if not storm.active:
-            return False
-        storm.count(event)
-        return True
+        if storm.active and storm.full:
+            await storm.wait_for_room()
+        if storm.active and worker.retired is None:
+            storm.count(item.event, item.size, keep=item)
+        else:
+            await worker.put(item)
+
+    def _storm_of(self, worker: SinkWorker) -> Storm | None:
+        """`worker`'s storm bookkeeping; None where storm mode cannot be: a sink whose
+        messages carry no files (a summary could not carry the events it counts), a
+        retired worker, or a daemon that is stopping."""
+        storm = self._storms.get(worker)
+        if storm is not None and storm.active:
+            return storm
+        if not worker.renderer.files or worker.retired is not None or self._stop.is_set():
+            return None
+        if storm is None:
+            sink = worker.sink
+            storm = self._storms[worker] = Storm(
+                worker.name, after=sink.storm_after, every=sink.storm_every,
+                max_events=sink.queue_size, max_bytes=sink.queue_max_bytes)
+        return storm
 
     async def _storm_summaries(self) -> None:
         """Send each storm's summary on time; sleeps while there is no storm."""
@@ -333,13 +357,42 @@ class Daemon:
                 await self._storm_wake.wait()
                 continue
             await asyncio.sleep(min(waits))
-            for name, storm in list(self._storms.items()):
-                worker = self._worker_named(name)
-                if storm.due() and worker is not None:
+            for worker, storm in list(self._storms.items()):
+                if storm.due():
                     summary = storm.summary()
                     if not storm.active:
-                        log.info("sink %s: storm over, sending each event again", name)
-                    await worker.put(Item(summary))
+                        log.info("sink %s: storm over, sending each event again", worker.name)
+                    await self._send_summary(worker, summary, storm.take_counted())
+                if worker.retired is not None and not storm.active and not storm.holding:
+                    del self._storms[worker]
+
+    async def _send_summary(self, worker: SinkWorker, summary: Event, counted: list[Item]
+                            ) -> None:
+        """Queue a summary's messages to `worker`; if this is cancelled (a stop), what is
+        not queued yet is handed over all the same, for the stop to send or spool."""
+        items = summary_items(worker.renderer, summary, counted)
+        try:
+            while items:
+                await worker.put(items[0])
+                items.pop(0)
+        except asyncio.CancelledError:
+            for item in items:
+                worker.hold(item)
+            raise
+
+    async def _end_storms(self) -> None:
+        """A stop: no more summaries on a timer and no more counting; each storm's pending
+        summary goes to its worker at once, for the drain to send (or to spool, with its
+        events, when time runs out)."""
+        if self._storm_task is not None:
+            self._storm_task.cancel()
+            await asyncio.gather(self._storm_task, return_exceptions=True)
+        for worker, storm in self._storms.items():
+            summary = storm.end()
+            counted = storm.take_counted()
+            if summary is not None:
+                for item in summary_items(worker.renderer, summary, counted):
+                    worker.hold(item)
 
     def _worker_named(self, sink: str) -> SinkWorker | None:
         running = self.sinks.get(sink)
@@ -482,6 +535,25 @@ class Daemon:
         self._retiring = [r for r in self._retiring if r is not running]
         log.info("sink %s: old worker stopped, %s (its queue was delivered first%s)", name,
                  why, f"; {late} later events spooled" if late else "")
+
+
+def summary_items(renderer: Renderer, summary: Event, counted: list[Item]) -> list[Item]:
+    """The messages of one storm summary: the first with its text, each attaching as many
+    of the `counted` events in full as one message holds (`events.log`), and carrying them
+    (they are done when it is delivered, spooled one by one when it is)."""
+    parts = renderer.event_logs([it.event for it in counted]) if counted else []
+    if len(parts) <= 1:
+        files = parts[0][0] if parts else ()
+        return [Item(summary, counted=counted, files=files)]
+    items: list[Item] = []
+    start = 0
+    head = summary.message.split("\n", 1)[0]
+    for n, (files, taken) in enumerate(parts, 1):
+        event = summary if n == 1 else replace(
+            summary, message=f"{head} (the events it counts, part {n} of {len(parts)})")
+        items.append(Item(event, counted=counted[start:start + taken], files=files))
+        start += taken
+    return items
 
 
 def run_daemon(config: Config) -> int:

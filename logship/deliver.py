@@ -38,7 +38,14 @@ from dataclasses import dataclass, field
 
 from logship.config import RouteConfig, SinkConfig
 from logship.discord.client import Outcome, Response, WebhookClient
-from logship.discord.payload import EMBEDS_MAX, Embed, Message, Renderer, TemplateSet
+from logship.discord.payload import (
+    EMBEDS_MAX,
+    Attachment,
+    Embed,
+    Message,
+    Renderer,
+    TemplateSet,
+)
 from logship.discord.ratelimit import RateLimiter
 from logship.event import Event
 from logship.limits import event_bytes
@@ -71,22 +78,37 @@ class Item:
     queued_at: float = field(default_factory=time.monotonic)
     _embed: Embed | None = field(default=None, repr=False)
     size: int = field(default=-1, repr=False)  # bytes, for the queue's byte cap (-1: measure)
+    # A storm summary carries the events it counts (`counted`, each in full in `files`):
+    # they are done when it is delivered, and spooled one by one when it is spooled.
+    counted: list[Item] = field(default_factory=list, repr=False)
+    files: tuple[Attachment, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         if self.size < 0:
-            self.size = event_bytes(self.event)
+            self.size = event_bytes(self.event) + sum(it.size for it in self.counted)
 
     def embed(self, renderer: Renderer) -> Embed:
-        """The event's embed as its sink shows it (template, privacy, kind layout)."""
+        """The event's embed as its sink shows it (template, privacy, kind layout), with
+        the item's own files (a summary's events: even the plain repair keeps them)."""
         if self.minimal:
-            return renderer.minimal(self.event)
+            return self._with_files(renderer.minimal(self.event))
         if self._embed is None:
-            self._embed = renderer.embed(self.event, self.route)
+            self._embed = self._with_files(renderer.embed(self.event, self.route))
         return self._embed
 
+    def _with_files(self, embed: Embed) -> Embed:
+        if not self.files:
+            return embed
+        return Embed(embed.data, embed.size, embed.files + self.files, embed.text)
+
+    def with_counted(self) -> list[Item]:
+        """This item and the events it carries: what its delivery or spooling resolves."""
+        return [self, *self.counted] if self.counted else [self]
+
     def done(self) -> None:
-        if self.event.ack is not None:
-            self.event.ack.resolve()
+        for item in self.with_counted():
+            if item.event.ack is not None:
+                item.event.ack.resolve()
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +274,21 @@ class SinkWorker:
         return (self.backlog >= self.queue.maxsize
                 or (self.queued_bytes >= self.sink.queue_max_bytes and self.backlog > 0))
 
+    def hold(self, item: Item) -> None:
+        """Take `item` now, past the queue's caps (a stop must not wait for room): the
+        drain sends it, or the shutdown spools it with what else is left. A retired
+        worker spools it at once (if the spool refuses, it stays unresolved: read again
+        after the restart)."""
+        if self.retired is not None:
+            self._write_spool([item], "fallback", self.retired)
+            return
+        self._idle.clear()
+        self.queued_bytes += item.size
+        if self.queue.full():  # the run loop is not waiting for the queue: it has items
+            self._pending.append(item)
+        else:
+            self.queue.put_nowait(item)
+
     async def put(self, item: Item) -> None:
         """Queue `item`; waits while the queue is full, by count or by bytes (that is the
         backpressure). An event larger than the byte cap still goes once the queue is
@@ -377,7 +414,12 @@ class SinkWorker:
             self._pending.sort(key=lambda it: -it.event.level)
 
     def _next_batch(self) -> Batch:
-        """Full embeds while they keep up; digests once a backlog builds."""
+        """Full embeds while they keep up; digests once a backlog builds. A storm summary
+        goes alone, first: its files are the events it counts (a digest has no room for
+        them), and its delivery resolves them all."""
+        carrier = next((n for n, it in enumerate(self._pending) if it.counted), None)
+        if carrier is not None:
+            return Batch([self._pending.pop(carrier)])
         count = self.renderer.pack([it.embed(self.renderer)
                                     for it in self._pending[:EMBEDS_MAX]])
         if self.backlog > DIGEST_AFTER_REQUESTS * count:
@@ -450,17 +492,19 @@ class SinkWorker:
                 log.info("sink %s: the webhook answers again; circuit closed", self.name)
                 if self.on_recover is not None:
                     self.on_recover()
-            self.stats.delivered += len(batch.items)
+            delivered = [x for it in batch.items for x in it.with_counted()]
+            self.stats.delivered += len(delivered)
             now = time.monotonic()
             for item in batch.items:
                 item.attempts += 1
                 item.done()
-                if self.on_delivered is not None:
+            if self.on_delivered is not None:
+                for item in delivered:
                     self.on_delivered(self.name, now - item.queued_at)
             self._release(batch.items)
             if self.on_outcome is not None:
                 message_id = str(response.body["id"])
-                self.on_outcome(self.name, batch.items,
+                self.on_outcome(self.name, delivered,
                                 BatchEnd("delivered", response.status, message_id, None))
             return None
         if outcome is Outcome.RATE_LIMITED:
@@ -643,7 +687,8 @@ class SinkWorker:
         """Append `items` to the spool and resolve them; False (nothing resolved, so the
         checkpoint stays before them) when the spool cannot take them."""
         error = scrub_tokens(error, self.sink.url.token)
-        records = [self._record(it, reason, error) for it in items]
+        spooled = [x for it in items for x in it.with_counted()]  # a summary's events too
+        records = [self._record(it, reason, error) for it in spooled]
         try:
             self.spool.append(records, over_cap=over_cap)
         except OSError as exc:
@@ -652,13 +697,13 @@ class SinkWorker:
                           "them, reading pauses until there is room", self.name, len(items),
                           exc.strerror or exc)
             return False
-        self.stats.spooled += len(items)
+        self.stats.spooled += len(spooled)
         for item in items:
             item.done()
         self._release(items)
         if self.on_outcome is not None:
             outcome = "dead" if reason == "dead" else "spooled"
-            self.on_outcome(self.name, items, BatchEnd(outcome, status, None, error))
+            self.on_outcome(self.name, spooled, BatchEnd(outcome, status, None, error))
         return True
 
     def _record(self, item: Item, reason: str, error: str) -> SpoolRecord:

@@ -564,6 +564,87 @@ def keep_tail(data: bytes, limit: int) -> bytes:
     return lines or tail.decode("utf-8", "ignore").encode()
 
 
+# -- events in full, as a text file (what a storm summary attaches) ------------------------
+
+EVENTS_FILE = "events.log"
+
+
+def log_entry(event: Event) -> str:
+    """One event in full, as a text file shows it: a head line (level, time, source,
+    logger), the whole message, the exception's type and whole traceback, every field;
+    a blank line after it. The caller redacts (`Renderer.shown`).
+
+    >>> print(log_entry(Event(None, Level.ERROR, "boom", fields={"user": 7},
+    ...                       exception="Traceback:\\nValueError: bad")), end="")
+    ── ERROR · no time ──
+    boom
+    exception: ValueError
+    Traceback:
+    ValueError: bad
+    user: 7
+    <BLANKLINE>
+    """
+    head = [_level_name(event.level), iso_timestamp(event.ts) or "no time"]
+    head += [clean(part).strip() for part in (event.source, event.logger) if part]
+    lines = [f"── {' · '.join(head)} ──", _normal(event.message)]
+    if event.exception and event.exception.strip():
+        kind = exception_type(event)
+        if kind:
+            lines.append(f"exception: {kind}")
+        lines.append(_normal(event.exception))
+    lines += [f"{clean(str(key))}: {render_value(value)}" for key, value in event.fields.items()
+              if not _is_empty(value)]
+    return "\n".join(lines) + "\n\n"
+
+
+def event_log_files(entries: Sequence[bytes], file_max: int, room: int
+                    ) -> list[tuple[tuple[Attachment, ...], int]]:
+    """`entries` (from `log_entry`, encoded) as `events.log` files, message by message:
+    each message's files (at most 10, each at most `file_max` bytes, `room` bytes in
+    all) and how many of the entries, in order, they hold. An entry is never split: one
+    longer than `file_max` is cut in its middle (head and tail kept, marked)."""
+    file_max = max(1, min(file_max, room))
+    messages: list[tuple[tuple[Attachment, ...], int]] = []
+    files: list[bytes] = []
+    current: list[bytes] = []
+    size = total = taken = 0
+    for entry in entries:
+        if len(entry) > file_max:
+            entry = _cut_middle(entry, file_max)
+        if (current and size + len(entry) > file_max) or total + len(entry) > room:
+            files.append(b"".join(current))
+            current, size = [], 0
+            if len(files) == FILES_MAX or total + len(entry) > room:
+                messages.append((_events_files(files, taken), taken))
+                files, total, taken = [], 0, 0
+        current.append(entry)
+        size += len(entry)
+        total += len(entry)
+        taken += 1
+    if current:
+        files.append(b"".join(current))
+        messages.append((_events_files(files, taken), taken))
+    return messages
+
+
+def _events_files(contents: Sequence[bytes], events: int) -> tuple[Attachment, ...]:
+    """One message's `events.log` files: events.log, events-2.log, …"""
+    stem, _, suffix = EVENTS_FILE.rpartition(".")
+    description = f"{events} events in full" if events != 1 else "1 event in full"
+    return tuple(Attachment(EVENTS_FILE if n == 1 else f"{stem}-{n}.{suffix}", data, description)
+                 for n, data in enumerate(contents, 1))
+
+
+def _cut_middle(data: bytes, limit: int) -> bytes:
+    """`data` in at most `limit` bytes: its head and its tail (a traceback's cause) around
+    a marker, both valid UTF-8."""
+    marker = f"\n[cut: {len(data) - limit + 64} bytes]\n".encode()
+    half = max(0, (limit - len(marker)) // 2)
+    head = data[:half].decode("utf-8", "ignore").encode()
+    tail = data[len(data) - half:].decode("utf-8", "ignore").encode() if half else b""
+    return (head + marker + tail)[:limit]
+
+
 def capped_file(attachment: Attachment, limit: int) -> Attachment:
     """`attachment` with at most `limit` bytes (its tail: a traceback ends in its cause)."""
     if len(attachment.data) <= limit:
@@ -1471,6 +1552,14 @@ class Renderer:
         text = f"**{embed.data['title']}**\n{embed.data['description']}"
         return [Embed(embed.data, embed.size, (), text)], taken
 
+    def event_logs(self, events: Sequence[Event]) -> list[tuple[tuple[Attachment, ...], int]]:
+        """Every one of `events` in full (`log_entry`) as this sink shows them (redacted,
+        its privacy applied), as `events.log` files within this sink's limits, message
+        by message: each message's files and how many of the leading events they hold
+        (see `event_log_files`)."""
+        entries = [log_entry(self.shown(event)).encode("utf-8", "replace") for event in events]
+        return event_log_files(entries, self.file_max, self.files_room)
+
     def pack(self, embeds: Sequence[Embed]) -> int:
         """How many of the leading `embeds` one message carries (at least one): within
         Discord's limits, and their files within `max_request_bytes`."""
@@ -1531,14 +1620,14 @@ class Renderer:
 def _numbered_files(embeds: Sequence[Embed], room: int = FILES_MAX * FILE_MAX
                     ) -> tuple[Attachment, ...]:
     """The files of a message's embeds (at most 10, and `room` bytes: `Renderer.pack`
-    makes sure they fit); with several, each name says the position of its embed:
+    makes sure they fit); a name that several share says the position of its embed:
     traceback-3.txt belongs to the third."""
     found = [(n, f) for n, embed in enumerate(embeds, 1) for f in embed.files][:FILES_MAX]
     while len(found) > 1 and sum(len(f.data) for _, f in found) > room:
         found.pop()
-    if len(found) <= 1:
-        return tuple(f for _, f in found)
-    return tuple(replace(f, filename=_numbered(f.filename, n)) for n, f in found)
+    names = Counter(f.filename for _, f in found)
+    return tuple(replace(f, filename=_numbered(f.filename, n)) if names[f.filename] > 1 else f
+                 for n, f in found)
 
 
 def _numbered(filename: str, n: int) -> str:
