@@ -197,7 +197,7 @@ class Daemon:
             if left:
                 log.warning("sink %s: %d undelivered events spooled at shutdown",
                             running.worker.name, left)
-        for running in self.sinks.values():
+        for running in workers:  # retiring ones too: their retirement ended above
             running.feeder.settle()  # so a restart re-sends none of what was fed
         saver.cancel()
         self._save_checkpoints(force=True)

@@ -23,7 +23,7 @@ from logship.deliver import Item, SinkWorker
 from logship.discord.client import WebhookClient
 from logship.event import Event, Level
 from logship.sdnotify import Notifier
-from logship.spool import read_segment, segments
+from logship.spool import SpoolRecord, drained_offset, read_segment, segments
 from logship.tail.checkpoint import FileProgress
 from logship.tail.tailer import Tailer
 
@@ -167,6 +167,35 @@ async def test_a_stop_while_an_old_worker_retires_spools_what_it_holds(
     spooled = [r.event.message for path in segments(daemon.config.daemon.spool_dir, "b")
                for r in read_segment(path)]
     assert spooled == ["held by the old worker"]
+
+
+async def test_a_stop_while_an_old_worker_retires_marks_what_its_drain_fed(
+        tmp_path: Path, idle: Daemon) -> None:
+    """The old worker was re-sending spooled events (its spool drain fed them) when a
+    reload replaced it, and a stop came before it was through: the segment's `.done`
+    must still pass what it delivered or spooled anew, or a restart sends it again."""
+    daemon, config = idle, tmp_path / "config.toml"
+    old = daemon.sinks["b"]
+    daemon.spool.append([SpoolRecord(Event(None, Level.ERROR, f"spooled {n}"), "b",
+                                     "fallback", "HTTP 503") for n in range(3)])
+    daemon.spool.sync()
+    (segment,) = segments(daemon.config.daemon.spool_dir, "b")
+    feeding = asyncio.create_task(old.feeder.drain_all())
+    await until(lambda: old.worker.queue.qsize() == 3)
+    assert take(old.worker).event.message == "spooled 0"  # delivered
+
+    write_config(config, ["a", "b"], urls={"b": URL.replace("secret-token", "new-token")})
+    daemon.reload()
+    daemon.tailer = Tailer(daemon.config.sources, [], daemon._dispatch)
+    daemon._hurry.set()
+    await asyncio.wait_for(daemon._shutdown(asyncio.create_task(asyncio.sleep(0)),
+                                            asyncio.create_task(asyncio.sleep(3600))), 10.0)
+    feeding.cancel()
+
+    assert drained_offset(segment) == segment.stat().st_size  # none of it goes again
+    again = [r.event.message for path in segments(daemon.config.daemon.spool_dir, "b")
+             if path != segment for r in read_segment(path)]
+    assert again == ["spooled 1", "spooled 2"]  # what it had not delivered: spooled anew
 
 
 class StuckTailer(Tailer):
