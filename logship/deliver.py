@@ -548,6 +548,8 @@ class SinkWorker:
                 return self._digest_batch(items[:half])
             return Batch(items[:half])
         (item,) = items
+        if item.counted:
+            return self._unpack(item, reason)
         if batch.digest or not item.minimal:
             item.minimal = True
             log.warning("sink %s: Discord refused an event (%s); sending it plainly",
@@ -557,6 +559,17 @@ class SinkWorker:
                   self.name, reason)
         await self._spool(items, "dead", reason, response.status)
         return None
+
+    def _unpack(self, summary: Item, reason: str) -> Batch:
+        """Discord refused a storm summary with its files: its events go on their own
+        (ahead of the rest, as embeds or digests), the summary without them."""
+        log.warning("sink %s: Discord refused a storm summary with its %d events attached "
+                    "(%s); sending them on their own", self.name, len(summary.counted), reason)
+        self._pending[:0] = summary.counted
+        carried = sum(it.size for it in summary.counted)
+        alone = Item(summary.event, summary.route, attempts=summary.attempts,
+                     size=max(0, summary.size - carried))
+        return Batch([alone])
 
     async def _retry(self, batch: Batch, response: Response) -> Batch | None:
         items = batch.items

@@ -322,3 +322,18 @@ async def test_a_summary_too_big_for_one_request_goes_in_several_losing_none(
         assert all(len(data) <= 8192 for _, data in message.attachments)
     text = "".join(m.attachment_text() for m in messages)
     assert [int(n) for n in re.findall(r"Handler failed #(\d+)", text)] == list(range(120))
+
+
+async def test_a_refused_summary_sends_the_events_it_carries_on_their_own(
+        session: aiohttp.ClientSession, fake: FakeDiscord, tmp_path: Path) -> None:
+    """A 400 for the summary (its files, say): never the same bytes again, and its events
+    are not Discord's fault: they go as ordinary messages, not to the spool as dead."""
+    worker = storm_worker(session, fake, tmp_path)
+    fake.script(400, 400)  # the summary refused as sent, and again as plainly as can be
+    progress = FileProgress(0)
+    await run_until_idle(worker, [summary_of(worker, progress, 5)])
+    assert progress.committed == 50
+    assert not segments(tmp_path / "spool")
+    shown = " ".join(str(m.payload) for m in fake.messages)
+    assert all(f"Handler failed #{n}" in shown for n in range(5))
+    assert "storm on errors" in shown
