@@ -32,6 +32,20 @@ def test_glob_exclude_by_name_or_path() -> None:
     assert not matcher.matches("/l/old/app.log")
 
 
+def test_a_relative_glob_matches_the_absolute_paths_the_watcher_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "logs/2025-07-16").mkdir(parents=True)
+    (tmp_path / "logs/2025-07-16/logs.json").write_text("")
+    monkeypatch.chdir(tmp_path)
+    matcher = PathMatcher(("logs/*/logs.json",), exclude=("old/*",))
+    assert matcher.matches(f"{tmp_path}/logs/2025-07-16/logs.json")
+    assert matcher.scan() == [f"{tmp_path}/logs/2025-07-16/logs.json"]
+    assert matcher.roots() == {tmp_path / "logs"}
+    assert not PathMatcher((f"{tmp_path}/**",), exclude=("old/*",)).matches(
+        f"{tmp_path}/old/a.log")
+
+
 def test_roots_of_missing_folder_is_nearest_existing(tmp_path: Path) -> None:
     matcher = PathMatcher((f"{tmp_path}/not/yet/*.log",))
     assert matcher.roots() == {tmp_path}
