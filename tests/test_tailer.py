@@ -4,6 +4,9 @@ idle flushing, bounded descriptors, unreadable files."""
 from __future__ import annotations
 
 import asyncio
+import bz2
+import gzip
+import lzma
 import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
@@ -422,3 +425,21 @@ async def test_a_file_unopenable_at_start_still_starts_at_its_end_then(
     append(log, "[INFO] openable now")
     await running.collector.wait_for(lambda: len(running.collector.events) >= 2)
     assert running.collector.messages == ["after start", "openable now"]
+
+
+async def test_compressed_rotated_copies_matched_by_the_glob_are_never_tailed(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    log = tmp_path / "bot.log"
+    append(log, "[INFO] live")
+    (tmp_path / "bot.log.1.gz").write_bytes(gzip.compress(b"[INFO] rotated yesterday\n"))
+    running = tail(source(tmp_path, "bot.log*"))
+    await running.collector.wait_for(lambda: running.collector.messages == ["live"])
+    for name, pack in (("bot.log.2.gz", gzip.compress), ("bot.log.3.bz2", bz2.compress),
+                       ("bot.log.4.xz", lzma.compress)):
+        (tmp_path / name).write_bytes(pack(b"[INFO] rotated, compressed\n" * 50))
+    last = tmp_path / "bot.log.zz"  # sorts after the copies: handled after them
+    append(last, "[INFO] after the copies")
+    await running.collector.wait_for(lambda: len(running.collector.events) >= 2)
+    assert running.collector.messages == ["live", "after the copies"]
+    assert {f.path for f in running.tailer.files()} == {str(log), str(last)}

@@ -14,6 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _MAGIC = re.compile(r"[*?\[]")
+COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".zip")
+"""Compressed files are never followed as text, whatever a glob matches (`logs.log*`
+matches logrotate's `logs.log.1.gz`): they are only ever read as the rotated copy of a
+followed file."""
 
 
 def translate(pattern: str) -> str:
@@ -88,10 +92,11 @@ def _absolute(pattern: str) -> str:
 class PathMatcher:
     """Which paths belong to a source: its globs minus its exclusions.
 
-    Exclusions match the file name or the whole path (`*.gz`, `/var/log/old/*`).
-    Relative patterns are taken from the current folder and kept absolute: the watcher
-    reports absolute paths, and a relative pattern would never match one of them
-    (the config resolves them against its own folder first; this is the safety net).
+    Exclusions match the file name or the whole path (`*.gz`, `/var/log/old/*`);
+    compressed files (`COMPRESSED_SUFFIXES`) never match. Relative patterns are taken
+    from the current folder and kept absolute: the watcher reports absolute paths, and
+    a relative pattern would never match one of them (the config resolves them against
+    its own folder first; this is the safety net).
     """
 
     patterns: tuple[str, ...]
@@ -108,6 +113,8 @@ class PathMatcher:
         object.__setattr__(self, "_exclude", re.compile(exclude))
 
     def matches(self, path: str) -> bool:
+        if path.endswith(COMPRESSED_SUFFIXES):
+            return False
         if not self._include.fullmatch(path):  # type: ignore[attr-defined]
             return False
         name = os.path.basename(path)
