@@ -83,7 +83,7 @@ class SourceConfig:
     exclude: tuple[str, ...] = ()
     max_line_bytes: int = 65536
     max_event_bytes: int = MAX_EVENT_BYTES  # longer is cut, and marked
-    idle_flush: float = 0.25  # seconds before a held record or unfinished line goes out
+    idle_flush: float = 0.25  # seconds before a held record (a traceback may follow) goes out
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import pytest
 from logship.config import SourceConfig
 from logship.event import Event
 from logship.tail.checkpoint import Checkpoint, FileProgress
-from logship.tail.tailer import ROTATED_LINGER, Tailer
+from logship.tail.tailer import ROTATED_LINGER, Tailer, TrackedFile
 
 WAIT = 10.0
 
@@ -153,16 +153,82 @@ async def test_start_at_end_still_reads_a_file_that_replaced_a_checkpointed_one(
     assert second.collector.messages == ["written while logship was down"]
 
 
-async def test_an_unfinished_line_goes_out_after_idle_flush(
+async def held_partial(running: Running, path: Path) -> TrackedFile:
+    """The followed file `path`, once it holds the unfinished line written to it."""
+    async def until() -> TrackedFile:
+        while True:
+            tracked = next((f for f in running.tailer.files() if f.path == str(path)), None)
+            if tracked is not None and tracked.reader.has_partial:
+                return tracked
+            await asyncio.sleep(0.02)
+
+    return await asyncio.wait_for(until(), WAIT)
+
+
+async def test_an_unfinished_line_waits_for_its_newline(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    log = tmp_path / "bot.log"
+    running = tail(source(tmp_path, format="json"))
+    with log.open("a") as f:
+        f.write('{"level": "ERROR", "message": "the writer has not fini')
+    tracked = await held_partial(running, log)
+    assert tracked.flush_at is None  # no timer sends it half-written, nor spins on it
+    with log.open("a") as f:
+        f.write('shed this line"}\n')
+    await running.collector.wait_for(lambda: len(running.collector.events) >= 1)
+    assert running.collector.messages == ["the writer has not finished this line"]
+    assert running.collector.events[0].offset == log.stat().st_size
+
+
+async def test_an_unfinished_line_goes_out_as_it_is_when_its_file_is_deleted(
     tmp_path: Path, tail: Callable[..., Running]
 ) -> None:
     log = tmp_path / "bot.log"
     running = tail()
     with log.open("a") as f:
         f.write("[ERROR] the writer never ends this line")
+    await held_partial(running, log)
+    log.unlink()
     await running.collector.wait_for(lambda: len(running.collector.events) == 1)
     assert running.collector.messages == ["the writer never ends this line"]
-    assert running.collector.events[0].offset == log.stat().st_size
+
+
+async def test_an_unfinished_line_of_a_rotated_file_is_finished_by_a_late_write(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    log = tmp_path / "bot.log"
+    running = tail(source(tmp_path, format="json"))
+    late = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)  # the bot's handler
+    try:
+        os.write(late, b'{"level": "ERROR", "message": "half')
+        await held_partial(running, log)
+        os.rename(log, tmp_path / "bot.log.1")  # logrotate: rename, create
+        append(log, '{"message": "new file"}')
+        await running.collector.wait_for(lambda: "new file" in running.collector.messages)
+        os.write(late, b' and the other half"}\n')  # the record ends in the old file
+    finally:
+        os.close(late)
+    await running.collector.wait_for(lambda: len(running.collector.events) == 2)
+    assert sorted(running.collector.messages) == ["half and the other half", "new file"]
+
+
+async def test_an_unfinished_line_of_a_file_renamed_to_a_followed_name_is_read_whole(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    log = tmp_path / "bot.log"
+    running = tail(source(tmp_path, format="json"))
+    with log.open("a") as f:
+        f.write('{"level": "ERROR", "message": "half')
+    await held_partial(running, log)
+    renamed = tmp_path / "bot-1.log"  # *.log matches the new name too
+    os.rename(log, renamed)
+    await asyncio.wait_for(_until(lambda: str(renamed) in {
+        f.path for f in running.tailer.files()}), WAIT)
+    with renamed.open("a") as f:
+        f.write(' and the other half"}\n')
+    await running.collector.wait_for(lambda: len(running.collector.events) >= 1)
+    assert running.collector.messages == ["half and the other half"]
 
 
 async def test_a_held_traceback_record_goes_out_after_idle_flush(

@@ -15,8 +15,11 @@ and read to its end.
 
 Descriptors stay bounded: past `MAX_OPEN_FILES`, the files quiet the longest are closed
 ("dormant") and opened again when they change. A record a parser holds back (a traceback
-may still follow) and a line the writer has not finished go out after `idle_flush`
-seconds of quiet; the wait for that is a timeout on the watcher, not a polling loop.
+may still follow) goes out after `idle_flush` seconds of quiet; the wait for that is a
+timeout on the watcher, not a polling loop. A line the writer has not finished waits for
+its newline, however long: it is handed out as it is only when its file is let go for
+good (rotated away and done lingering, deleted, or no longer matched after a reload),
+and at a stop it is simply not checkpointed (it is read whole next time).
 """
 
 from __future__ import annotations
@@ -86,6 +89,11 @@ class TrackedFile:
     def holding(self) -> bool:
         """Something read is not handed out yet (a held record or an unfinished line)."""
         return self.parser.buffered_from is not None or self.reader.has_partial
+
+    @property
+    def holding_record(self) -> bool:
+        """The parser holds back a record that more lines may still join."""
+        return self.parser.buffered_from is not None
 
     def checkpoint(self) -> Checkpoint:
         return Checkpoint(self.path, self.reader.identity, self.progress.committed)
@@ -474,9 +482,10 @@ class Tailer:
 
     async def _retire(self, tracked: TrackedFile) -> None:
         """The path no longer names this file: read it to its end, and again once
-        `ROTATED_LINGER` has passed (see `_let_go`)."""
+        `ROTATED_LINGER` has passed (see `_let_go`). An unfinished last line waits for
+        that last read: a late write may still finish it."""
         if await self._pump(tracked):
-            await self._flush(tracked)
+            await self._flush_record(tracked)
         if self._files.get(tracked.path) is tracked:
             del self._files[tracked.path]
         self._retired.append(tracked)
@@ -592,7 +601,7 @@ class Tailer:
         now = time.monotonic()
         if got_lines:
             tracked.active_at = now
-        if not tracked.holding:
+        if not tracked.holding_record:
             tracked.flush_at = None
         elif got_lines or tracked.flush_at is None:
             tracked.flush_at = now + tracked.source.idle_flush
@@ -638,9 +647,15 @@ class Tailer:
         tracked.progress.read_through(reader.position if buffered is None else buffered)
 
     async def _flush(self, tracked: TrackedFile) -> None:
-        """Hand out everything held: an unfinished last line, then the held record."""
+        """The file is let go for good: hand out everything held, an unfinished last
+        line as it is, then the held record."""
         if tracked.reader.has_partial:
             await self._hand_out(tracked, tracked.reader.take_partial())
+        await self._flush_record(tracked)
+
+    async def _flush_record(self, tracked: TrackedFile) -> None:
+        """Hand out the record the parser holds back (quiet for `idle_flush`, or its
+        file is done); an unfinished line after it keeps waiting for its newline."""
         held = tracked.parser.flush()
         if held:
             await self._dispatch(held, tracked.progress)
@@ -658,7 +673,7 @@ class Tailer:
             if tracked.flush_at is not None and tracked.flush_at <= now:
                 at_end = await self._pump(tracked)  # news since the deadline move it on
                 if at_end and tracked.flush_at is not None and tracked.flush_at <= now:
-                    await self._flush(tracked)
+                    await self._flush_record(tracked)
         for tracked in list(self._retired):
             if tracked.linger_until is not None and tracked.linger_until <= now:
                 await self._let_go(tracked)
