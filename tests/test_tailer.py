@@ -509,3 +509,81 @@ async def test_compressed_rotated_copies_matched_by_the_glob_are_never_tailed(
     await running.collector.wait_for(lambda: len(running.collector.events) >= 2)
     assert running.collector.messages == ["live", "after the copies"]
     assert {f.path for f in running.tailer.files()} == {str(log), str(last)}
+
+
+# -- equal heads are not the same file ---------------------------------------------------
+
+BANNER = "[INFO] StatsBot v2.3 starting " + "=" * 300  # the first line of every day's file
+
+
+def put_whole(path: Path, *lines: str) -> None:
+    """Create `path` with `lines` at once (written beside, then renamed into place)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    beside = path.parent.parent / f".{path.name}.tmp"
+    append(beside, *lines)
+    os.rename(beside, path)
+
+
+async def test_a_days_file_created_while_stopped_with_the_same_banner_is_read_whole(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    days = source(tmp_path, "*/logs.json")
+    put_whole(tmp_path / "2025-07-16" / "logs.json", BANNER,
+              *[f"[INFO] day 16 line {n}" for n in range(30)])
+    first = tail(days)
+    await first.collector.wait_for(lambda: len(first.collector.events) == 31)
+    saved = await first.finish()
+
+    put_whole(tmp_path / "2025-07-17" / "logs.json", BANNER, "[INFO] day 17 first",
+              "[INFO] day 17 second")
+    second = tail(days, saved=saved)
+    await second.collector.wait_for(lambda: len(second.collector.events) >= 3)
+    assert second.collector.messages == [BANNER.removeprefix("[INFO] "), "day 17 first",
+                                         "day 17 second"]
+
+
+async def test_a_sibling_created_live_with_the_same_banner_is_read_whole(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    append(tmp_path / "bot.log", BANNER, *[f"[INFO] bot line {n}" for n in range(30)])
+    running = tail()
+    await running.collector.wait_for(lambda: len(running.collector.events) == 31)
+    put_whole(tmp_path / "other.log", BANNER, "[INFO] other first", "[INFO] other second")
+    await running.collector.wait_for(lambda: len(running.collector.events) >= 34)
+    assert running.collector.messages[31:] == [BANNER.removeprefix("[INFO] "),
+                                               "other first", "other second"]
+
+
+async def test_a_reused_inode_with_the_same_banner_is_read_from_its_start(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "bot.log"
+    append(log, BANNER, *[f"[INFO] old {n}" for n in range(5)])
+    collector = Collector()
+    tailer = Tailer([source(tmp_path)], [], collector)
+    old = await tailer._open(source(tmp_path), str(log), initial=False)
+    assert old is not None
+    await tailer._pump(old)
+    await tailer._retire(old)  # deleted: let go, its acks may still be in flight
+    with log.open("w") as f:  # the same inode holding another file with the same banner
+        f.writelines(f"{line}\n" for line in [BANNER, *[f"[INFO] NEW {n} longer" for n in
+                                                        range(9)]])
+    new = await tailer._open(source(tmp_path), str(log), initial=False)
+    assert new is not None and new.reader.position == 0
+    tailer.close()
+
+
+async def test_a_file_rewritten_while_stopped_with_the_same_banner_is_read_from_its_start(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    log = tmp_path / "bot.log"
+    append(log, BANNER, *[f"[INFO] old {n}" for n in range(5)])
+    first = tail()
+    await first.collector.wait_for(lambda: len(first.collector.events) == 6)
+    saved = await first.finish()
+    with log.open("w") as f:  # same inode, same banner, more bytes than were read before
+        f.writelines(f"{line}\n" for line in [BANNER, *[f"[INFO] new {n} longer" for n in
+                                                        range(9)]])
+    second = tail(saved=saved)
+    await second.collector.wait_for(lambda: len(second.collector.events) >= 10)
+    assert second.collector.messages[1:] == [f"new {n} longer" for n in range(9)]

@@ -14,6 +14,7 @@ import os
 from collections import deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -39,13 +40,30 @@ class FileIdentity:
     head_hash: str
 
 
+@dataclass(frozen=True)
+class Mark:
+    """A hash of the bytes just before a read position: the up to `length` (1 KiB)
+    bytes ending at offset `end`.
+
+    The head tells files apart only when their first bytes differ; a bot that opens
+    every day's file with the same banner makes them all alike. The mark covers the
+    content where reading stopped, so a file is taken for the one checkpointed (or for
+    its copy) only when its bytes there are the ones that were read."""
+
+    end: int
+    length: int
+    hash: str
+
+
 @dataclass
 class Checkpoint:
-    """One file's saved position."""
+    """One file's saved position. `mark` (None in checkpoints saved before marks
+    existed: the head alone decides then) lies at or past `offset`."""
 
     path: str
     identity: FileIdentity
     offset: int
+    mark: Mark | None = None
 
 
 class FileProgress:
@@ -113,10 +131,7 @@ class CheckpointStore:
         moved aside (so the evidence is kept) and logged."""
         try:
             data = orjson.loads(self.path.read_bytes())
-            entries = [
-                Checkpoint(e["path"], FileIdentity(**e["identity"]), int(e["offset"]))
-                for e in data["files"]
-            ]
+            entries = [_entry(e) for e in data["files"]]
         except FileNotFoundError:
             return []
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
@@ -134,6 +149,12 @@ class CheckpointStore:
             option=orjson.OPT_INDENT_2,
         )
         atomic_write(self.path, body)
+
+
+def _entry(e: dict[str, Any]) -> Checkpoint:
+    mark = e.get("mark")
+    return Checkpoint(e["path"], FileIdentity(**e["identity"]), int(e["offset"]),
+                      mark=Mark(**mark) if mark is not None else None)
 
 
 def atomic_write(path: Path, body: bytes) -> None:

@@ -10,8 +10,10 @@ dispatch is the backpressure: when the sinks' queues are full, reading pauses.
 Files are followed across rename+create rotation (the old descriptor is read to its end,
 and again `ROTATED_LINGER` later, before it is let go), deletion, and truncation in place
 (read again from 0). A checkpoint belongs to a file's identity, not its name: a file
-renamed while logship was stopped is found again in its folder (by inode and head hash)
-and read to its end.
+renamed while logship was stopped is found again in its folder (by inode, head and mark)
+and read to its end. Equal heads alone prove nothing (a bot may open every day's file
+with the same banner): a checkpoint or a followed file is taken for a file only when the
+bytes where reading stopped (the mark) match too, and a copy must carry a rotated name.
 
 Descriptors stay bounded: past `MAX_OPEN_FILES`, the files quiet the longest are closed
 ("dormant") and opened again when they change. A record a parser holds back (a traceback
@@ -42,12 +44,13 @@ from logship.parse import RecordParser, make_parser
 from logship.tail.checkpoint import Checkpoint, FileIdentity, FileProgress
 from logship.tail.globs import PathMatcher
 from logship.tail.reader import (
-    HEAD_BYTES,
     Lines,
     TailedFile,
     end_of_last_line,
     find_by_inode,
     find_copy,
+    is_copy,
+    is_rotated_name,
     is_same_file,
     read_copy,
     split_lines,
@@ -96,7 +99,8 @@ class TrackedFile:
         return self.parser.buffered_from is not None
 
     def checkpoint(self) -> Checkpoint:
-        return Checkpoint(self.path, self.reader.identity, self.progress.committed)
+        return Checkpoint(self.path, self.reader.identity, self.progress.committed,
+                          self.reader.mark())
 
 
 @dataclass
@@ -121,8 +125,13 @@ class Tailer:
         own_log: OwnLog | None = None,
     ) -> None:
         self._sources = [_Source(s) for s in sources]
-        self._saved = {(c.identity.dev, c.identity.inode): c for c in saved}
-        self._saved_paths = {c.path for c in self._saved.values()}
+        # by inode: one inode may have two (its old content's, still in flight when a
+        # truncation was seen, and its new content's)
+        self._saved: dict[tuple[int, int], list[Checkpoint]] = {}
+        for checkpoint in saved:
+            key = (checkpoint.identity.dev, checkpoint.identity.inode)
+            self._saved.setdefault(key, []).append(checkpoint)
+        self._saved_paths = {c.path for c in saved}
         self._dispatch = dispatch
         self._max_open = max_open
         # logship's own log (stderr as a file) is never read, whatever its name
@@ -293,24 +302,24 @@ class Tailer:
             return None
         saved = self._claim_checkpoint(reader)
         if saved is not None:
-            reader.position = min(saved.offset, reader.size())
+            reader.seek(min(saved.offset, reader.size()))
             how = f"at checkpoint {reader.position}"
             if saved.path != path:
                 how += f" (renamed from {saved.path})"
         elif (copied := self._copies_read.pop(_inode(reader), None)) is not None:
-            reader.position = min(copied, reader.size())
+            reader.seek(min(copied, reader.size()))
             how = f"at {reader.position} (a copy, read that far already)"
         elif (earlier := await self._renamed_from(reader)) is not None:
-            reader.position = earlier.reader.position
+            reader.seek(earlier.reader.position)
             how = f"at {reader.position} (renamed from {earlier.path})"
         elif (twin := self._copied_from(reader)) is not None:
-            reader.position = min(twin.reader.position, reader.size())
+            reader.seek(twin.reader.position)
             how = f"at {reader.position}, as a copy of {twin.path} (read that far there)"
         elif (size := self._size_at_start(reader)) is not None:
-            reader.position = end_of_last_line(reader.fd, size=size)
+            reader.seek(end_of_last_line(reader.fd, size=size))
             how = f"at {reader.position}, its end when logship started"
         elif starts_at_end:
-            reader.position = end_of_last_line(reader.fd)
+            reader.seek(end_of_last_line(reader.fd))
             how = f"at its end ({reader.position})"
         else:
             how = "from the beginning"
@@ -364,27 +373,36 @@ class Tailer:
         return True
 
     def _claim_checkpoint(self, reader: TailedFile) -> Checkpoint | None:
-        identity = reader.identity
-        saved = self._saved.get((identity.dev, identity.inode))
-        if saved is None or not is_same_file(reader.fd, saved.identity):
-            return None
-        del self._saved[(identity.dev, identity.inode)]
-        return saved
+        """The saved checkpoint of the very file `reader` has open (inode, head and
+        mark), taken out of the saved ones."""
+        entries = self._saved.get(_inode(reader), [])
+        for saved in entries:
+            if is_same_file(reader.fd, saved.identity, saved.mark):
+                self._forget_saved(saved)
+                return saved
+        return None
+
+    def _forget_saved(self, saved: Checkpoint) -> None:
+        key = (saved.identity.dev, saved.identity.inode)
+        entries = self._saved.get(key, [])
+        if saved in entries:
+            entries.remove(saved)
+        if not entries:
+            self._saved.pop(key, None)
 
     async def _renamed_from(self, reader: TailedFile) -> TrackedFile | None:
         """A file followed under another name that is this very file (a rename the
         watcher reported under its new name first, or a retired file renamed again).
-        The new name takes over from where the old one was. The head must match too:
-        a deleted file's inode may be reused by a new file while the old one's events
-        are still in flight, and that new file is read from its start. A file still
-        followed under its old name is read to its end and flushed first, so a record
-        it holds (a traceback may have followed) goes out, not past the new start."""
-        identity = reader.identity
+        The new name takes over from where the old one was. The head and the mark must
+        match too: a deleted file's inode may be reused by a new file (with the same
+        banner, even) while the old one's events are still in flight, and that new file
+        is read from its start. A file still followed under its old name is read to its
+        end and its held record flushed first, so that record (a traceback may have
+        followed) goes out, not past the new start."""
         for tracked in (*self._files.values(), *self._retired):
-            theirs = tracked.reader.identity
-            if (theirs.dev, theirs.inode) != (identity.dev, identity.inode):
+            if _inode(tracked.reader) != _inode(reader):
                 continue
-            if not is_same_file(reader.fd, theirs):
+            if not is_same_file(reader.fd, tracked.reader.identity, tracked.reader.mark()):
                 continue
             if self._files.get(tracked.path) is tracked:
                 await self._retire(tracked)  # its events in flight still count
@@ -395,13 +413,16 @@ class Tailer:
 
     def _copied_from(self, reader: TailedFile) -> TrackedFile | None:
         """The followed file `reader`'s file is a copy of (logrotate's copytruncate, with
-        a glob that matches the copies too), judged by a full identical head."""
-        identity = reader.identity
-        if identity.head_len < HEAD_BYTES:
-            return None  # short heads may match by chance; 256 identical bytes do not
+        a glob that matches the copies too): one of its folder whose rotated name
+        `reader` has, whose content up to where it was read `reader` holds."""
+        folder, name = os.path.split(reader.path)
         for tracked in self._files.values():
-            theirs = tracked.reader.identity
-            if theirs.inode != identity.inode and theirs.head_hash == identity.head_hash:
+            theirs = tracked.reader
+            if (os.path.dirname(theirs.path) == folder
+                    and is_rotated_name(os.path.basename(theirs.path), name)
+                    and _inode(theirs) != _inode(reader)
+                    and is_copy(reader.path, theirs.identity, theirs.mark(),
+                                theirs.position)):
                 return tracked
         return None
 
@@ -420,11 +441,11 @@ class Tailer:
         """A checkpointed file renamed (rotated) while logship was stopped, to a name no
         glob matches, is found in its old folder by identity and read to its end, before
         the file that took its name."""
-        for saved in list(self._saved.values()):
+        for saved in [c for entries in self._saved.values() for c in entries]:
             source = self._source_for(saved.path)
             if source is None or _names(saved.path, saved.identity):
                 continue
-            found = find_by_inode(os.path.dirname(saved.path), saved.identity)
+            found = find_by_inode(os.path.dirname(saved.path), saved.identity, saved.mark)
             if found is None or self._source_for(found) is not None:
                 continue  # gone, or a glob matches its new name: the scan will find it
             reader = self._open_reader(found, source.max_line_bytes)
@@ -432,7 +453,7 @@ class Tailer:
                 if reader is not None:
                     reader.close()
                 continue
-            reader.position = min(saved.offset, reader.size())
+            reader.seek(min(saved.offset, reader.size()))
             log.info("%s was rotated to %s while logship was stopped; reading it from %d",
                      saved.path, found, reader.position)
             await self._retire(self._track(source, reader))
@@ -539,16 +560,16 @@ class Tailer:
         it again from the start (after catching up from a copy, if one was made)."""
         old = tracked.reader
         try:
-            reader = TailedFile.open(old.path, old.position, old.max_line_bytes)
+            reader = old.reopen()
         except FileNotFoundError:
             return False
         except OSError as exc:  # EMFILE, EACCES: it stays dormant until its next change
             log.warning("cannot open %s again: %s", old.path, exc.strerror or exc)
             return True
-        if _inode(reader) != (old.identity.dev, old.identity.inode):
+        st = os.fstat(reader.fd)  # (the new reader took on the old identity)
+        if (st.st_dev, st.st_ino) != _inode(old):
             reader.close()
             return False
-        reader.identity = old.identity
         tracked.reader = reader
         return True
 
@@ -556,7 +577,7 @@ class Tailer:
         """A dormant file's name was taken (or removed): read the old file, wherever its
         rotation put it, to its end, then let it go."""
         old = tracked.reader
-        found = find_by_inode(os.path.dirname(old.path), old.identity)
+        found = find_by_inode(os.path.dirname(old.path), old.identity, old.mark())
         if found is not None:
             reader = TailedFile.open(found, old.position, old.max_line_bytes)
             reader.path = old.path
@@ -611,7 +632,7 @@ class Tailer:
         """Truncated in place: if a copy was made first (logrotate's copytruncate), read
         the lines we had not reached yet from the copy, so none is lost."""
         reader = tracked.reader
-        copy = find_copy(os.path.dirname(reader.path), reader.identity, reader.position)
+        copy = find_copy(reader.path, reader.identity, reader.mark(), reader.position)
         if copy is None or self._follows(copy):
             return  # no copy, or one we follow anyway (a glob matches it)
         try:
