@@ -10,6 +10,19 @@ from pathlib import Path
 import pytest
 import tomli_w
 
+from bench.torture import (
+    LOGROTATE,
+    Collector,
+    Daemon,
+    Result,
+    Writer,
+    account,
+    emulator,
+    ids_in_files,
+    logrotate,
+    received,
+)
+from bench.torture import write_config as torture_config
 from logship.fake_discord import FakeDiscord
 from tests.e2e import WEBHOOK_IDS, Bot, Inbox, Logship, write_config
 
@@ -47,3 +60,65 @@ async def test_a_relative_glob_run_from_the_configs_folder_is_followed_live(
     assert "renamed from" not in stderr, stderr
     assert f"following {tmp_path}/logs/2025-07-16/logs.json at checkpoint" in stderr, stderr
     assert sorted(inbox.ids(ERRORS).elements()) == [1, 2, 3]
+
+
+# -- copytruncate and the real daemon: torture's pieces ------------------------------------
+
+needs_logrotate = pytest.mark.skipif(
+    not Path(LOGROTATE).exists(), reason="logrotate is not installed (.ci/run installs it)")
+
+
+def logrotate_conf(root: Path, live: Path, *directives: str) -> Path:
+    conf = root / "logrotate.conf"
+    conf.write_text(f"{live} {{\n    rotate 10\n    missingok\n    ifempty\n    nomail\n"
+                    + "".join(f"    {d}\n" for d in directives) + "}\n")
+    conf.chmod(0o644)
+    return conf
+
+
+async def rotate(root: Path, conf: Path) -> None:
+    status, out = await logrotate(conf, root / "logrotate.status")
+    assert status == 0 and not out, out
+
+
+@needs_logrotate
+@pytest.mark.parametrize("directives", [("copytruncate",), ("copytruncate", "compress")],
+                         ids=["plain-copy", "compressed-copy"])
+async def test_copytruncate_while_stopped_loses_nothing(
+    tmp_path: Path, directives: tuple[str, ...]
+) -> None:
+    logs = tmp_path / "logs"
+    live = logs / "logs.log"
+    writer = Writer(live, reopen=False)  # keeps its descriptor: what copytruncate is for
+    writer.write(20)
+    conf = logrotate_conf(tmp_path, live, *directives)
+    collector = Collector()
+    result = Result("copytruncate while stopped")
+    async with emulator(collector) as fake:
+        config = torture_config(tmp_path, fake, [live])
+        first = await Daemon(config, tmp_path / "logship.log").start()
+        try:
+            await first.wait_logged("running:")
+            assert await collector.wait_all(writer.ids()), first.output()
+            assert await first.stop() == 0
+            writer.write(30)  # past the checkpoint, only in the copy after the rotation
+            await rotate(tmp_path, conf)
+            writer.write(5)  # the truncated file's new content
+            second = await Daemon(config, tmp_path / "logship.log").start()
+            try:
+                await second.wait_logged("running:")
+                assert await collector.wait_all(writer.ids()), second.output()
+                await collector.settle()
+                result.exit_status = await second.stop()
+            finally:
+                await second.kill()
+        finally:
+            await first.kill()
+        result.log = first.output()
+    writer.close()
+    assert sorted(p.name for p in logs.iterdir())[1].startswith("logs.log.1")
+    got = received(tmp_path, result, collector)
+    account(result, writer.ids(), ids_in_files(logs), got)
+    print(f"\n{result.figure()}")
+    assert result.lost == 0 and result.duplicated == 0, result.explain()
+    assert result.exit_status == 0, result.explain()

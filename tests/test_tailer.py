@@ -587,3 +587,89 @@ async def test_a_file_rewritten_while_stopped_with_the_same_banner_is_read_from_
     second = tail(saved=saved)
     await second.collector.wait_for(lambda: len(second.collector.events) >= 10)
     assert second.collector.messages[1:] == [f"new {n} longer" for n in range(9)]
+
+
+# -- rotated while logship was stopped ---------------------------------------------------
+
+async def stopped_after(tmp_path: Path, tail: Callable[..., Running], lines: int = 10,
+                        **options: object) -> tuple[Path, list[Checkpoint]]:
+    """bot.log with `lines` lines, read by a tailer that has stopped: its checkpoints."""
+    log = tmp_path / "bot.log"
+    append(log, *[f"[INFO] before stop {n}" for n in range(lines)])
+    first = tail(source(tmp_path, **options))
+    await first.collector.wait_for(lambda: len(first.collector.events) == lines)
+    return log, await first.finish()
+
+
+def remove_keeping_inode(path: Path) -> None:
+    """Delete `path` from its folder, its inode kept alive (a hard link in a subfolder
+    no glob matches), so that the file created next under its name cannot reuse it."""
+    keep = path.parent / "kept"
+    keep.mkdir(exist_ok=True)
+    os.link(path, keep / path.name)
+    path.unlink()
+
+
+@pytest.mark.parametrize("copy_name,pack", [("bot.log.1", bytes),
+                                            ("bot.log-20250716.gz", gzip.compress)])
+@pytest.mark.parametrize("refill", [3, 40], ids=["shorter", "refilled-past-the-offset"])
+async def test_copytruncate_while_stopped_reads_the_copy_then_the_file(
+    tmp_path: Path, tail: Callable[..., Running], copy_name: str,
+    pack: Callable[[bytes], bytes], refill: int,
+) -> None:
+    log, saved = await stopped_after(tmp_path, tail)
+    append(log, "[INFO] after stop 1", "[INFO] after stop 2")
+    (tmp_path / copy_name).write_bytes(pack(log.read_bytes()))  # logrotate: copy,
+    os.truncate(log, 0)  # then truncate in place
+    append(log, *[f"[INFO] new {n}" for n in range(refill)])
+    second = tail(saved=saved)
+    expected = ["after stop 1", "after stop 2", *[f"new {n}" for n in range(refill)]]
+    await second.collector.wait_for(lambda: len(second.collector.events) >= len(expected))
+    assert second.collector.messages == expected
+
+
+async def test_a_truncation_while_stopped_without_a_copy_reads_from_0_and_says_so(
+    tmp_path: Path, tail: Callable[..., Running], caplog: pytest.LogCaptureFixture,
+) -> None:
+    log, saved = await stopped_after(tmp_path, tail)
+    os.truncate(log, 0)
+    append(log, "[INFO] new")
+    second = tail(saved=saved)
+    await second.collector.wait_for(lambda: len(second.collector.events) >= 1)
+    assert second.collector.messages == ["new"]
+    assert any("may be lost" in r.message and r.levelname == "WARNING"
+               for r in caplog.records), [r.message for r in caplog.records]
+
+
+async def test_a_file_renamed_and_compressed_while_stopped_is_read_from_its_copy(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    log, saved = await stopped_after(tmp_path, tail)
+    append(log, "[INFO] after stop")
+    rotated = tmp_path / "bot.log.1.gz"  # logrotate: rename, create, compress at once
+    rotated.write_bytes(gzip.compress(log.read_bytes()))
+    remove_keeping_inode(log)
+    append(log, "[INFO] the new file")
+    second = tail(saved=saved)
+    await second.collector.wait_for(lambda: len(second.collector.events) >= 2)
+    assert second.collector.messages == ["after stop", "the new file"]
+
+
+async def test_a_dormant_file_rotated_and_compressed_at_once_is_read_from_its_copy(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    for n in range(3):
+        append(tmp_path / f"f{n}.log", f"[INFO] first {n}")
+    running = tail(max_open=1)
+    await running.collector.wait_for(lambda: len(running.collector.events) == 3)
+    dormant = next(f for f in running.tailer.files() if f.reader.closed)
+    path = Path(dormant.path)
+    # all at once, before the tailer looks: rename, create, compress (the old file is gone)
+    append(path, "[INFO] last line of the old file")
+    packed = path.with_name(path.name + ".1.gz")
+    packed.write_bytes(gzip.compress(path.read_bytes()))
+    remove_keeping_inode(path)
+    append(path, "[INFO] first line of the new file")
+    await running.collector.wait_for(lambda: len(running.collector.events) >= 5)
+    assert running.collector.messages[3:] == ["last line of the old file",
+                                              "first line of the new file"]

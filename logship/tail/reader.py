@@ -14,6 +14,7 @@ and the same head and mark (`find_copy`).
 from __future__ import annotations
 
 import bz2
+import copy
 import functools
 import gzip
 import hashlib
@@ -99,8 +100,37 @@ class TailedFile:
         # the (up to MARK_BYTES) bytes consumed last, ending at _window_end
         self._window = b""
         self._window_end = 0
+        self._given_mark: Mark | None = None  # a stand-in's, from its checkpoint
         if position:
             self.seek(position)
+
+    @classmethod
+    def stand_in(cls, path: str, identity: FileIdentity, position: int, mark: Mark | None,
+                 max_line_bytes: int) -> TailedFile:
+        """A closed reader for content known from a checkpoint that is no longer under
+        its name (truncated, or renamed and compressed since): what its copy is read
+        against and checkpointed as."""
+        reader = cls.__new__(cls)
+        reader.path, reader.fd, reader.position = path, -1, position
+        reader.max_line_bytes = max_line_bytes
+        reader.identity = identity
+        reader._partial, reader._skipping = b"", False
+        reader._window, reader._window_end = b"", 0
+        reader._given_mark = mark if mark is not None else _mark(b"", 0)
+        return reader
+
+    def detached(self) -> TailedFile:
+        """A closed stand-in for what this reader has read so far (its path, identity,
+        position, mark and unfinished line), while this one goes on with other
+        content (the file was truncated)."""
+        old = copy.copy(self)
+        old.fd = -1
+        return old
+
+    def skip_to(self, position: int) -> None:
+        """A stand-in's content up to `position` was handed out from its copy."""
+        self.position = position
+        self._partial = b""
 
     @classmethod
     def open(cls, path: str, position: int | None, max_line_bytes: int) -> TailedFile:
@@ -121,6 +151,7 @@ class TailedFile:
         reader.identity = self.identity
         reader.position = self.position
         reader._window, reader._window_end = self._window, self._window_end
+        reader._given_mark = self._given_mark
         return reader
 
     def seek(self, position: int) -> None:
@@ -134,6 +165,8 @@ class TailedFile:
 
     def mark(self) -> Mark:
         """The mark at the last position reading reached."""
+        if self._given_mark is not None:
+            return self._given_mark
         return _mark(self._window, self._window_end)
 
     def close(self) -> None:
@@ -297,7 +330,8 @@ _OPENERS: dict[str, Callable[[str, str], BinaryIO]] = {
 }
 """Compressed copies read here (the standard library's); a copy packed otherwise
 (.zst, .zip) cannot be read and is never taken for one."""
-_COPY_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error)  # gzip's BadGzipFile: OSError
+COPY_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error)  # gzip's BadGzipFile: OSError
+"""What reading a damaged or unfinished compressed copy may raise."""
 _PACKED = re.compile(r"\.(gz|bz2|xz|zst|zip)$")
 _ROTATION_TAG = r"[._-]\d(?:[\d._:T-]*\d)?"
 """What logrotate puts after a name: `.1`, `-20250716`, `.2025-07-16`, `-2025071612`."""
@@ -353,7 +387,7 @@ def is_copy(path: str, identity: FileIdentity, mark: Mark | None, position: int)
     try:
         with _open_copy(path) as f:
             return _holds(f, identity, mark, position)
-    except (*_COPY_ERRORS, KeyError):
+    except (*COPY_ERRORS, KeyError):
         return False
 
 
@@ -386,13 +420,20 @@ def read_copy(path: str, start: int) -> bytes:
         return f.read()
 
 
-def split_lines(data: bytes, base: int, max_line_bytes: int) -> Lines:
-    """The complete lines of `data`, which starts at file offset `base`; long lines cut."""
-    last = data.rfind(b"\n")
-    if last < 0:
-        return Lines([], [])
-    lines = data[:last].split(b"\n")
+def split_lines(data: bytes, base: int, max_line_bytes: int, *, whole: bool = False
+                ) -> Lines:
+    """The complete lines of `data`, which starts at file offset `base`; long lines cut.
+    `whole`: `data` is all there will ever be, so an unfinished last line is a line too.
+
+    >>> split_lines(b"a\\nbc\\nd", 10, 100, whole=True)
+    Lines(lines=[b'a', b'bc', b'd'], ends=[12, 15, 16], cut=[])
+    """
+    lines = data.split(b"\n")
+    rest = lines.pop()
     ends = list(accumulate((len(line) + 1 for line in lines), initial=base))[1:]
+    if whole and rest:
+        lines.append(rest)
+        ends.append(base + len(data))
     cut = [i for i, line in enumerate(lines) if len(line) > max_line_bytes]
     for i in cut:
         lines[i] = lines[i][:max_line_bytes]

@@ -44,6 +44,7 @@ from logship.parse import RecordParser, make_parser
 from logship.tail.checkpoint import Checkpoint, FileIdentity, FileProgress
 from logship.tail.globs import PathMatcher
 from logship.tail.reader import (
+    COPY_ERRORS,
     Lines,
     TailedFile,
     end_of_last_line,
@@ -301,6 +302,8 @@ class Tailer:
                 self._remember_unopened(path)
             return None
         saved = self._claim_checkpoint(reader)
+        if await self._recover_replaced(reader, source):
+            starts_at_end = False  # a file we knew, truncated: its new content is read
         if saved is not None:
             reader.seek(min(saved.offset, reader.size()))
             how = f"at checkpoint {reader.position}"
@@ -382,6 +385,50 @@ class Tailer:
                 return saved
         return None
 
+    async def _recover_replaced(self, reader: TailedFile, source: SourceConfig) -> bool:
+        """Saved checkpoints of `reader`'s inode whose content is no longer there (a
+        claimed one is gone from them already): the file was truncated since
+        (copytruncate while logship was stopped; or its old content's events were
+        still in flight at a crash), or the inode now holds another file. What was
+        written past each checkpoint is read from the file's rotated copy, when there
+        is one. True when such a checkpoint was there for this very path."""
+        truncated = False
+        for saved in self._saved.pop(_inode(reader), []):
+            if saved.path != reader.path:
+                continue  # that file is gone; its inode now names another
+            truncated = True
+            if not await self._read_past_checkpoint(
+                    saved, source, "was truncated or replaced since its checkpoint"):
+                log.warning("%s was truncated or replaced since its checkpoint at offset "
+                            "%d and no rotated copy of it was found: lines written after "
+                            "that offset and before the truncation may be lost",
+                            saved.path, saved.offset)
+        return truncated
+
+    async def _read_past_checkpoint(self, saved: Checkpoint, source: SourceConfig,
+                                    what: str) -> bool:
+        """Read what was written past `saved` from a rotated copy of its file (under
+        its checkpoint, as a retired stand-in, so that a crash meanwhile does it again
+        next time). False when there is no copy."""
+        copy = find_copy(saved.path, saved.identity, saved.mark, saved.offset)
+        if copy is None:
+            return False
+        if self._follows(copy):
+            return True  # a glob matches the copy: it is read as a file of its own
+        old = TrackedFile(
+            source=source,
+            reader=TailedFile.stand_in(saved.path, saved.identity, saved.offset, saved.mark,
+                                       source.max_line_bytes),
+            parser=make_parser(source.format, source=source.name, path=saved.path),
+            progress=FileProgress(saved.offset),
+        )
+        self._retired.append(old)
+        log.info("%s %s; reading its copy %s from offset %d", saved.path, what, copy,
+                 saved.offset)
+        await self._read_copy(old, copy)
+        await self._flush_record(old)
+        return True
+
     def _forget_saved(self, saved: Checkpoint) -> None:
         key = (saved.identity.dev, saved.identity.inode)
         entries = self._saved.get(key, [])
@@ -440,14 +487,21 @@ class Tailer:
     async def _recover_renamed(self) -> None:
         """A checkpointed file renamed (rotated) while logship was stopped, to a name no
         glob matches, is found in its old folder by identity and read to its end, before
-        the file that took its name."""
+        the file that took its name; renamed and compressed since, it is read from its
+        compressed copy. (A checkpoint whose inode still names its path is the scan's:
+        the same file, or one truncated since, see `_recover_replaced`.)"""
         for saved in [c for entries in self._saved.values() for c in entries]:
             source = self._source_for(saved.path)
             if source is None or _names(saved.path, saved.identity):
                 continue
             found = find_by_inode(os.path.dirname(saved.path), saved.identity, saved.mark)
-            if found is None or self._source_for(found) is not None:
-                continue  # gone, or a glob matches its new name: the scan will find it
+            if found is None:
+                if await self._read_past_checkpoint(
+                        saved, source, "was rotated and compressed while logship was stopped"):
+                    self._forget_saved(saved)
+                continue
+            if self._source_for(found) is not None:
+                continue  # a glob matches its new name: the scan will find it
             reader = self._open_reader(found, source.max_line_bytes)
             if reader is None or self._claim_checkpoint(reader) is not saved:
                 if reader is not None:
@@ -582,6 +636,9 @@ class Tailer:
             reader = TailedFile.open(found, old.position, old.max_line_bytes)
             reader.path = old.path
             tracked.reader = reader
+        elif (copy := find_copy(old.path, old.identity, old.mark(), old.position)) is not None:
+            if not self._follows(copy):  # renamed and compressed at once
+                await self._read_copy(tracked, copy)
         else:
             log.warning("%s was replaced while dormant and its old file is gone; lines "
                         "written to it after offset %d could not be read", old.path,
@@ -635,16 +692,25 @@ class Tailer:
         copy = find_copy(reader.path, reader.identity, reader.mark(), reader.position)
         if copy is None or self._follows(copy):
             return  # no copy, or one we follow anyway (a glob matches it)
+        await self._read_copy(tracked, copy)
+
+    async def _read_copy(self, tracked: TrackedFile, copy: str) -> None:
+        """Hand out the lines of `copy`, the rotated copy of `tracked`'s (old) content,
+        from where `tracked` stopped reading to the copy's end. A copy never grows: its
+        unfinished last line is a line. The copy's inode notes how far it was read (a
+        glob that matches it opens it there)."""
+        reader = tracked.reader
         try:
             data = read_copy(copy, reader.position)
-        except (OSError, EOFError) as exc:
+        except COPY_ERRORS as exc:
             log.error("cannot read %s, the copy of %s: %s", copy, reader.path, exc)
             return
-        batch = split_lines(data, reader.position, reader.max_line_bytes)
+        batch = split_lines(data, reader.position, reader.max_line_bytes, whole=True)
+        end = reader.position + len(data)
         with contextlib.suppress(OSError):
             st = os.stat(copy)
-            self._copies_read[(st.st_dev, st.st_ino)] = batch.ends[-1] if batch.ends else (
-                reader.position)
+            self._copies_read[(st.st_dev, st.st_ino)] = end
+        reader.skip_to(end)
         if batch.lines:
             log.info("read %d lines of %s from its copy %s", len(batch.lines), reader.path,
                      copy)
