@@ -4,14 +4,20 @@ a crash)."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import time
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
+import orjson
 import pytest
 import tomli_w
 
 from bench.torture import (
     LOGROTATE,
+    WAIT,
     Collector,
     Daemon,
     Result,
@@ -120,5 +126,77 @@ async def test_copytruncate_while_stopped_loses_nothing(
     got = received(tmp_path, result, collector)
     account(result, writer.ids(), ids_in_files(logs), got)
     print(f"\n{result.figure()}")
+    assert result.lost == 0 and result.duplicated == 0, result.explain()
+    assert result.exit_status == 0, result.explain()
+
+
+def head_hash(data: bytes) -> str:
+    return hashlib.blake2b(data[:256], digest_size=16).hexdigest()
+
+
+def checkpoint_heads(state: Path, path: Path) -> set[str]:
+    """The head hashes checkpoints.json holds for `path` now."""
+    try:
+        files = orjson.loads((state / "checkpoints.json").read_bytes())["files"]
+    except (FileNotFoundError, orjson.JSONDecodeError):
+        return set()
+    return {f["identity"]["head_hash"] for f in files if f["path"] == str(path)}
+
+
+async def until(predicate: Callable[[], bool], what: str, daemon: Daemon) -> None:
+    deadline = time.monotonic() + WAIT
+    while not predicate():
+        assert time.monotonic() < deadline, f"never {what}:\n{daemon.output()}"
+        await asyncio.sleep(0.02)
+
+
+@needs_logrotate
+@pytest.mark.parametrize("directives", [("copytruncate",), ("copytruncate", "compress")],
+                         ids=["plain-copy", "compressed-copy"])
+async def test_sigkill_right_after_a_copytruncate_loses_nothing_in_flight(
+    tmp_path: Path, directives: tuple[str, ...]
+) -> None:
+    logs = tmp_path / "logs"
+    live = logs / "logs.log"
+    writer = Writer(live, reopen=False)
+    writer.write(20)
+    old_head = head_hash(live.read_bytes())
+    conf = logrotate_conf(tmp_path, live, *directives)
+    collector = Collector()
+    result = Result("SIGKILL right after copytruncate")
+    async with emulator(collector) as fake:
+        # every request fails and is retried for good: what was read stays in flight
+        fake.configure(fail_rate=1.0)
+        config = torture_config(tmp_path, fake, [live], sink={
+            "max_attempts": 1000, "circuit_failures": 1000, "retry_base": 0.05,
+            "retry_cap": 0.2})
+        first = await Daemon(config, tmp_path / "logship.log").start()
+        try:
+            await first.wait_logged("running:")
+            await until(lambda: fake.stats.requests > 0, "tried to deliver", first)
+            await rotate(tmp_path, conf)
+            writer.write(5)
+            await first.wait_logged("was truncated")
+            # the checkpoints saved since the truncation was seen: the new content's
+            await until(lambda: checkpoint_heads(tmp_path / "state", live) - {old_head},
+                        "saved a checkpoint after the truncation", first)
+            await first.kill()
+            fake.configure(fail_rate=0.0)
+            second = await Daemon(config, tmp_path / "logship.log").start()
+            try:
+                await second.wait_logged("running:")
+                await collector.wait_all(ids_in_files(logs))
+                await collector.settle()
+                result.exit_status = await second.stop()
+            finally:
+                await second.kill()
+        finally:
+            await first.kill()
+        result.log = first.output()
+    writer.close()
+    got = received(tmp_path, result, collector)
+    account(result, writer.ids(), ids_in_files(logs), got)
+    print(f"\n{result.figure()}")
+    assert result.on_disk == writer.written, result.explain()  # the copy holds 1-20
     assert result.lost == 0 and result.duplicated == 0, result.explain()
     assert result.exit_status == 0, result.explain()

@@ -673,3 +673,34 @@ async def test_a_dormant_file_rotated_and_compressed_at_once_is_read_from_its_co
     await running.collector.wait_for(lambda: len(running.collector.events) >= 5)
     assert running.collector.messages[3:] == ["last line of the old file",
                                               "first line of the new file"]
+
+
+class Unresolved(Collector):
+    """A dispatch whose events stay in flight (a webhook that never answers)."""
+
+    async def __call__(self, events: list[Event], progress: FileProgress) -> None:
+        for event in events:
+            event.ack = progress.track(event.offset, 1)
+        self.events += events
+        self._news.set()
+
+
+async def test_a_crash_right_after_a_truncation_still_has_the_old_content_in_flight(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    log = tmp_path / "bot.log"
+    append(log, *[f"[INFO] old {n}" for n in range(5)])
+    collector = Unresolved()
+    running = Running(Tailer([source(tmp_path)], [], collector), collector)
+    await collector.wait_for(lambda: len(collector.events) == 5)
+    (tmp_path / "bot.log.1").write_bytes(log.read_bytes())  # copytruncate: copy,
+    os.truncate(log, 0)  # truncate,
+    append(log, "[INFO] new")  # and the writer goes on
+    await collector.wait_for(lambda: "new" in collector.messages)
+    saved = running.tailer.checkpoints()  # what a save just before a kill -9 holds
+    await running.finish()
+    assert sorted(c.offset for c in saved if c.path == str(log)) == [0, 0]
+
+    restarted = tail(saved=saved)
+    await restarted.collector.wait_for(lambda: len(restarted.collector.events) >= 6)
+    assert restarted.collector.messages == [*[f"old {n}" for n in range(5)], "new"]

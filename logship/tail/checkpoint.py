@@ -103,12 +103,6 @@ class FileProgress:
         elif offset > self._inflight[-1].offset:
             self._inflight.append(Ack(offset))
 
-    def reset(self, offset: int = 0) -> None:
-        """The file was truncated: forget what is in flight for the old content."""
-        self._inflight.clear()
-        self.committed = offset
-        self.changed = True
-
     def _on_done(self, _ack: Ack) -> None:
         inflight = self._inflight
         while inflight and inflight[0].done:

@@ -658,15 +658,13 @@ class Tailer:
         if reader.closed:
             return True
         if reader.was_truncated():
-            await self._catch_up_from_copy(tracked)
-            held = tracked.parser.flush()  # the old content's last record is complete
-            if held:
-                await self._dispatch(held, tracked.progress)
+            await self._retire_old_content(tracked)
             log.warning("%s was truncated; reading it again from the start", reader.path)
             reader.rewind()
             tracked.parser = make_parser(tracked.source.format, source=tracked.source.name,
                                          path=reader.path)
-            tracked.progress.reset(0)
+            tracked.progress = FileProgress(0)
+            tracked.progress.changed = True
         got_lines = at_end = False
         while not self._stopping:
             if (batch := reader.read_lines()) is None:
@@ -685,14 +683,25 @@ class Tailer:
             tracked.flush_at = now + tracked.source.idle_flush
         return at_end
 
-    async def _catch_up_from_copy(self, tracked: TrackedFile) -> None:
-        """Truncated in place: if a copy was made first (logrotate's copytruncate), read
-        the lines we had not reached yet from the copy, so none is lost."""
-        reader = tracked.reader
+    async def _retire_old_content(self, tracked: TrackedFile) -> None:
+        """`tracked`'s file was truncated in place. Its old content lives on as a retired
+        stand-in that takes over the parser and the events in flight: it reads the
+        lines not reached yet from the copy made first (logrotate's copytruncate), hands
+        out what it holds (that content is let go for good), and keeps its checkpoint
+        (the old identity, offset and mark) until its events are done. A crash before
+        then finds that checkpoint no longer matching the file at the next start, and
+        reads the copy from there (see `_recover_replaced`)."""
+        old = TrackedFile(source=tracked.source, reader=tracked.reader.detached(),
+                          parser=tracked.parser, progress=tracked.progress)
+        self._retired.append(old)
+        reader = old.reader
         copy = find_copy(reader.path, reader.identity, reader.mark(), reader.position)
-        if copy is None or self._follows(copy):
-            return  # no copy, or one we follow anyway (a glob matches it)
-        await self._read_copy(tracked, copy)
+        if copy is None:
+            await self._flush(old)  # an unfinished last line too: nothing can finish it
+            return
+        if not self._follows(copy):  # (a glob that matches the copy reads it on its own)
+            await self._read_copy(old, copy)
+        await self._flush_record(old)
 
     async def _read_copy(self, tracked: TrackedFile, copy: str) -> None:
         """Hand out the lines of `copy`, the rotated copy of `tracked`'s (old) content,
