@@ -79,7 +79,7 @@ class SourceConfig:
     name: str
     paths: tuple[str, ...]
     format: str = "auto"
-    start_at: str = "end"
+    start_at: str = "end"  # for the files of a source never seen before; new files: beginning
     exclude: tuple[str, ...] = ()
     max_line_bytes: int = 65536
     max_event_bytes: int = MAX_EVENT_BYTES  # longer is cut, and marked

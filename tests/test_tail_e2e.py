@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import signal
 import time
 import tomllib
 from collections.abc import Callable
@@ -200,3 +201,100 @@ async def test_sigkill_right_after_a_copytruncate_loses_nothing_in_flight(
     assert result.on_disk == writer.written, result.explain()  # the copy holds 1-20
     assert result.lost == 0 and result.duplicated == 0, result.explain()
     assert result.exit_status == 0, result.explain()
+
+
+async def test_with_start_at_end_a_days_file_created_while_stopped_is_read_whole(
+    tmp_path: Path, fake: FakeDiscord, inbox: Inbox
+) -> None:
+    config = write_config(tmp_path, fake)
+    edit_sources(config, start_at="end")
+    bot = Bot(tmp_path)
+    bot.log("ERROR", "before the first start #1")  # start_at = "end": not sent
+    first = await Logship("run", "--config", str(config)).start()
+    await first.wait_until_logged("running:")
+    bot.log("ERROR", "while running #2")
+    await inbox.wait_for(lambda: 2 in inbox.ids(ERRORS))
+    assert (await first.stop())[0] == 0
+
+    bot.new_day("2025-07-17").log("ERROR", "the new day's first line, while stopped #3")
+    bot.log("ERROR", "the old day's last line, while stopped #4")
+    second = await Logship("run", "--config", str(config)).start()
+    await second.wait_until_logged("running:")
+    await inbox.wait_for(lambda: {3, 4} <= set(inbox.ids(ERRORS)))
+    assert (await second.stop())[0] == 0
+    assert sorted(inbox.ids(ERRORS).elements()) == [2, 3, 4]
+
+
+async def test_a_kill_in_the_first_second_keeps_where_start_at_end_started(
+    tmp_path: Path, fake: FakeDiscord, inbox: Inbox
+) -> None:
+    # no periodic checkpoint save before the kill: only the one made at start
+    config = write_config(tmp_path, fake, checkpoint_interval=60.0)
+    edit_sources(config, start_at="end")
+    bot = Bot(tmp_path)
+    bot.log("ERROR", "before the first start #1")
+    first = await Logship("run", "--config", str(config)).start()
+    await first.wait_until_logged("running:")
+    first.kill()
+    await first.wait()
+
+    bot.log("ERROR", "while killed #2")
+    bot.new_day("2025-07-17").log("ERROR", "a new day, while killed #3")
+    second = await Logship("run", "--config", str(config)).start()
+    await second.wait_until_logged("running:")
+    await inbox.wait_for(lambda: {2, 3} <= set(inbox.ids(ERRORS)))
+    assert (await second.stop())[0] == 0
+    assert sorted(inbox.ids(ERRORS).elements()) == [2, 3]
+
+
+def checkpoint_offsets(state: Path) -> dict[str, int]:
+    try:
+        files = orjson.loads((state / "checkpoints.json").read_bytes())["files"]
+    except (FileNotFoundError, orjson.JSONDecodeError):
+        return {}
+    return {f["path"]: f["offset"] for f in files}
+
+
+@pytest.mark.parametrize("start_at", ["end", "beginning"])
+async def test_a_source_removed_by_sighup_and_added_back_resumes_where_it_stopped(
+    tmp_path: Path, fake: FakeDiscord, inbox: Inbox, start_at: str
+) -> None:
+    config = write_config(tmp_path, fake)
+    data = tomllib.loads(config.read_text())
+    data["sources"][0]["start_at"] = start_at
+    other = tmp_path / "other" / "x.log"
+    data["sources"].append({**data["sources"][0], "name": "other",
+                            "paths": [str(other.parent / "*.log")]})
+    with_bot = tomli_w.dumps(data)
+    config.write_text(with_bot)
+    data["sources"].pop(0)
+    without_bot = tomli_w.dumps(data)
+    bot = Bot(tmp_path)
+    bot.log("ERROR", "before #1")
+    daemon = await Logship("run", "--config", str(config)).start()
+    try:
+        await daemon.wait_until_logged("running:")
+        bot.log("ERROR", "while followed #2")
+        await inbox.wait_for(lambda: 2 in inbox.ids(ERRORS))
+        config.write_text(without_bot)
+        daemon.signal(signal.SIGHUP)
+        await daemon.wait_until_logged("no longer following")
+        bot.log("ERROR", "while the source was out of the config #3")
+        other.parent.mkdir()
+        other.write_text('{"level": "ERROR", "message": "another source #10"}\n')
+        await inbox.wait_for(lambda: 10 in inbox.ids(ERRORS))
+        # a checkpoint save since (the daemon's, about once a second)
+        deadline = time.monotonic() + WAIT
+        while checkpoint_offsets(tmp_path / "state").get(str(other)) != other.stat().st_size:
+            assert time.monotonic() < deadline, daemon.stderr
+            await asyncio.sleep(0.02)
+        config.write_text(with_bot)
+        daemon.signal(signal.SIGHUP)
+        await inbox.wait_for(lambda: 3 in inbox.ids(ERRORS))
+        bot.log("ERROR", "after #4")
+        await inbox.wait_for(lambda: 4 in inbox.ids(ERRORS))
+        assert (await daemon.stop())[0] == 0
+    finally:
+        daemon.kill()
+    expected = [2, 3, 4, 10] if start_at == "end" else [1, 2, 3, 4, 10]
+    assert sorted(inbox.ids(ERRORS).elements()) == expected

@@ -19,6 +19,7 @@ from logship.tail.checkpoint import (
     FileIdentity,
     FileProgress,
     Mark,
+    SavedState,
 )
 from logship.tail.globs import PathMatcher, static_root
 from logship.tail.reader import (
@@ -230,7 +231,8 @@ def test_checkpoint_store_round_trip_and_atomic_file(tmp_path: Path) -> None:
     ident = FileIdentity(dev=1, inode=2, head_len=3, head_hash="abc")
     store.save([Checkpoint("/l/a.json", ident, 42)])
     assert not (tmp_path / "checkpoints.tmp").exists()
-    assert CheckpointStore(tmp_path).load() == [Checkpoint("/l/a.json", ident, 42)]
+    assert CheckpointStore(tmp_path).load() == SavedState(
+        [Checkpoint("/l/a.json", ident, 42)], [])
 
 
 def test_checkpoints_keep_their_mark_and_old_files_without_marks_still_load(
@@ -239,17 +241,18 @@ def test_checkpoints_keep_their_mark_and_old_files_without_marks_still_load(
     store = CheckpointStore(tmp_path)
     ident = FileIdentity(dev=1, inode=2, head_len=3, head_hash="abc")
     marked = Checkpoint("/l/a.json", ident, 42, Mark(end=50, length=50, hash="def"))
-    store.save([marked])
-    assert CheckpointStore(tmp_path).load() == [marked]
+    store.save([marked], sources=["statsbot"])
+    assert CheckpointStore(tmp_path).load() == SavedState([marked], ["statsbot"])
     (tmp_path / "checkpoints.json").write_text(
         '{"version": 1, "files": [{"path": "/l/a.json", "offset": 42, "identity": '
         '{"dev": 1, "inode": 2, "head_len": 3, "head_hash": "abc"}}]}')
-    assert CheckpointStore(tmp_path).load() == [Checkpoint("/l/a.json", ident, 42)]
+    assert CheckpointStore(tmp_path).load() == SavedState(
+        [Checkpoint("/l/a.json", ident, 42)], [])
 
 
 def test_corrupt_checkpoint_file_is_moved_aside(tmp_path: Path) -> None:
     (tmp_path / "checkpoints.json").write_text("{not json")
-    assert CheckpointStore(tmp_path).load() == []
+    assert CheckpointStore(tmp_path).load() == SavedState([], [])
     assert (tmp_path / "checkpoints.corrupt").read_text() == "{not json"
 
 

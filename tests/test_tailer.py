@@ -57,9 +57,11 @@ class Running:
         self.task = asyncio.create_task(tailer.run(self.stop))
 
     async def finish(self) -> list[Checkpoint]:
+        """Stop; the checkpoints then (`known`: the sources known then)."""
         self.stop.set()
         await asyncio.wait_for(self.task, WAIT)
         checkpoints = self.tailer.checkpoints()
+        self.known = self.tailer.known_sources()
         self.tailer.close()
         return checkpoints
 
@@ -75,10 +77,10 @@ async def tail(tmp_path: Path) -> AsyncIterator[Callable[..., Running]]:
     started: list[Running] = []
 
     def start(*sources: SourceConfig, saved: list[Checkpoint] | None = None,
-              max_open: int = 64) -> Running:
+              max_open: int = 64, known: list[str] | None = None) -> Running:
         collector = Collector()
         running = Running(Tailer(sources or (source(tmp_path),), saved or [], collector,
-                                 max_open=max_open), collector)
+                                 max_open=max_open, known_sources=known or []), collector)
         started.append(running)
         return running
 
@@ -704,3 +706,91 @@ async def test_a_crash_right_after_a_truncation_still_has_the_old_content_in_fli
     restarted = tail(saved=saved)
     await restarted.collector.wait_for(lambda: len(restarted.collector.events) >= 6)
     assert restarted.collector.messages == [*[f"old {n}" for n in range(5)], "new"]
+
+
+# -- start_at is for sources never seen; a source dropped by a reload resumes ------------
+
+async def test_a_file_created_while_stopped_is_read_whole_even_with_start_at_end(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    days = source(tmp_path, "*/logs.json", start_at="end")
+    put_whole(tmp_path / "2025-07-16" / "logs.json", "[INFO] before the first start")
+    first = tail(days)
+    await asyncio.wait_for(first.tailer.watching.wait(), WAIT)
+    append(tmp_path / "2025-07-16" / "logs.json", "[INFO] while running")
+    await first.collector.wait_for(lambda: len(first.collector.events) == 1)
+    saved = await first.finish()
+    assert first.known == ["bot"]
+
+    put_whole(tmp_path / "2025-07-17" / "logs.json", "[INFO] new day, while stopped")
+    append(tmp_path / "2025-07-16" / "logs.json", "[INFO] old day, while stopped")
+    second = tail(days, saved=saved, known=first.known)
+    await second.collector.wait_for(lambda: len(second.collector.events) >= 2)
+    assert sorted(second.collector.messages) == ["new day, while stopped",
+                                                 "old day, while stopped"]
+
+
+async def test_a_source_new_to_the_config_starts_at_its_end(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    append(tmp_path / "bot.log", "[INFO] known before")
+    append(tmp_path / "new.txt", "[INFO] new source's backlog")
+    first = tail(source(tmp_path, start_at="end"))
+    saved = await first.finish()
+    added = source(tmp_path, "*.txt", name="added", start_at="end")
+    second = tail(source(tmp_path, start_at="end"), added, saved=saved, known=first.known)
+    await asyncio.wait_for(second.tailer.watching.wait(), WAIT)
+    append(tmp_path / "new.txt", "[INFO] after the start")
+    await second.collector.wait_for(lambda: len(second.collector.events) >= 1)
+    assert second.collector.messages == ["after the start"]
+    assert second.tailer.known_sources() == ["added", "bot"]
+
+
+async def until_let_go(running: Running) -> None:
+    """Until the files a reload dropped are let go, and a checkpoint save came after
+    (the daemon saves about once a second: the files done with are forgotten then)."""
+    await asyncio.wait_for(_until(lambda: not running.tailer._dropped
+                                  and running.tailer.open_files == 0), WAIT)
+    running.tailer.checkpoints()
+
+
+@pytest.mark.parametrize("start_at", ["end", "beginning"])
+async def test_a_source_removed_by_a_reload_and_added_back_resumes_where_it_stopped(
+    tmp_path: Path, tail: Callable[..., Running], start_at: str
+) -> None:
+    bot = source(tmp_path, start_at=start_at)
+    log = tmp_path / "bot.log"
+    append(log, "[INFO] one", "[INFO] two")
+    running = tail(bot, known=["bot"])  # (an old hand: its files are read from the start)
+    await running.collector.wait_for(lambda: len(running.collector.events) == 2)
+    running.tailer.set_sources([])  # SIGHUP: the source is gone
+    await until_let_go(running)
+    append(log, "[INFO] while the source was out of the config")
+    running.tailer.set_sources([bot])  # SIGHUP: it is back
+    await running.collector.wait_for(lambda: len(running.collector.events) >= 3)
+    append(log, "[INFO] after")
+    await running.collector.wait_for(lambda: len(running.collector.events) >= 4)
+    assert running.collector.messages == ["one", "two",
+                                          "while the source was out of the config", "after"]
+
+
+async def test_a_removed_sources_position_is_kept_across_a_restart(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    bot = source(tmp_path, start_at="end")
+    log = tmp_path / "bot.log"
+    append(log, "[INFO] one")
+    gone = tmp_path / "gone.log"
+    append(gone, "[INFO] deleted later")
+    first = tail(bot, known=["bot"])
+    await first.collector.wait_for(lambda: len(first.collector.events) == 2)
+    first.tailer.set_sources([])
+    await until_let_go(first)
+    gone.unlink()
+    saved = await first.finish()
+    assert [c.path for c in saved] == [str(log)]  # kept while its file is there
+
+    append(log, "[INFO] while the source was out of the config")
+    second = tail(bot, saved=saved, known=first.known)
+    await second.collector.wait_for(lambda: len(second.collector.events) >= 1)
+    assert second.collector.messages == ["while the source was out of the config"]

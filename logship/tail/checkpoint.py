@@ -4,7 +4,8 @@
 order (different sinks, retries), but the offset it reports only moves to the end of
 the longest prefix whose events are all done. `CheckpointStore` keeps those offsets in
 `state_dir/checkpoints.json`, written atomically (temp file, fsync, rename) and only
-when something changed.
+when something changed, with the names of the sources whose files have been looked at
+(`start_at` applies to the others only).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -114,32 +116,44 @@ class FileProgress:
             self.changed = True
 
 
+@dataclass
+class SavedState:
+    """What checkpoints.json holds: the files' checkpoints, and the sources known (a
+    file written before `sources` existed has none: every source counts as new)."""
+
+    files: list[Checkpoint]
+    sources: list[str]
+
+
 class CheckpointStore:
     """checkpoints.json: read once at start, written atomically when asked."""
 
     def __init__(self, state_dir: Path) -> None:
         self.path = state_dir / CHECKPOINT_FILE
 
-    def load(self) -> list[Checkpoint]:
-        """The checkpoints on disk; a missing file is an empty list, a corrupt one is
+    def load(self) -> SavedState:
+        """The checkpoints on disk; a missing file is an empty state, a corrupt one is
         moved aside (so the evidence is kept) and logged."""
         try:
             data = orjson.loads(self.path.read_bytes())
             entries = [_entry(e) for e in data["files"]]
+            sources = [str(name) for name in data.get("sources", [])]
         except FileNotFoundError:
-            return []
+            return SavedState([], [])
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             aside = self.path.with_suffix(".corrupt")
             os.replace(self.path, aside)
             log.error("checkpoint file %s is unreadable (%s); moved to %s, starting fresh",
                       self.path, exc, aside)
-            return []
-        return entries
+            return SavedState([], [])
+        return SavedState(entries, sources)
 
-    def save(self, checkpoints: list[Checkpoint]) -> None:
-        """Write all `checkpoints` atomically: temp file, fsync, rename, fsync the folder."""
+    def save(self, checkpoints: list[Checkpoint], sources: Iterable[str] = ()) -> None:
+        """Write all `checkpoints` and the `sources` known atomically: temp file, fsync,
+        rename, fsync the folder."""
         body = orjson.dumps(
-            {"version": _FORMAT_VERSION, "files": [asdict(c) for c in checkpoints]},
+            {"version": _FORMAT_VERSION, "sources": sorted(sources),
+             "files": [asdict(c) for c in checkpoints]},
             option=orjson.OPT_INDENT_2,
         )
         atomic_write(self.path, body)

@@ -84,6 +84,7 @@ class TrackedFile:
     active_at: float = field(default_factory=time.monotonic)  # last time it had news
     flush_at: float | None = None  # when held-back data goes out if nothing else comes
     linger_until: float | None = None  # rotated away: when to read it a last time, close it
+    dropped: bool = False  # a reload let go of it: its position is kept once it is done
 
     @property
     def path(self) -> str:
@@ -124,7 +125,10 @@ class Tailer:
         *,
         max_open: int = MAX_OPEN_FILES,
         own_log: OwnLog | None = None,
+        known_sources: Iterable[str] = (),
     ) -> None:
+        # sources whose files were looked at already: `start_at` is for the others only
+        self._known = set(known_sources)
         self._sources = [_Source(s) for s in sources]
         # by inode: one inode may have two (its old content's, still in flight when a
         # truncation was seen, and its new content's)
@@ -172,7 +176,8 @@ class Tailer:
     def set_sources(self, sources: Sequence[SourceConfig]) -> None:
         """A reload: follow these sources from now on. Files still matched keep their
         place (nothing is read again); files no longer matched are let go once their
-        events are done; new matches start as at startup (`start_at`).
+        events are done, and their position is kept (a source added back resumes
+        there); new matches start as at startup (`start_at` for a source never seen).
 
         A file no longer matched may be in the middle of a read (paused in `dispatch`):
         it is only set aside here, and `run` reads it to its end, flushes what it holds
@@ -228,10 +233,28 @@ class Tailer:
                 await next_batch
             await changes.aclose()
 
+    def known_sources(self) -> list[str]:
+        """The sources whose files have been looked at (at start, or when a reload added
+        them): a file of theirs without a checkpoint is new since, and read whole."""
+        return sorted(self._known)
+
     def checkpoints(self) -> list[Checkpoint]:
-        """The committed position of every file still followed or still in flight."""
+        """The committed position of every file still followed or still in flight, and
+        the saved positions not claimed (yet) by a followed file, as long as their file
+        is still there: a source a reload removed may come back, and a file unreadable
+        now may be readable later."""
         self._forget_finished()
-        return [f.checkpoint() for f in self._all()]
+        return [f.checkpoint() for f in self._all()] + self._kept_checkpoints()
+
+    def _kept_checkpoints(self) -> list[Checkpoint]:
+        """The saved checkpoints not claimed, those whose inode is gone pruned."""
+        kept = []
+        for key, entries in list(self._saved.items()):
+            entries[:] = [c for c in entries if _names(c.path, c.identity)]
+            kept += entries
+            if not entries:
+                del self._saved[key]
+        return kept
 
     @property
     def changed(self) -> bool:
@@ -274,6 +297,8 @@ class Tailer:
                 if path not in self._files:
                     await self._open(source.config, path, initial)
                     self._release_descriptors()
+        if initial:  # from now on, a file of theirs without a checkpoint is a new one
+            self._known.update(s.config.name for s in self._sources)
         self.watching.set()
         for tracked in list(self._files.values()):
             if self._stopping:
@@ -293,10 +318,12 @@ class Tailer:
     async def _open(self, source: SourceConfig, path: str, initial: bool
                     ) -> TrackedFile | None:
         """Start following `path`: at its checkpoint if it is a file we know (by identity,
-        under any name), else from its beginning (a file that appears while running, or
-        one that took the place of a checkpointed file), else per `start_at`."""
+        under any name), else from its beginning (a file that appears while running,
+        one that took the place of a checkpointed file, or any new file of a source
+        known already), else (a source never seen, at its first scan) per `start_at`."""
         reader = self._open_reader(path, source.max_line_bytes)
-        starts_at_end = initial and source.start_at == "end" and path not in self._saved_paths
+        starts_at_end = (initial and source.start_at == "end" and source.name not in self._known
+                         and path not in self._saved_paths)
         if reader is None:
             if starts_at_end:
                 self._remember_unopened(path)
@@ -377,13 +404,13 @@ class Tailer:
 
     def _claim_checkpoint(self, reader: TailedFile) -> Checkpoint | None:
         """The saved checkpoint of the very file `reader` has open (inode, head and
-        mark), taken out of the saved ones."""
+        mark), taken out of the saved ones. Of two (a file renamed while its old name's
+        events were in flight), the earlier: what lies past it may not be done."""
         entries = self._saved.get(_inode(reader), [])
-        for saved in entries:
-            if is_same_file(reader.fd, saved.identity, saved.mark):
-                self._forget_saved(saved)
-                return saved
-        return None
+        matching = [c for c in entries if is_same_file(reader.fd, c.identity, c.mark)]
+        for saved in matching:
+            self._forget_saved(saved)
+        return min(matching, key=lambda c: c.offset, default=None)
 
     async def _recover_replaced(self, reader: TailedFile, source: SourceConfig) -> bool:
         """Saved checkpoints of `reader`'s inode whose content is no longer there (a
@@ -587,13 +614,21 @@ class Tailer:
             if await self._pump(tracked):
                 await self._flush(tracked)
             tracked.reader.close()
+            tracked.dropped = True
             self._dropped.remove(tracked)
             self._retired.append(tracked)
             log.info("no longer following %s (not matched after reload)", tracked.path)
 
     def _forget_finished(self) -> None:
-        self._retired = [f for f in self._retired
-                         if f.progress.pending or f.linger_until is not None]
+        """Let go of the retired files whose events are all done; a file a reload
+        dropped leaves its position among the saved ones (see `checkpoints`)."""
+        retired, self._retired = self._retired, []
+        for tracked in retired:
+            if tracked.progress.pending or tracked.linger_until is not None:
+                self._retired.append(tracked)
+            elif tracked.dropped:
+                saved = tracked.checkpoint()
+                self._saved.setdefault(_inode(tracked.reader), []).append(saved)
 
     # -- descriptors ----------------------------------------------------------------
 
