@@ -794,3 +794,53 @@ async def test_a_removed_sources_position_is_kept_across_a_restart(
     second = tail(bot, saved=saved, known=first.known)
     await second.collector.wait_for(lambda: len(second.collector.events) >= 1)
     assert second.collector.messages == ["while the source was out of the config"]
+
+
+async def test_a_file_with_two_checkpoints_renamed_while_stopped_is_read_from_the_earlier(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    log = tmp_path / "bot.log"
+    append(log, *[f"[INFO] line {n}" for n in range(4)])
+    first = tail()
+    await first.collector.wait_for(lambda: len(first.collector.events) == 4)
+    [saved] = await first.finish()
+    ends = [e.offset for e in first.collector.events]
+    # renamed live to bot-1.log while bot.log's last events were in flight: both saved
+    earlier = replace(saved, offset=ends[1])
+    later = replace(saved, path=str(tmp_path / "bot-1.log"))
+    os.rename(log, tmp_path / "bot.log.old")  # then, while stopped, to a name not followed
+    second = tail(saved=[later, earlier])
+    await second.collector.wait_for(lambda: len(second.collector.events) >= 2)
+    assert second.collector.messages == ["line 2", "line 3"]
+
+
+async def test_a_source_added_back_while_its_events_are_in_flight_keeps_one_checkpoint(
+    tmp_path: Path,
+) -> None:
+    bot = source(tmp_path)
+    log = tmp_path / "bot.log"
+    append(log, "[INFO] one", "[INFO] two")
+    collector = Unresolved()
+    running = Running(Tailer([bot], [], collector, known_sources=["bot"]), collector)
+    await collector.wait_for(lambda: len(collector.events) == 2)
+    running.tailer.set_sources([])
+    await until_let_go(running)
+    running.tailer.set_sources([bot])  # back before its events were done
+    append(log, "[INFO] three")
+    await collector.wait_for(lambda: len(collector.events) == 3)
+    for event in collector.events:
+        assert event.ack is not None
+        event.ack.resolve()
+    assert [(c.path, c.offset) for c in running.tailer.checkpoints()] == [
+        (str(log), log.stat().st_size)]
+    await running.finish()
+
+
+async def test_a_source_seen_for_the_first_time_is_a_change_to_save(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    running = tail(source(tmp_path, "empty/*.log", start_at="end"))  # no file yet
+    await asyncio.wait_for(running.tailer.watching.wait(), WAIT)
+    assert running.tailer.changed and running.tailer.known_sources() == ["bot"]
+    running.tailer.mark_saved()
+    assert not running.tailer.changed

@@ -129,6 +129,7 @@ class Tailer:
     ) -> None:
         # sources whose files were looked at already: `start_at` is for the others only
         self._known = set(known_sources)
+        self._known_saved = set(self._known)
         self._sources = [_Source(s) for s in sources]
         # by inode: one inode may have two (its old content's, still in flight when a
         # truncation was seen, and its new content's)
@@ -258,9 +259,10 @@ class Tailer:
 
     @property
     def changed(self) -> bool:
-        return any(f.progress.changed for f in self._all())
+        return self._known != self._known_saved or any(f.progress.changed for f in self._all())
 
     def mark_saved(self) -> None:
+        self._known_saved = set(self._known)
         for f in self._all():
             f.progress.changed = False
 
@@ -481,6 +483,7 @@ class Tailer:
             if self._files.get(tracked.path) is tracked:
                 await self._retire(tracked)  # its events in flight still count
             tracked.linger_until = None  # the new name reads on from here, not the old
+            tracked.dropped = False  # (nor is its position kept for a source coming back)
             tracked.reader.close()
             return tracked
         return None
@@ -518,6 +521,8 @@ class Tailer:
         compressed copy. (A checkpoint whose inode still names its path is the scan's:
         the same file, or one truncated since, see `_recover_replaced`.)"""
         for saved in [c for entries in self._saved.values() for c in entries]:
+            if saved not in self._saved.get((saved.identity.dev, saved.identity.inode), []):
+                continue  # claimed with another checkpoint of the same file
             source = self._source_for(saved.path)
             if source is None or _names(saved.path, saved.identity):
                 continue
@@ -530,11 +535,12 @@ class Tailer:
             if self._source_for(found) is not None:
                 continue  # a glob matches its new name: the scan will find it
             reader = self._open_reader(found, source.max_line_bytes)
-            if reader is None or self._claim_checkpoint(reader) is not saved:
+            claimed = None if reader is None else self._claim_checkpoint(reader)
+            if claimed is None:
                 if reader is not None:
                     reader.close()
                 continue
-            reader.seek(min(saved.offset, reader.size()))
+            reader.seek(min(claimed.offset, reader.size()))
             log.info("%s was rotated to %s while logship was stopped; reading it from %d",
                      saved.path, found, reader.position)
             await self._retire(self._track(source, reader))
