@@ -9,11 +9,21 @@ dispatch is the backpressure: when the sinks' queues are full, reading pauses.
 
 Files are followed across rename+create rotation (the old descriptor is read to its end,
 and again `ROTATED_LINGER` later, before it is let go), deletion, and truncation in place
-(read again from 0). A checkpoint belongs to a file's identity, not its name: a file
-renamed while logship was stopped is found again in its folder (by inode, head and mark)
-and read to its end. Equal heads alone prove nothing (a bot may open every day's file
-with the same banner): a checkpoint or a followed file is taken for a file only when the
-bytes where reading stopped (the mark) match too, and a copy must carry a rotated name.
+(read again from 0, after the lines not reached yet are read from the copy logrotate's
+copytruncate made first). A checkpoint belongs to a file's identity, not its name: a
+file renamed while logship was stopped is found again in its folder (by inode, head and
+mark) and read to its end, or read from its compressed copy; a file truncated while
+logship was stopped is caught up from its copy, then read from 0. Equal heads alone
+prove nothing (a bot may open every day's file with the same banner): a checkpoint or a
+followed file is taken for a file only when the bytes where reading stopped (the mark)
+match too, and a copy must carry a rotated name of the file (see `reader`).
+
+The old content of a truncated file keeps its own checkpoint (old identity, offset,
+mark) as a retired stand-in until its events are done, so a crash meanwhile finds it
+at the next start and reads the copy from there. `start_at` is for the files of a
+source never seen before (`known_sources`): any later file without a checkpoint is new
+and read from its beginning. Checkpoints no followed file claims (a source a reload
+removed, an unreadable file) are kept while their file is there.
 
 Descriptors stay bounded: past `MAX_OPEN_FILES`, the files quiet the longest are closed
 ("dormant") and opened again when they change. A record a parser holds back (a traceback
@@ -133,6 +143,7 @@ class Tailer:
         self._sources = [_Source(s) for s in sources]
         # by inode: one inode may have two (its old content's, still in flight when a
         # truncation was seen, and its new content's)
+        saved = list(saved)
         self._saved: dict[tuple[int, int], list[Checkpoint]] = {}
         for checkpoint in saved:
             key = (checkpoint.identity.dev, checkpoint.identity.inode)
