@@ -436,7 +436,7 @@ async def test_a_rename_seen_under_the_new_name_first_keeps_the_held_record(
            '  File "bot.py", line 1, in <module>', "ValueError: bad")
 
     async def held() -> None:
-        while not any(f.holding for f in running.tailer.files()):
+        while not any(f.holding_record for f in running.tailer.files()):
             await asyncio.sleep(0.02)
 
     await asyncio.wait_for(held(), WAIT)
@@ -844,3 +844,20 @@ async def test_a_source_seen_for_the_first_time_is_a_change_to_save(
     assert running.tailer.changed and running.tailer.known_sources() == ["bot"]
     running.tailer.mark_saved()
     assert not running.tailer.changed
+
+
+async def test_files_with_unfinished_lines_still_keep_descriptors_bounded(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    for n in range(6):
+        with (tmp_path / f"f{n}.log").open("a") as f:
+            f.write(f"[INFO] first {n}\n[INFO] unfini")
+    running = tail(max_open=2)
+    await running.collector.wait_for(lambda: len(running.collector.events) == 6)
+    await asyncio.wait_for(_until(lambda: running.tailer.open_files <= 2), WAIT)
+    for n in range(6):
+        with (tmp_path / f"f{n}.log").open("a") as f:
+            f.write(f"shed {n}\n")
+    await running.collector.wait_for(lambda: len(running.collector.events) == 12)
+    assert sorted(running.collector.messages[6:]) == [f"unfinished {n}" for n in range(6)]
+    assert running.tailer.open_files <= 2

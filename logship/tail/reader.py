@@ -170,9 +170,12 @@ class TailedFile:
         return _mark(self._window, self._window_end)
 
     def close(self) -> None:
+        """Let go of the descriptor. An unfinished line held is forgotten: it lies past
+        the position, and a reader opened there again reads it as it is by then."""
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+        self._partial = b""
 
     @property
     def closed(self) -> bool:

@@ -101,11 +101,6 @@ class TrackedFile:
         return self.reader.path
 
     @property
-    def holding(self) -> bool:
-        """Something read is not handed out yet (a held record or an unfinished line)."""
-        return self.parser.buffered_from is not None or self.reader.has_partial
-
-    @property
     def holding_record(self) -> bool:
         """The parser holds back a record that more lines may still join."""
         return self.parser.buffered_from is not None
@@ -650,8 +645,11 @@ class Tailer:
     # -- descriptors ----------------------------------------------------------------
 
     def _release_descriptors(self) -> None:
-        """Close the longest-quiet files past `max_open` (nothing of theirs is held)."""
-        open_files = [f for f in self._files.values() if not f.reader.closed and not f.holding]
+        """Close the longest-quiet files past `max_open` that hold no record back. An
+        unfinished last line is no reason to stay open: it lies past the position, and
+        is read again, whole or not, when the file wakes."""
+        open_files = [f for f in self._files.values()
+                      if not f.reader.closed and not f.holding_record]
         excess = self.open_files - self._max_open
         if excess <= 0:
             return
