@@ -161,6 +161,22 @@ def test_reader_any_chunking_yields_every_line_once(lines: list[bytes], chunk: i
     assert ends == [sum(len(x) + 1 for x in lines[: i + 1]) for i in range(len(lines))]
 
 
+@given(st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=30),
+       st.integers(min_value=1, max_value=64), st.integers(min_value=1, max_value=20))
+def test_the_mark_is_the_bytes_before_the_position_whatever_the_reads(
+    lines: list[bytes], chunk: int, max_line: int
+) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "f.log"
+        path.write_bytes(b"".join(line + b"\n" for line in lines) + b"unfinished")
+        reader = TailedFile.open(str(path), 0, max_line)
+        while reader.read_lines(limit=chunk) is not None:
+            assert reader.mark() == read_mark(reader.fd, reader.position)
+        reader.close()
+
+
 def test_end_of_last_line(tmp_path: Path) -> None:
     path = tmp_path / "a.log"
     path.write_bytes(b"a\nbb\npartial")

@@ -192,8 +192,7 @@ class TailedFile:
         identity = self.identity
         if identity.head_len == 0:
             return False
-        head = os.pread(self.fd, identity.head_len, 0)
-        return hashlib.blake2b(head, digest_size=16).hexdigest() != identity.head_hash
+        return _digest(os.pread(self.fd, identity.head_len, 0)) != identity.head_hash
 
     def rewind(self) -> None:
         """Start again from offset 0 (after truncation)."""
@@ -274,8 +273,8 @@ class TailedFile:
         return bool(self._partial)
 
     def take_partial(self) -> Lines:
-        """The unfinished last line as it is (its writer went quiet); reading goes on
-        after it, so whatever completes it later comes as a line of its own."""
+        """The unfinished last line as it is (its file is let go for good); reading
+        goes on after it, so whatever completes it later comes as a line of its own."""
         line, self._partial = self._partial, b""
         self.position += len(line)
         self._window = (self._window + line)[-MARK_BYTES:]
