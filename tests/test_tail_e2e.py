@@ -9,7 +9,7 @@ import hashlib
 import signal
 import time
 import tomllib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import orjson
@@ -35,6 +35,24 @@ from tests.e2e import WEBHOOK_IDS, Bot, Inbox, Logship, write_config
 
 pytestmark = pytest.mark.e2e
 
+Start = Callable[..., Awaitable[Logship]]
+
+
+@pytest.fixture
+async def logship() -> AsyncIterator[Start]:
+    """`await logship(*args, cwd=...)`: a started `logship` process, killed at the end
+    of the test whatever happened."""
+    started: list[Logship] = []
+
+    async def start(*args: str, cwd: Path | None = None) -> Logship:
+        process = await Logship(*args, cwd=cwd).start()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.kill()
+
 ERRORS = WEBHOOK_IDS["errors"]
 
 
@@ -46,19 +64,19 @@ def edit_sources(config: Path, **options: object) -> None:
 
 
 async def test_a_relative_glob_run_from_the_configs_folder_is_followed_live(
-    tmp_path: Path, fake: FakeDiscord, inbox: Inbox
+    tmp_path: Path, fake: FakeDiscord, inbox: Inbox, logship: Start
 ) -> None:
     edit_sources(write_config(tmp_path, fake), paths=["logs/*/logs.json"])
     bot = Bot(tmp_path)
     bot.log("ERROR", "before start #1")
-    first = await Logship("run", "--config", "config.toml", cwd=tmp_path).start()
+    first = await logship("run", "--config", "config.toml", cwd=tmp_path)
     await first.wait_until_logged("running:")
     await inbox.wait_for(lambda: 1 in inbox.ids(ERRORS))
     bot.log("ERROR", "appended while running #2")
     await inbox.wait_for(lambda: 2 in inbox.ids(ERRORS))
     assert (await first.stop())[0] == 0
 
-    second = await Logship("run", "--config", "config.toml", cwd=tmp_path).start()
+    second = await logship("run", "--config", "config.toml", cwd=tmp_path)
     await second.wait_until_logged("running:")
     bot.log("ERROR", "after the restart #3")
     await inbox.wait_for(lambda: 3 in inbox.ids(ERRORS))
@@ -204,13 +222,13 @@ async def test_sigkill_right_after_a_copytruncate_loses_nothing_in_flight(
 
 
 async def test_with_start_at_end_a_days_file_created_while_stopped_is_read_whole(
-    tmp_path: Path, fake: FakeDiscord, inbox: Inbox
+    tmp_path: Path, fake: FakeDiscord, inbox: Inbox, logship: Start
 ) -> None:
     config = write_config(tmp_path, fake)
     edit_sources(config, start_at="end")
     bot = Bot(tmp_path)
     bot.log("ERROR", "before the first start #1")  # start_at = "end": not sent
-    first = await Logship("run", "--config", str(config)).start()
+    first = await logship("run", "--config", str(config))
     await first.wait_until_logged("running:")
     bot.log("ERROR", "while running #2")
     await inbox.wait_for(lambda: 2 in inbox.ids(ERRORS))
@@ -218,7 +236,7 @@ async def test_with_start_at_end_a_days_file_created_while_stopped_is_read_whole
 
     bot.new_day("2025-07-17").log("ERROR", "the new day's first line, while stopped #3")
     bot.log("ERROR", "the old day's last line, while stopped #4")
-    second = await Logship("run", "--config", str(config)).start()
+    second = await logship("run", "--config", str(config))
     await second.wait_until_logged("running:")
     await inbox.wait_for(lambda: {3, 4} <= set(inbox.ids(ERRORS)))
     assert (await second.stop())[0] == 0
@@ -226,21 +244,21 @@ async def test_with_start_at_end_a_days_file_created_while_stopped_is_read_whole
 
 
 async def test_a_kill_in_the_first_second_keeps_where_start_at_end_started(
-    tmp_path: Path, fake: FakeDiscord, inbox: Inbox
+    tmp_path: Path, fake: FakeDiscord, inbox: Inbox, logship: Start
 ) -> None:
     # no periodic checkpoint save before the kill: only the one made at start
     config = write_config(tmp_path, fake, checkpoint_interval=60.0)
     edit_sources(config, start_at="end")
     bot = Bot(tmp_path)
     bot.log("ERROR", "before the first start #1")
-    first = await Logship("run", "--config", str(config)).start()
+    first = await logship("run", "--config", str(config))
     await first.wait_until_logged("running:")
     first.kill()
     await first.wait()
 
     bot.log("ERROR", "while killed #2")
     bot.new_day("2025-07-17").log("ERROR", "a new day, while killed #3")
-    second = await Logship("run", "--config", str(config)).start()
+    second = await logship("run", "--config", str(config))
     await second.wait_until_logged("running:")
     await inbox.wait_for(lambda: {2, 3} <= set(inbox.ids(ERRORS)))
     assert (await second.stop())[0] == 0
@@ -257,7 +275,7 @@ def checkpoint_offsets(state: Path) -> dict[str, int]:
 
 @pytest.mark.parametrize("start_at", ["end", "beginning"])
 async def test_a_source_removed_by_sighup_and_added_back_resumes_where_it_stopped(
-    tmp_path: Path, fake: FakeDiscord, inbox: Inbox, start_at: str
+    tmp_path: Path, fake: FakeDiscord, inbox: Inbox, logship: Start, start_at: str
 ) -> None:
     config = write_config(tmp_path, fake)
     data = tomllib.loads(config.read_text())
@@ -271,30 +289,27 @@ async def test_a_source_removed_by_sighup_and_added_back_resumes_where_it_stoppe
     without_bot = tomli_w.dumps(data)
     bot = Bot(tmp_path)
     bot.log("ERROR", "before #1")
-    daemon = await Logship("run", "--config", str(config)).start()
-    try:
-        await daemon.wait_until_logged("running:")
-        bot.log("ERROR", "while followed #2")
-        await inbox.wait_for(lambda: 2 in inbox.ids(ERRORS))
-        config.write_text(without_bot)
-        daemon.signal(signal.SIGHUP)
-        await daemon.wait_until_logged("no longer following")
-        bot.log("ERROR", "while the source was out of the config #3")
-        other.parent.mkdir()
-        other.write_text('{"level": "ERROR", "message": "another source #10"}\n')
-        await inbox.wait_for(lambda: 10 in inbox.ids(ERRORS))
-        # a checkpoint save since (the daemon's, about once a second)
-        deadline = time.monotonic() + WAIT
-        while checkpoint_offsets(tmp_path / "state").get(str(other)) != other.stat().st_size:
-            assert time.monotonic() < deadline, daemon.stderr
-            await asyncio.sleep(0.02)
-        config.write_text(with_bot)
-        daemon.signal(signal.SIGHUP)
-        await inbox.wait_for(lambda: 3 in inbox.ids(ERRORS))
-        bot.log("ERROR", "after #4")
-        await inbox.wait_for(lambda: 4 in inbox.ids(ERRORS))
-        assert (await daemon.stop())[0] == 0
-    finally:
-        daemon.kill()
+    daemon = await logship("run", "--config", str(config))
+    await daemon.wait_until_logged("running:")
+    bot.log("ERROR", "while followed #2")
+    await inbox.wait_for(lambda: 2 in inbox.ids(ERRORS))
+    config.write_text(without_bot)
+    daemon.signal(signal.SIGHUP)
+    await daemon.wait_until_logged("no longer following")
+    bot.log("ERROR", "while the source was out of the config #3")
+    other.parent.mkdir()
+    other.write_text('{"level": "ERROR", "message": "another source #10"}\n')
+    await inbox.wait_for(lambda: 10 in inbox.ids(ERRORS))
+    # a checkpoint save since (the daemon's, about once a second)
+    deadline = time.monotonic() + WAIT
+    while checkpoint_offsets(tmp_path / "state").get(str(other)) != other.stat().st_size:
+        assert time.monotonic() < deadline, daemon.stderr
+        await asyncio.sleep(0.02)
+    config.write_text(with_bot)
+    daemon.signal(signal.SIGHUP)
+    await inbox.wait_for(lambda: 3 in inbox.ids(ERRORS))
+    bot.log("ERROR", "after #4")
+    await inbox.wait_for(lambda: 4 in inbox.ids(ERRORS))
+    assert (await daemon.stop())[0] == 0
     expected = [2, 3, 4, 10] if start_at == "end" else [1, 2, 3, 4, 10]
     assert sorted(inbox.ids(ERRORS).elements()) == expected
