@@ -79,11 +79,11 @@ class SourceConfig:
     name: str
     paths: tuple[str, ...]
     format: str = "auto"
-    start_at: str = "end"
+    start_at: str = "end"  # for the files of a source never seen before; new files: beginning
     exclude: tuple[str, ...] = ()
     max_line_bytes: int = 65536
     max_event_bytes: int = MAX_EVENT_BYTES  # longer is cut, and marked
-    idle_flush: float = 0.25  # seconds before a held record or unfinished line goes out
+    idle_flush: float = 0.25  # seconds before a held record (a traceback may follow) goes out
 
 
 @dataclass(frozen=True)
@@ -279,7 +279,7 @@ def _source(r: _Reader, t: Mapping[str, Any], key: str) -> SourceConfig:
         paths=tuple(str(r.path(p)) for p in paths),
         format=r.choice(t, "format", key, FORMATS, "auto"),
         start_at=r.choice(t, "start_at", key, START_AT, "end"),
-        exclude=tuple(r.strings(t, "exclude", key)),
+        exclude=tuple(r.exclude_pattern(p) for p in r.strings(t, "exclude", key)),
         max_line_bytes=int(r.number(t, "max_line_bytes", key, 65536, minimum=256)),
         max_event_bytes=int(r.number(t, "max_event_bytes", key, MAX_EVENT_BYTES,
                                      minimum=4096)),
@@ -617,5 +617,18 @@ class _Reader:
             seen.add(name)
 
     def path(self, text: str) -> Path:
+        """`text` as an absolute, normalised path: a relative one is taken from the
+        config file's folder (itself made absolute: `--config config.toml` names the
+        current folder), so a daemon's paths do not depend on where it was started."""
         path = Path(text).expanduser()
-        return path if path.is_absolute() else self.file.parent / path
+        if not path.is_absolute():
+            path = self.file.parent / path
+        return Path(os.path.abspath(path))
+
+    def exclude_pattern(self, pattern: str) -> str:
+        """An exclusion with a `/` names paths, so a relative one is taken from the
+        config's folder like `paths`; a bare name (`*.gz`) or a `**/…` pattern matches
+        at any depth and stays as written."""
+        if "/" not in pattern or pattern.startswith("**"):
+            return pattern
+        return str(self.path(pattern))

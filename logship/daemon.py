@@ -123,7 +123,8 @@ class Daemon:
             self._client = WebhookClient(session)
             for sink in self.config.sinks.values():
                 self._start_worker(sink)
-            self.tailer = Tailer(self.config.sources, saved, self._dispatch)
+            self.tailer = Tailer(self.config.sources, saved.files, self._dispatch,
+                                 known_sources=saved.sources)
             tail_task = asyncio.create_task(self.tailer.run(self._stop), name="tail")
             saver = asyncio.create_task(self._save_periodically(), name="checkpoints")
             self._background.append(asyncio.create_task(self.repeats.run(), name="repeats"))
@@ -148,6 +149,10 @@ class Daemon:
         scanned = asyncio.create_task(self.tailer.watching.wait())
         await asyncio.wait({scanned, tail_task}, return_when=asyncio.FIRST_COMPLETED)
         scanned.cancel()
+        # Where the files found now start (start_at = "end": their end now) and which
+        # sources are known, saved at once: a kill in the first second must not apply
+        # start_at again to lines written since.
+        self._save_checkpoints(force=True)
         listen = self.config.daemon.metrics_listen
         if listen:
             state_dir = self.config.daemon.state_dir
@@ -447,7 +452,7 @@ class Daemon:
         try:
             self.spool.sync()  # the spool holds what the checkpoints let go of: first
             save_repeat_counts(self.config.daemon.state_dir, self.deduper)  # counted = done
-            self.store.save(tailer.checkpoints())
+            self.store.save(tailer.checkpoints(), tailer.known_sources())
             tailer.mark_saved()
         except OSError as exc:
             log.error("cannot write %s: %s", self.store.path, exc.strerror or exc)

@@ -106,9 +106,11 @@ class Bot:
 class Logship:
     """`python -m logship ARGS` as a child process; its stderr is collected as it comes."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None,
+                 cwd: Path | None = None) -> None:
         self.args = args
         self.env = env or {}
+        self.cwd = cwd
         self.process: asyncio.subprocess.Process | None = None
         self.stderr = ""
         self._logged = asyncio.Event()
@@ -118,7 +120,7 @@ class Logship:
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "logship", *self.args,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env}, cwd=self.cwd,
         )
         self._reader = asyncio.create_task(self._read_stderr())
         return self

@@ -59,6 +59,19 @@ def test_valid_config_loads_with_defaults(tmp_path: Path) -> None:
     assert route.min_level is Level.ERROR and route.sinks == ("errors",)
 
 
+def test_relative_paths_are_absolute_from_the_configs_folder_even_with_a_relative_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path, BASE.replace('format = "json"',
+                                 'format = "json"\nexclude = ["*.gz", "old/../old/*", "**/x/*"]'))
+    monkeypatch.chdir(tmp_path)
+    config = load_config(Path("config.toml"), env={})  # `logship run --config config.toml`
+    (source,) = config.sources
+    assert source.paths == (f"{tmp_path}/logs/*/logs.json",)
+    assert source.exclude == ("*.gz", f"{tmp_path}/old/*", "**/x/*")
+    assert config.daemon.state_dir == tmp_path / "state"
+
+
 def test_env_expansion_and_default(tmp_path: Path) -> None:
     text = BASE.replace(HOOK, "${HOOK}").replace('"StatsBot logs"', '"${NAME:-Bot logs}"')
     config = load_config(write(tmp_path, text), env={"HOOK": HOOK})

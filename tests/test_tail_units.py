@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import lzma
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logship.tail.checkpoint import Checkpoint, CheckpointStore, FileIdentity, FileProgress
+from logship.tail.checkpoint import (
+    Checkpoint,
+    CheckpointStore,
+    FileIdentity,
+    FileProgress,
+    Mark,
+    SavedState,
+)
 from logship.tail.globs import PathMatcher, static_root
-from logship.tail.reader import TailedFile, end_of_last_line, is_same_file, read_identity
+from logship.tail.reader import (
+    TailedFile,
+    end_of_last_line,
+    find_copy,
+    is_rotated_name,
+    is_same_file,
+    read_copy,
+    read_identity,
+    read_mark,
+)
 
 
 def test_glob_star_stays_in_one_folder(tmp_path: Path) -> None:
@@ -30,6 +50,20 @@ def test_glob_exclude_by_name_or_path() -> None:
     assert matcher.matches("/l/x/app.log")
     assert not matcher.matches("/l/x/app.log.1.gz")
     assert not matcher.matches("/l/old/app.log")
+
+
+def test_a_relative_glob_matches_the_absolute_paths_the_watcher_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "logs/2025-07-16").mkdir(parents=True)
+    (tmp_path / "logs/2025-07-16/logs.json").write_text("")
+    monkeypatch.chdir(tmp_path)
+    matcher = PathMatcher(("logs/*/logs.json",), exclude=("old/*",))
+    assert matcher.matches(f"{tmp_path}/logs/2025-07-16/logs.json")
+    assert matcher.scan() == [f"{tmp_path}/logs/2025-07-16/logs.json"]
+    assert matcher.roots() == {tmp_path / "logs"}
+    assert not PathMatcher((f"{tmp_path}/**",), exclude=("old/*",)).matches(
+        f"{tmp_path}/old/a.log")
 
 
 def test_roots_of_missing_folder_is_nearest_existing(tmp_path: Path) -> None:
@@ -127,6 +161,22 @@ def test_reader_any_chunking_yields_every_line_once(lines: list[bytes], chunk: i
     assert ends == [sum(len(x) + 1 for x in lines[: i + 1]) for i in range(len(lines))]
 
 
+@given(st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=30),
+       st.integers(min_value=1, max_value=64), st.integers(min_value=1, max_value=20))
+def test_the_mark_is_the_bytes_before_the_position_whatever_the_reads(
+    lines: list[bytes], chunk: int, max_line: int
+) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "f.log"
+        path.write_bytes(b"".join(line + b"\n" for line in lines) + b"unfinished")
+        reader = TailedFile.open(str(path), 0, max_line)
+        while reader.read_lines(limit=chunk) is not None:
+            assert reader.mark() == read_mark(reader.fd, reader.position)
+        reader.close()
+
+
 def test_end_of_last_line(tmp_path: Path) -> None:
     path = tmp_path / "a.log"
     path.write_bytes(b"a\nbb\npartial")
@@ -197,10 +247,152 @@ def test_checkpoint_store_round_trip_and_atomic_file(tmp_path: Path) -> None:
     ident = FileIdentity(dev=1, inode=2, head_len=3, head_hash="abc")
     store.save([Checkpoint("/l/a.json", ident, 42)])
     assert not (tmp_path / "checkpoints.tmp").exists()
-    assert CheckpointStore(tmp_path).load() == [Checkpoint("/l/a.json", ident, 42)]
+    assert CheckpointStore(tmp_path).load() == SavedState(
+        [Checkpoint("/l/a.json", ident, 42)], [])
+
+
+def test_checkpoints_keep_their_mark_and_old_files_without_marks_still_load(
+    tmp_path: Path,
+) -> None:
+    store = CheckpointStore(tmp_path)
+    ident = FileIdentity(dev=1, inode=2, head_len=3, head_hash="abc")
+    marked = Checkpoint("/l/a.json", ident, 42, Mark(end=50, length=50, hash="def"))
+    store.save([marked], sources=["statsbot"])
+    assert CheckpointStore(tmp_path).load() == SavedState([marked], ["statsbot"])
+    (tmp_path / "checkpoints.json").write_text(
+        '{"version": 1, "files": [{"path": "/l/a.json", "offset": 42, "identity": '
+        '{"dev": 1, "inode": 2, "head_len": 3, "head_hash": "abc"}}]}')
+    assert CheckpointStore(tmp_path).load() == SavedState(
+        [Checkpoint("/l/a.json", ident, 42)], [])
 
 
 def test_corrupt_checkpoint_file_is_moved_aside(tmp_path: Path) -> None:
     (tmp_path / "checkpoints.json").write_text("{not json")
-    assert CheckpointStore(tmp_path).load() == []
+    assert CheckpointStore(tmp_path).load() == SavedState([], [])
     assert (tmp_path / "checkpoints.corrupt").read_text() == "{not json"
+
+
+# -- identity beyond the head, and what counts as a rotated copy -------------------------
+
+BANNER = b"[INFO] StatsBot v2.3 starting " + b"=" * 300 + b"\n"  # the head of every day's file
+
+
+def day_lines(day: str, count: int = 40) -> bytes:
+    return BANNER + b"".join(b"[INFO] %s line %d\n" % (day.encode(), n) for n in range(count))
+
+
+def followed(path: Path) -> TailedFile:
+    """`path` open and read to its end (complete lines), as the tailer leaves it."""
+    reader = open_file(path, max_line=1 << 16)
+    while reader.read_lines() is not None:
+        pass
+    return reader
+
+
+@pytest.mark.parametrize("name", [
+    "logs.json.1", "logs.json.1.gz", "logs.json.12.bz2", "logs.json-20250716",
+    "logs.json-20250716.gz", "logs.json.2025-07-16", "logs.json-2025071612.xz",
+    "logs.1.json", "logs.1.json.gz", "logs-20250716.json.gz",
+])
+def test_rotated_names_of_a_log(name: str) -> None:
+    assert is_rotated_name("logs.json", name)
+
+
+@pytest.mark.parametrize("name", [
+    "logs.json", "other.json", "other.json.1", "logs.jsonl", "logs.json.bak", "xlogs.json.1",
+    "logs.json.1.txt", "logs.json.old.gz", "logs.json-.gz", "logs.txt.1",
+])
+def test_names_that_are_not_rotated_names_of_a_log(name: str) -> None:
+    assert not is_rotated_name("logs.json", name)
+
+
+def test_the_mark_follows_the_read_position_across_chunks(tmp_path: Path) -> None:
+    path = tmp_path / "logs.json"
+    path.write_bytes(day_lines("16", 500))
+    for limit in (7, 100, 5000, 1 << 16):  # windows built from one chunk or from several
+        reader = open_file(path, max_line=1 << 16)
+        while reader.read_lines(limit=limit) is not None:
+            pass
+        assert reader.mark() == read_mark(reader.fd, reader.position), limit
+        reader.close()
+    reopened = open_file(path, position=5000)  # opened at a position: read there
+    assert reopened.mark() == read_mark(reopened.fd, 5000)
+    reopened.close()
+
+
+def test_an_equal_head_is_not_the_same_file_when_the_marked_bytes_differ(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "logs.json"
+    path.write_bytes(day_lines("16"))
+    reader = followed(path)
+    identity, mark = reader.identity, reader.mark()
+    with path.open("r+b") as f:  # the same inode, the same banner, other lines (reuse)
+        f.truncate(0)
+        f.write(day_lines("17", 80))
+    assert read_identity(reader.fd, identity.head_len) == identity  # the head alone: equal
+    assert not is_same_file(reader.fd, identity, mark)
+    reader.close()
+
+
+def test_a_file_shorter_than_its_mark_is_not_the_same_file(tmp_path: Path) -> None:
+    path = tmp_path / "logs.json"
+    path.write_bytes(day_lines("16"))
+    reader = followed(path)
+    identity, mark = reader.identity, reader.mark()
+    os.truncate(path, mark.end - 1)
+    assert not is_same_file(reader.fd, identity, mark)
+    reader.close()
+
+
+@pytest.mark.parametrize("copy_name,pack", [
+    ("logs.json.1", bytes), ("logs.json.1.gz", gzip.compress),
+    ("logs.json-20250716.gz", gzip.compress), ("logs.1.json.gz", gzip.compress),
+    ("logs.json.1.bz2", bz2.compress), ("logs.json-20250716.xz", lzma.compress),
+])
+def test_a_copy_under_a_rotated_name_is_found_and_read_decompressed(
+    tmp_path: Path, copy_name: str, pack: Callable[[bytes], bytes]
+) -> None:
+    path = tmp_path / "logs.json"
+    path.write_bytes(day_lines("16"))
+    reader = followed(path)
+    position = reader.position
+    later = b"[INFO] written after the last read\n"
+    (tmp_path / copy_name).write_bytes(pack(day_lines("16") + later))
+    found = find_copy(str(path), reader.identity, reader.mark(), position)
+    assert found == str(tmp_path / copy_name)
+    assert read_copy(found, position) == later
+    reader.close()
+
+
+def test_an_older_rotation_with_the_same_banner_is_not_the_copy(tmp_path: Path) -> None:
+    path = tmp_path / "logs.json"
+    path.write_bytes(day_lines("16"))
+    reader = followed(path)
+    (tmp_path / "logs.json.2.gz").write_bytes(gzip.compress(day_lines("14", 90)))
+    (tmp_path / "logs.json.1").write_bytes(day_lines("15", 90))
+    assert find_copy(str(path), reader.identity, reader.mark(), reader.position) is None
+    (tmp_path / "logs.json-20250716.gz").write_bytes(gzip.compress(day_lines("16", 60)))
+    assert find_copy(str(path), reader.identity, reader.mark(), reader.position) == str(
+        tmp_path / "logs.json-20250716.gz")
+    reader.close()
+
+
+def test_an_unrelated_sibling_with_the_same_content_is_not_a_copy(tmp_path: Path) -> None:
+    path = tmp_path / "logs.json"
+    path.write_bytes(day_lines("16"))
+    reader = followed(path)
+    (tmp_path / "other.json").write_bytes(day_lines("16", 60))  # same head, same bytes
+    (tmp_path / "2025-07-17").mkdir()  # the next day's folder: another file, not a copy
+    (tmp_path / "2025-07-17" / "logs.json").write_bytes(day_lines("16", 60))
+    assert find_copy(str(path), reader.identity, reader.mark(), reader.position) is None
+    reader.close()
+
+
+def test_a_copy_shorter_than_the_position_is_not_the_copy(tmp_path: Path) -> None:
+    path = tmp_path / "logs.json"
+    path.write_bytes(day_lines("16"))
+    reader = followed(path)
+    (tmp_path / "logs.json.1").write_bytes(day_lines("16")[: reader.position - 1])
+    assert find_copy(str(path), reader.identity, reader.mark(), reader.position) is None
+    reader.close()

@@ -4,6 +4,9 @@ idle flushing, bounded descriptors, unreadable files."""
 from __future__ import annotations
 
 import asyncio
+import bz2
+import gzip
+import lzma
 import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
@@ -14,7 +17,7 @@ import pytest
 from logship.config import SourceConfig
 from logship.event import Event
 from logship.tail.checkpoint import Checkpoint, FileProgress
-from logship.tail.tailer import ROTATED_LINGER, Tailer
+from logship.tail.tailer import ROTATED_LINGER, Tailer, TrackedFile
 
 WAIT = 10.0
 
@@ -54,9 +57,11 @@ class Running:
         self.task = asyncio.create_task(tailer.run(self.stop))
 
     async def finish(self) -> list[Checkpoint]:
+        """Stop; the checkpoints then (`known`: the sources known then)."""
         self.stop.set()
         await asyncio.wait_for(self.task, WAIT)
         checkpoints = self.tailer.checkpoints()
+        self.known = self.tailer.known_sources()
         self.tailer.close()
         return checkpoints
 
@@ -72,10 +77,10 @@ async def tail(tmp_path: Path) -> AsyncIterator[Callable[..., Running]]:
     started: list[Running] = []
 
     def start(*sources: SourceConfig, saved: list[Checkpoint] | None = None,
-              max_open: int = 64) -> Running:
+              max_open: int = 64, known: list[str] | None = None) -> Running:
         collector = Collector()
         running = Running(Tailer(sources or (source(tmp_path),), saved or [], collector,
-                                 max_open=max_open), collector)
+                                 max_open=max_open, known_sources=known or []), collector)
         started.append(running)
         return running
 
@@ -150,16 +155,82 @@ async def test_start_at_end_still_reads_a_file_that_replaced_a_checkpointed_one(
     assert second.collector.messages == ["written while logship was down"]
 
 
-async def test_an_unfinished_line_goes_out_after_idle_flush(
+async def held_partial(running: Running, path: Path) -> TrackedFile:
+    """The followed file `path`, once it holds the unfinished line written to it."""
+    async def until() -> TrackedFile:
+        while True:
+            tracked = next((f for f in running.tailer.files() if f.path == str(path)), None)
+            if tracked is not None and tracked.reader.has_partial:
+                return tracked
+            await asyncio.sleep(0.02)
+
+    return await asyncio.wait_for(until(), WAIT)
+
+
+async def test_an_unfinished_line_waits_for_its_newline(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    log = tmp_path / "bot.log"
+    running = tail(source(tmp_path, format="json"))
+    with log.open("a") as f:
+        f.write('{"level": "ERROR", "message": "the writer has not fini')
+    tracked = await held_partial(running, log)
+    assert tracked.flush_at is None  # no timer sends it half-written, nor spins on it
+    with log.open("a") as f:
+        f.write('shed this line"}\n')
+    await running.collector.wait_for(lambda: len(running.collector.events) >= 1)
+    assert running.collector.messages == ["the writer has not finished this line"]
+    assert running.collector.events[0].offset == log.stat().st_size
+
+
+async def test_an_unfinished_line_goes_out_as_it_is_when_its_file_is_deleted(
     tmp_path: Path, tail: Callable[..., Running]
 ) -> None:
     log = tmp_path / "bot.log"
     running = tail()
     with log.open("a") as f:
         f.write("[ERROR] the writer never ends this line")
+    await held_partial(running, log)
+    log.unlink()
     await running.collector.wait_for(lambda: len(running.collector.events) == 1)
     assert running.collector.messages == ["the writer never ends this line"]
-    assert running.collector.events[0].offset == log.stat().st_size
+
+
+async def test_an_unfinished_line_of_a_rotated_file_is_finished_by_a_late_write(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    log = tmp_path / "bot.log"
+    running = tail(source(tmp_path, format="json"))
+    late = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)  # the bot's handler
+    try:
+        os.write(late, b'{"level": "ERROR", "message": "half')
+        await held_partial(running, log)
+        os.rename(log, tmp_path / "bot.log.1")  # logrotate: rename, create
+        append(log, '{"message": "new file"}')
+        await running.collector.wait_for(lambda: "new file" in running.collector.messages)
+        os.write(late, b' and the other half"}\n')  # the record ends in the old file
+    finally:
+        os.close(late)
+    await running.collector.wait_for(lambda: len(running.collector.events) == 2)
+    assert sorted(running.collector.messages) == ["half and the other half", "new file"]
+
+
+async def test_an_unfinished_line_of_a_file_renamed_to_a_followed_name_is_read_whole(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    log = tmp_path / "bot.log"
+    running = tail(source(tmp_path, format="json"))
+    with log.open("a") as f:
+        f.write('{"level": "ERROR", "message": "half')
+    await held_partial(running, log)
+    renamed = tmp_path / "bot-1.log"  # *.log matches the new name too
+    os.rename(log, renamed)
+    await asyncio.wait_for(_until(lambda: str(renamed) in {
+        f.path for f in running.tailer.files()}), WAIT)
+    with renamed.open("a") as f:
+        f.write(' and the other half"}\n')
+    await running.collector.wait_for(lambda: len(running.collector.events) >= 1)
+    assert running.collector.messages == ["half and the other half"]
 
 
 async def test_a_held_traceback_record_goes_out_after_idle_flush(
@@ -365,7 +436,7 @@ async def test_a_rename_seen_under_the_new_name_first_keeps_the_held_record(
            '  File "bot.py", line 1, in <module>', "ValueError: bad")
 
     async def held() -> None:
-        while not any(f.holding for f in running.tailer.files()):
+        while not any(f.holding_record for f in running.tailer.files()):
             await asyncio.sleep(0.02)
 
     await asyncio.wait_for(held(), WAIT)
@@ -422,3 +493,371 @@ async def test_a_file_unopenable_at_start_still_starts_at_its_end_then(
     append(log, "[INFO] openable now")
     await running.collector.wait_for(lambda: len(running.collector.events) >= 2)
     assert running.collector.messages == ["after start", "openable now"]
+
+
+async def test_compressed_rotated_copies_matched_by_the_glob_are_never_tailed(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    log = tmp_path / "bot.log"
+    append(log, "[INFO] live")
+    (tmp_path / "bot.log.1.gz").write_bytes(gzip.compress(b"[INFO] rotated yesterday\n"))
+    running = tail(source(tmp_path, "bot.log*"))
+    await running.collector.wait_for(lambda: running.collector.messages == ["live"])
+    for name, pack in (("bot.log.2.gz", gzip.compress), ("bot.log.3.bz2", bz2.compress),
+                       ("bot.log.4.xz", lzma.compress)):
+        (tmp_path / name).write_bytes(pack(b"[INFO] rotated, compressed\n" * 50))
+    last = tmp_path / "bot.log.zz"  # sorts after the copies: handled after them
+    append(last, "[INFO] after the copies")
+    await running.collector.wait_for(lambda: len(running.collector.events) >= 2)
+    assert running.collector.messages == ["live", "after the copies"]
+    assert {f.path for f in running.tailer.files()} == {str(log), str(last)}
+
+
+# -- equal heads are not the same file ---------------------------------------------------
+
+BANNER = "[INFO] StatsBot v2.3 starting " + "=" * 300  # the first line of every day's file
+
+
+def put_whole(path: Path, *lines: str) -> None:
+    """Create `path` with `lines` at once (written beside, then renamed into place)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    beside = path.parent.parent / f".{path.name}.tmp"
+    append(beside, *lines)
+    os.rename(beside, path)
+
+
+async def test_a_days_file_created_while_stopped_with_the_same_banner_is_read_whole(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    days = source(tmp_path, "*/logs.json")
+    put_whole(tmp_path / "2025-07-16" / "logs.json", BANNER,
+              *[f"[INFO] day 16 line {n}" for n in range(30)])
+    first = tail(days)
+    await first.collector.wait_for(lambda: len(first.collector.events) == 31)
+    saved = await first.finish()
+
+    put_whole(tmp_path / "2025-07-17" / "logs.json", BANNER, "[INFO] day 17 first",
+              "[INFO] day 17 second")
+    second = tail(days, saved=saved)
+    await second.collector.wait_for(lambda: len(second.collector.events) >= 3)
+    assert second.collector.messages == [BANNER.removeprefix("[INFO] "), "day 17 first",
+                                         "day 17 second"]
+
+
+async def test_a_sibling_created_live_with_the_same_banner_is_read_whole(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    append(tmp_path / "bot.log", BANNER, *[f"[INFO] bot line {n}" for n in range(30)])
+    running = tail()
+    await running.collector.wait_for(lambda: len(running.collector.events) == 31)
+    put_whole(tmp_path / "other.log", BANNER, "[INFO] other first", "[INFO] other second")
+    await running.collector.wait_for(lambda: len(running.collector.events) >= 34)
+    assert running.collector.messages[31:] == [BANNER.removeprefix("[INFO] "),
+                                               "other first", "other second"]
+
+
+async def test_a_reused_inode_with_the_same_banner_is_read_from_its_start(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "bot.log"
+    append(log, BANNER, *[f"[INFO] old {n}" for n in range(5)])
+    collector = Collector()
+    tailer = Tailer([source(tmp_path)], [], collector)
+    old = await tailer._open(source(tmp_path), str(log), initial=False)
+    assert old is not None
+    await tailer._pump(old)
+    await tailer._retire(old)  # deleted: let go, its acks may still be in flight
+    with log.open("w") as f:  # the same inode holding another file with the same banner
+        f.writelines(f"{line}\n" for line in [BANNER, *[f"[INFO] NEW {n} longer" for n in
+                                                        range(9)]])
+    new = await tailer._open(source(tmp_path), str(log), initial=False)
+    assert new is not None and new.reader.position == 0
+    tailer.close()
+
+
+async def test_a_file_rewritten_while_stopped_with_the_same_banner_is_read_from_its_start(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    log = tmp_path / "bot.log"
+    append(log, BANNER, *[f"[INFO] old {n}" for n in range(5)])
+    first = tail()
+    await first.collector.wait_for(lambda: len(first.collector.events) == 6)
+    saved = await first.finish()
+    with log.open("w") as f:  # same inode, same banner, more bytes than were read before
+        f.writelines(f"{line}\n" for line in [BANNER, *[f"[INFO] new {n} longer" for n in
+                                                        range(9)]])
+    second = tail(saved=saved)
+    await second.collector.wait_for(lambda: len(second.collector.events) >= 10)
+    assert second.collector.messages[1:] == [f"new {n} longer" for n in range(9)]
+
+
+# -- rotated while logship was stopped ---------------------------------------------------
+
+async def stopped_after(tmp_path: Path, tail: Callable[..., Running], lines: int = 10,
+                        **options: object) -> tuple[Path, list[Checkpoint]]:
+    """bot.log with `lines` lines, read by a tailer that has stopped: its checkpoints."""
+    log = tmp_path / "bot.log"
+    append(log, *[f"[INFO] before stop {n}" for n in range(lines)])
+    first = tail(source(tmp_path, **options))
+    await first.collector.wait_for(lambda: len(first.collector.events) == lines)
+    return log, await first.finish()
+
+
+def remove_keeping_inode(path: Path) -> None:
+    """Delete `path` from its folder, its inode kept alive (a hard link in a subfolder
+    no glob matches), so that the file created next under its name cannot reuse it."""
+    keep = path.parent / "kept"
+    keep.mkdir(exist_ok=True)
+    os.link(path, keep / path.name)
+    path.unlink()
+
+
+@pytest.mark.parametrize("copy_name,pack", [("bot.log.1", bytes),
+                                            ("bot.log-20250716.gz", gzip.compress)])
+@pytest.mark.parametrize("refill", [3, 40], ids=["shorter", "refilled-past-the-offset"])
+async def test_copytruncate_while_stopped_reads_the_copy_then_the_file(
+    tmp_path: Path, tail: Callable[..., Running], copy_name: str,
+    pack: Callable[[bytes], bytes], refill: int,
+) -> None:
+    log, saved = await stopped_after(tmp_path, tail)
+    append(log, "[INFO] after stop 1", "[INFO] after stop 2")
+    (tmp_path / copy_name).write_bytes(pack(log.read_bytes()))  # logrotate: copy,
+    os.truncate(log, 0)  # then truncate in place
+    append(log, *[f"[INFO] new {n}" for n in range(refill)])
+    second = tail(saved=saved)
+    expected = ["after stop 1", "after stop 2", *[f"new {n}" for n in range(refill)]]
+    await second.collector.wait_for(lambda: len(second.collector.events) >= len(expected))
+    assert second.collector.messages == expected
+
+
+async def test_a_truncation_while_stopped_without_a_copy_reads_from_0_and_says_so(
+    tmp_path: Path, tail: Callable[..., Running], caplog: pytest.LogCaptureFixture,
+) -> None:
+    log, saved = await stopped_after(tmp_path, tail)
+    os.truncate(log, 0)
+    append(log, "[INFO] new")
+    second = tail(saved=saved)
+    await second.collector.wait_for(lambda: len(second.collector.events) >= 1)
+    assert second.collector.messages == ["new"]
+    assert any("may be lost" in r.message and r.levelname == "WARNING"
+               for r in caplog.records), [r.message for r in caplog.records]
+
+
+async def test_a_file_renamed_and_compressed_while_stopped_is_read_from_its_copy(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    log, saved = await stopped_after(tmp_path, tail)
+    append(log, "[INFO] after stop")
+    rotated = tmp_path / "bot.log.1.gz"  # logrotate: rename, create, compress at once
+    rotated.write_bytes(gzip.compress(log.read_bytes()))
+    remove_keeping_inode(log)
+    append(log, "[INFO] the new file")
+    second = tail(saved=saved)
+    await second.collector.wait_for(lambda: len(second.collector.events) >= 2)
+    assert second.collector.messages == ["after stop", "the new file"]
+
+
+async def test_a_dormant_file_rotated_and_compressed_at_once_is_read_from_its_copy(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    for n in range(3):
+        append(tmp_path / f"f{n}.log", f"[INFO] first {n}")
+    running = tail(max_open=1)
+    await running.collector.wait_for(lambda: len(running.collector.events) == 3)
+    dormant = next(f for f in running.tailer.files() if f.reader.closed)
+    path = Path(dormant.path)
+    # all at once, before the tailer looks: rename, create, compress (the old file is gone)
+    append(path, "[INFO] last line of the old file")
+    packed = path.with_name(path.name + ".1.gz")
+    packed.write_bytes(gzip.compress(path.read_bytes()))
+    remove_keeping_inode(path)
+    append(path, "[INFO] first line of the new file")
+    await running.collector.wait_for(lambda: len(running.collector.events) >= 5)
+    assert running.collector.messages[3:] == ["last line of the old file",
+                                              "first line of the new file"]
+
+
+class Unresolved(Collector):
+    """A dispatch whose events stay in flight (a webhook that never answers)."""
+
+    async def __call__(self, events: list[Event], progress: FileProgress) -> None:
+        for event in events:
+            event.ack = progress.track(event.offset, 1)
+        self.events += events
+        self._news.set()
+
+
+async def test_a_crash_right_after_a_truncation_still_has_the_old_content_in_flight(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    log = tmp_path / "bot.log"
+    append(log, *[f"[INFO] old {n}" for n in range(5)])
+    collector = Unresolved()
+    running = Running(Tailer([source(tmp_path)], [], collector), collector)
+    await collector.wait_for(lambda: len(collector.events) == 5)
+    (tmp_path / "bot.log.1").write_bytes(log.read_bytes())  # copytruncate: copy,
+    os.truncate(log, 0)  # truncate,
+    append(log, "[INFO] new")  # and the writer goes on
+    await collector.wait_for(lambda: "new" in collector.messages)
+    saved = running.tailer.checkpoints()  # what a save just before a kill -9 holds
+    await running.finish()
+    assert sorted(c.offset for c in saved if c.path == str(log)) == [0, 0]
+
+    restarted = tail(saved=saved)
+    await restarted.collector.wait_for(lambda: len(restarted.collector.events) >= 6)
+    assert restarted.collector.messages == [*[f"old {n}" for n in range(5)], "new"]
+
+
+# -- start_at is for sources never seen; a source dropped by a reload resumes ------------
+
+async def test_a_file_created_while_stopped_is_read_whole_even_with_start_at_end(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    days = source(tmp_path, "*/logs.json", start_at="end")
+    put_whole(tmp_path / "2025-07-16" / "logs.json", "[INFO] before the first start")
+    first = tail(days)
+    await asyncio.wait_for(first.tailer.watching.wait(), WAIT)
+    append(tmp_path / "2025-07-16" / "logs.json", "[INFO] while running")
+    await first.collector.wait_for(lambda: len(first.collector.events) == 1)
+    saved = await first.finish()
+    assert first.known == ["bot"]
+
+    put_whole(tmp_path / "2025-07-17" / "logs.json", "[INFO] new day, while stopped")
+    append(tmp_path / "2025-07-16" / "logs.json", "[INFO] old day, while stopped")
+    second = tail(days, saved=saved, known=first.known)
+    await second.collector.wait_for(lambda: len(second.collector.events) >= 2)
+    assert sorted(second.collector.messages) == ["new day, while stopped",
+                                                 "old day, while stopped"]
+
+
+async def test_a_source_new_to_the_config_starts_at_its_end(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    append(tmp_path / "bot.log", "[INFO] known before")
+    append(tmp_path / "new.txt", "[INFO] new source's backlog")
+    first = tail(source(tmp_path, start_at="end"))
+    saved = await first.finish()
+    added = source(tmp_path, "*.txt", name="added", start_at="end")
+    second = tail(source(tmp_path, start_at="end"), added, saved=saved, known=first.known)
+    await asyncio.wait_for(second.tailer.watching.wait(), WAIT)
+    append(tmp_path / "new.txt", "[INFO] after the start")
+    await second.collector.wait_for(lambda: len(second.collector.events) >= 1)
+    assert second.collector.messages == ["after the start"]
+    assert second.tailer.known_sources() == ["added", "bot"]
+
+
+async def until_let_go(running: Running) -> None:
+    """Until the files a reload dropped are let go, and a checkpoint save came after
+    (the daemon saves about once a second: the files done with are forgotten then)."""
+    await asyncio.wait_for(_until(lambda: not running.tailer._dropped
+                                  and running.tailer.open_files == 0), WAIT)
+    running.tailer.checkpoints()
+
+
+@pytest.mark.parametrize("start_at", ["end", "beginning"])
+async def test_a_source_removed_by_a_reload_and_added_back_resumes_where_it_stopped(
+    tmp_path: Path, tail: Callable[..., Running], start_at: str
+) -> None:
+    bot = source(tmp_path, start_at=start_at)
+    log = tmp_path / "bot.log"
+    append(log, "[INFO] one", "[INFO] two")
+    running = tail(bot, known=["bot"])  # (an old hand: its files are read from the start)
+    await running.collector.wait_for(lambda: len(running.collector.events) == 2)
+    running.tailer.set_sources([])  # SIGHUP: the source is gone
+    await until_let_go(running)
+    append(log, "[INFO] while the source was out of the config")
+    running.tailer.set_sources([bot])  # SIGHUP: it is back
+    await running.collector.wait_for(lambda: len(running.collector.events) >= 3)
+    append(log, "[INFO] after")
+    await running.collector.wait_for(lambda: len(running.collector.events) >= 4)
+    assert running.collector.messages == ["one", "two",
+                                          "while the source was out of the config", "after"]
+
+
+async def test_a_removed_sources_position_is_kept_across_a_restart(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    bot = source(tmp_path, start_at="end")
+    log = tmp_path / "bot.log"
+    append(log, "[INFO] one")
+    gone = tmp_path / "gone.log"
+    append(gone, "[INFO] deleted later")
+    first = tail(bot, known=["bot"])
+    await first.collector.wait_for(lambda: len(first.collector.events) == 2)
+    first.tailer.set_sources([])
+    await until_let_go(first)
+    gone.unlink()
+    saved = await first.finish()
+    assert [c.path for c in saved] == [str(log)]  # kept while its file is there
+
+    append(log, "[INFO] while the source was out of the config")
+    second = tail(bot, saved=saved, known=first.known)
+    await second.collector.wait_for(lambda: len(second.collector.events) >= 1)
+    assert second.collector.messages == ["while the source was out of the config"]
+
+
+async def test_a_file_with_two_checkpoints_renamed_while_stopped_is_read_from_the_earlier(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    log = tmp_path / "bot.log"
+    append(log, *[f"[INFO] line {n}" for n in range(4)])
+    first = tail()
+    await first.collector.wait_for(lambda: len(first.collector.events) == 4)
+    [saved] = await first.finish()
+    ends = [e.offset for e in first.collector.events]
+    # renamed live to bot-1.log while bot.log's last events were in flight: both saved
+    earlier = replace(saved, offset=ends[1])
+    later = replace(saved, path=str(tmp_path / "bot-1.log"))
+    os.rename(log, tmp_path / "bot.log.old")  # then, while stopped, to a name not followed
+    second = tail(saved=[later, earlier])
+    await second.collector.wait_for(lambda: len(second.collector.events) >= 2)
+    assert second.collector.messages == ["line 2", "line 3"]
+
+
+async def test_a_source_added_back_while_its_events_are_in_flight_keeps_one_checkpoint(
+    tmp_path: Path,
+) -> None:
+    bot = source(tmp_path)
+    log = tmp_path / "bot.log"
+    append(log, "[INFO] one", "[INFO] two")
+    collector = Unresolved()
+    running = Running(Tailer([bot], [], collector, known_sources=["bot"]), collector)
+    await collector.wait_for(lambda: len(collector.events) == 2)
+    running.tailer.set_sources([])
+    await until_let_go(running)
+    running.tailer.set_sources([bot])  # back before its events were done
+    append(log, "[INFO] three")
+    await collector.wait_for(lambda: len(collector.events) == 3)
+    for event in collector.events:
+        assert event.ack is not None
+        event.ack.resolve()
+    assert [(c.path, c.offset) for c in running.tailer.checkpoints()] == [
+        (str(log), log.stat().st_size)]
+    await running.finish()
+
+
+async def test_a_source_seen_for_the_first_time_is_a_change_to_save(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    running = tail(source(tmp_path, "empty/*.log", start_at="end"))  # no file yet
+    await asyncio.wait_for(running.tailer.watching.wait(), WAIT)
+    assert running.tailer.changed and running.tailer.known_sources() == ["bot"]
+    running.tailer.mark_saved()
+    assert not running.tailer.changed
+
+
+async def test_files_with_unfinished_lines_still_keep_descriptors_bounded(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    for n in range(6):
+        with (tmp_path / f"f{n}.log").open("a") as f:
+            f.write(f"[INFO] first {n}\n[INFO] unfini")
+    running = tail(max_open=2)
+    await running.collector.wait_for(lambda: len(running.collector.events) == 6)
+    await asyncio.wait_for(_until(lambda: running.tailer.open_files <= 2), WAIT)
+    for n in range(6):
+        with (tmp_path / f"f{n}.log").open("a") as f:
+            f.write(f"shed {n}\n")
+    await running.collector.wait_for(lambda: len(running.collector.events) == 12)
+    assert sorted(running.collector.messages[6:]) == [f"unfinished {n}" for n in range(6)]
+    assert running.tailer.open_files <= 2

@@ -4,7 +4,8 @@
 order (different sinks, retries), but the offset it reports only moves to the end of
 the longest prefix whose events are all done. `CheckpointStore` keeps those offsets in
 `state_dir/checkpoints.json`, written atomically (temp file, fsync, rename) and only
-when something changed.
+when something changed, with the names of the sources whose files have been looked at
+(`start_at` applies to the others only).
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from __future__ import annotations
 import logging
 import os
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -39,13 +42,30 @@ class FileIdentity:
     head_hash: str
 
 
+@dataclass(frozen=True)
+class Mark:
+    """A hash of the bytes just before a read position: the up to `length` (1 KiB)
+    bytes ending at offset `end`.
+
+    The head tells files apart only when their first bytes differ; a bot that opens
+    every day's file with the same banner makes them all alike. The mark covers the
+    content where reading stopped, so a file is taken for the one checkpointed (or for
+    its copy) only when its bytes there are the ones that were read."""
+
+    end: int
+    length: int
+    hash: str
+
+
 @dataclass
 class Checkpoint:
-    """One file's saved position."""
+    """One file's saved position. `mark` (None in checkpoints saved before marks
+    existed: the head alone decides then) lies at or past `offset`."""
 
     path: str
     identity: FileIdentity
     offset: int
+    mark: Mark | None = None
 
 
 class FileProgress:
@@ -85,12 +105,6 @@ class FileProgress:
         elif offset > self._inflight[-1].offset:
             self._inflight.append(Ack(offset))
 
-    def reset(self, offset: int = 0) -> None:
-        """The file was truncated: forget what is in flight for the old content."""
-        self._inflight.clear()
-        self.committed = offset
-        self.changed = True
-
     def _on_done(self, _ack: Ack) -> None:
         inflight = self._inflight
         while inflight and inflight[0].done:
@@ -102,38 +116,53 @@ class FileProgress:
             self.changed = True
 
 
+@dataclass
+class SavedState:
+    """What checkpoints.json holds: the files' checkpoints, and the sources known (a
+    file written before `sources` existed has none: every source counts as new)."""
+
+    files: list[Checkpoint]
+    sources: list[str]
+
+
 class CheckpointStore:
     """checkpoints.json: read once at start, written atomically when asked."""
 
     def __init__(self, state_dir: Path) -> None:
         self.path = state_dir / CHECKPOINT_FILE
 
-    def load(self) -> list[Checkpoint]:
-        """The checkpoints on disk; a missing file is an empty list, a corrupt one is
+    def load(self) -> SavedState:
+        """The checkpoints on disk; a missing file is an empty state, a corrupt one is
         moved aside (so the evidence is kept) and logged."""
         try:
             data = orjson.loads(self.path.read_bytes())
-            entries = [
-                Checkpoint(e["path"], FileIdentity(**e["identity"]), int(e["offset"]))
-                for e in data["files"]
-            ]
+            entries = [_entry(e) for e in data["files"]]
+            sources = [str(name) for name in data.get("sources", [])]
         except FileNotFoundError:
-            return []
+            return SavedState([], [])
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             aside = self.path.with_suffix(".corrupt")
             os.replace(self.path, aside)
             log.error("checkpoint file %s is unreadable (%s); moved to %s, starting fresh",
                       self.path, exc, aside)
-            return []
-        return entries
+            return SavedState([], [])
+        return SavedState(entries, sources)
 
-    def save(self, checkpoints: list[Checkpoint]) -> None:
-        """Write all `checkpoints` atomically: temp file, fsync, rename, fsync the folder."""
+    def save(self, checkpoints: list[Checkpoint], sources: Iterable[str] = ()) -> None:
+        """Write all `checkpoints` and the `sources` known atomically: temp file, fsync,
+        rename, fsync the folder."""
         body = orjson.dumps(
-            {"version": _FORMAT_VERSION, "files": [asdict(c) for c in checkpoints]},
+            {"version": _FORMAT_VERSION, "sources": sorted(sources),
+             "files": [asdict(c) for c in checkpoints]},
             option=orjson.OPT_INDENT_2,
         )
         atomic_write(self.path, body)
+
+
+def _entry(e: dict[str, Any]) -> Checkpoint:
+    mark = e.get("mark")
+    return Checkpoint(e["path"], FileIdentity(**e["identity"]), int(e["offset"]),
+                      mark=Mark(**mark) if mark is not None else None)
 
 
 def atomic_write(path: Path, body: bytes) -> None:

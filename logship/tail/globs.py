@@ -14,6 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _MAGIC = re.compile(r"[*?\[]")
+COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".zip")
+"""Compressed files are never followed as text, whatever a glob matches (`logs.log*`
+matches logrotate's `logs.log.1.gz`): they are only ever read as the rotated copy of a
+followed file."""
 
 
 def translate(pattern: str) -> str:
@@ -80,23 +84,37 @@ def existing_ancestor(path: Path) -> Path:
     return path
 
 
+def _absolute(pattern: str) -> str:
+    return pattern if os.path.isabs(pattern) else os.path.abspath(pattern)
+
+
 @dataclass(frozen=True)
 class PathMatcher:
     """Which paths belong to a source: its globs minus its exclusions.
 
-    Exclusions match the file name or the whole path (`*.gz`, `/var/log/old/*`).
+    Exclusions match the file name or the whole path (`*.gz`, `/var/log/old/*`);
+    compressed files (`COMPRESSED_SUFFIXES`) never match. Relative patterns are taken
+    from the current folder and kept absolute: the watcher reports absolute paths, and
+    a relative pattern would never match one of them (the config resolves them against
+    its own folder first; this is the safety net).
     """
 
     patterns: tuple[str, ...]
     exclude: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "patterns", tuple(map(_absolute, self.patterns)))
+        object.__setattr__(self, "exclude", tuple(
+            _absolute(p) if "/" in p and not p.startswith("**") else p
+            for p in self.exclude))
         include = "|".join(f"(?:{translate(p)})" for p in self.patterns) or "(?!)"
         exclude = "|".join(f"(?:{translate(p)})" for p in self.exclude) or "(?!)"
         object.__setattr__(self, "_include", re.compile(include))
         object.__setattr__(self, "_exclude", re.compile(exclude))
 
     def matches(self, path: str) -> bool:
+        if path.endswith(COMPRESSED_SUFFIXES):
+            return False
         if not self._include.fullmatch(path):  # type: ignore[attr-defined]
             return False
         name = os.path.basename(path)

@@ -4,20 +4,34 @@
 read can still be read to its end before it is let go. It hands out complete lines
 only: a partial last line waits for its newline. A line longer than `max_line_bytes`
 is cut at that length (the rest up to its newline is skipped) and reported, never fatal.
+
+A file is recognised by its inode, its head and its *mark* (the bytes just before where
+reading stopped, see `Mark`); its rotated copy (logrotate's copytruncate, or a renamed
+file compressed since) by a rotated name of it in the same folder (`is_rotated_name`)
+and the same head and mark (`find_copy`).
 """
 
 from __future__ import annotations
 
+import bz2
+import copy
+import functools
 import gzip
 import hashlib
+import lzma
 import os
+import re
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import BinaryIO
 
-from logship.tail.checkpoint import FileIdentity
+from logship.tail.checkpoint import FileIdentity, Mark
 
 HEAD_BYTES = 256
+MARK_BYTES = 1024
+"""How many bytes before the read position a `Mark` covers."""
 CHUNK_BYTES = 1 << 16
 """How much one read takes: large enough that a read costs nothing per line (~300 lines
 of a JSON log), small enough that the events they become, alive together until routed,
@@ -28,22 +42,39 @@ chunks also varying far more with the load on the machine. A line longer than a 
 read in reads that grow with it (see `read_lines`)."""
 
 
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
 def read_identity(fd: int, head_len: int = HEAD_BYTES) -> FileIdentity:
     """The identity of the open file `fd`: device, inode and a hash of its first bytes."""
     st = os.fstat(fd)
     head = os.pread(fd, head_len, 0)
-    return FileIdentity(
-        dev=st.st_dev,
-        inode=st.st_ino,
-        head_len=len(head),
-        head_hash=hashlib.blake2b(head, digest_size=16).hexdigest(),
-    )
+    return FileIdentity(dev=st.st_dev, inode=st.st_ino, head_len=len(head),
+                        head_hash=_digest(head))
 
 
-def is_same_file(fd: int, saved: FileIdentity) -> bool:
-    """True when the open file `fd` is the one `saved` describes (same inode, same head)."""
-    current = read_identity(fd, saved.head_len)
-    return current == saved
+def read_mark(fd: int, end: int) -> Mark:
+    """The mark of the open file `fd` at offset `end`."""
+    start = max(0, end - MARK_BYTES)
+    return _mark(os.pread(fd, end - start, start), end)
+
+
+def _mark(window: bytes, end: int) -> Mark:
+    return Mark(end=end, length=len(window), hash=_digest(window))
+
+
+def is_same_file(fd: int, saved: FileIdentity, mark: Mark | None = None) -> bool:
+    """True when the open file `fd` is the one `saved` and `mark` describe: the same
+    inode and head, and (with a mark) at least `mark.end` bytes whose last ones are the
+    marked ones. Without a mark (an old checkpoint) the head alone decides."""
+    if read_identity(fd, saved.head_len) != saved:
+        return False
+    if mark is None:
+        return True
+    if os.fstat(fd).st_size < mark.end:
+        return False
+    return _digest(os.pread(fd, mark.length, mark.end - mark.length)) == mark.hash
 
 
 @dataclass
@@ -66,6 +97,40 @@ class TailedFile:
         self.identity = read_identity(fd)
         self._partial = b""
         self._skipping = False  # inside the rest of a cut line
+        # the (up to MARK_BYTES) bytes consumed last, ending at _window_end
+        self._window = b""
+        self._window_end = 0
+        self._given_mark: Mark | None = None  # a stand-in's, from its checkpoint
+        if position:
+            self.seek(position)
+
+    @classmethod
+    def stand_in(cls, path: str, identity: FileIdentity, position: int, mark: Mark | None,
+                 max_line_bytes: int) -> TailedFile:
+        """A closed reader for content known from a checkpoint that is no longer under
+        its name (truncated, or renamed and compressed since): what its copy is read
+        against and checkpointed as."""
+        reader = cls.__new__(cls)
+        reader.path, reader.fd, reader.position = path, -1, position
+        reader.max_line_bytes = max_line_bytes
+        reader.identity = identity
+        reader._partial, reader._skipping = b"", False
+        reader._window, reader._window_end = b"", 0
+        reader._given_mark = mark if mark is not None else _mark(b"", 0)
+        return reader
+
+    def detached(self) -> TailedFile:
+        """A closed stand-in for what this reader has read so far (its path, identity,
+        position, mark and unfinished line), while this one goes on with other
+        content (the file was truncated)."""
+        old = copy.copy(self)
+        old.fd = -1
+        return old
+
+    def skip_to(self, position: int) -> None:
+        """A stand-in's content up to `position` was handed out from its copy."""
+        self.position = position
+        self._partial = b""
 
     @classmethod
     def open(cls, path: str, position: int | None, max_line_bytes: int) -> TailedFile:
@@ -79,10 +144,38 @@ class TailedFile:
             os.close(fd)
             raise
 
+    def reopen(self) -> TailedFile:
+        """A new descriptor on `path`, at this position, keeping what this one knows of
+        the file it had open (identity, mark): a dormant file waking up."""
+        reader = TailedFile.open(self.path, 0, self.max_line_bytes)
+        reader.identity = self.identity
+        reader.position = self.position
+        reader._window, reader._window_end = self._window, self._window_end
+        reader._given_mark = self._given_mark
+        return reader
+
+    def seek(self, position: int) -> None:
+        """Read on from `position` (a checkpoint, the end at start), nothing held."""
+        self.position = position
+        self._partial = b""
+        self._skipping = False
+        start = max(0, position - MARK_BYTES)
+        self._window = os.pread(self.fd, position - start, start)
+        self._window_end = position
+
+    def mark(self) -> Mark:
+        """The mark at the last position reading reached."""
+        if self._given_mark is not None:
+            return self._given_mark
+        return _mark(self._window, self._window_end)
+
     def close(self) -> None:
+        """Let go of the descriptor. An unfinished line held is forgotten: it lies past
+        the position, and a reader opened there again reads it as it is by then."""
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+        self._partial = b""
 
     @property
     def closed(self) -> bool:
@@ -99,14 +192,14 @@ class TailedFile:
         identity = self.identity
         if identity.head_len == 0:
             return False
-        head = os.pread(self.fd, identity.head_len, 0)
-        return hashlib.blake2b(head, digest_size=16).hexdigest() != identity.head_hash
+        return _digest(os.pread(self.fd, identity.head_len, 0)) != identity.head_hash
 
     def rewind(self) -> None:
         """Start again from offset 0 (after truncation)."""
         self.position = 0
         self._partial = b""
         self._skipping = False
+        self._window, self._window_end = b"", 0
         self.identity = read_identity(self.fd)
 
     def refresh_identity(self) -> None:
@@ -122,9 +215,29 @@ class TailedFile:
         only, so the chunk is not copied again (`partial + data`, then a slice).
         """
         held = len(self._partial)  # a long line: read as much again (linear, not quadratic)
-        data = os.pread(self.fd, max(limit, held), self.position + held)
+        start = self.position + held
+        data = os.pread(self.fd, max(limit, held), start)
         if not data:
             return None
+        position, partial = self.position, self._partial
+        batch = self._split(data)
+        if self.position != position:
+            self._slide_window(partial, data, start)
+        return batch
+
+    def _slide_window(self, partial: bytes, data: bytes, start: int) -> None:
+        """The bytes consumed last, after a read of `data` (at offset `start`, right
+        after the held `partial`) moved the position: one slice of the chunk, joined
+        with what came before only when the read consumed less than a window."""
+        taken = self.position - start  # bytes of `data` consumed
+        if taken >= MARK_BYTES:
+            self._window = data[taken - MARK_BYTES : taken]
+        else:
+            self._window = (self._window + partial + data[:taken])[-MARK_BYTES:]
+        self._window_end = self.position
+
+    def _split(self, data: bytes) -> Lines:
+        """Hand out the complete lines of `data`, read right after the held partial."""
         base = self.position
         if self._skipping:  # discard the rest of a line already handed out cut
             newline = data.find(b"\n")  # (nothing is held while skipping)
@@ -160,10 +273,12 @@ class TailedFile:
         return bool(self._partial)
 
     def take_partial(self) -> Lines:
-        """The unfinished last line as it is (its writer went quiet); reading goes on
-        after it, so whatever completes it later comes as a line of its own."""
+        """The unfinished last line as it is (its file is let go for good); reading
+        goes on after it, so whatever completes it later comes as a line of its own."""
         line, self._partial = self._partial, b""
         self.position += len(line)
+        self._window = (self._window + line)[-MARK_BYTES:]
+        self._window_end = self.position
         return Lines([line], [self.position])
 
     def _cut_long_lines(self, batch: Lines) -> None:
@@ -183,11 +298,14 @@ class TailedFile:
         self._skipping = True
 
 
-def find_by_inode(directory: str, identity: FileIdentity) -> str | None:
-    """The path in `directory` of the file `identity` describes (after a rename), if any.
+def find_by_inode(directory: str, identity: FileIdentity, mark: Mark | None = None
+                  ) -> str | None:
+    """The path in `directory` of the file `identity` and `mark` describe (after a
+    rename), if any.
 
     `os.scandir` gives each entry's inode without a stat, so this is cheap even for a
-    folder full of rotated logs; the device and the head hash are checked on the match.
+    folder full of rotated logs; the device, the head and the mark are checked on the
+    match.
     """
     try:
         entries = list(os.scandir(directory))
@@ -201,51 +319,123 @@ def find_by_inode(directory: str, identity: FileIdentity) -> str | None:
         except OSError:
             return None
         try:
-            return entry.path if is_same_file(fd, identity) else None
+            return entry.path if is_same_file(fd, identity, mark) else None
         finally:
             os.close(fd)
     return None
 
 
-def find_copy(directory: str, identity: FileIdentity, size: int) -> str | None:
-    """A copy of the file `identity` describes, at least `size` bytes long: what
-    logrotate's copytruncate leaves (plain, or gzip-compressed) before it truncates.
+_OPENERS: dict[str, Callable[[str, str], BinaryIO]] = {
+    ".gz": gzip.GzipFile,  # type: ignore[dict-item]
+    ".bz2": bz2.BZ2File,  # type: ignore[dict-item]
+    ".xz": lzma.LZMAFile,  # type: ignore[dict-item]
+}
+"""Compressed copies read here (the standard library's); a copy packed otherwise
+(.zst, .zip) cannot be read and is never taken for one."""
+COPY_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error)  # gzip's BadGzipFile: OSError
+"""What reading a damaged or unfinished compressed copy may raise."""
+_PACKED = re.compile(r"\.(gz|bz2|xz|zst|zip)$")
+_ROTATION_TAG = r"[._-]\d(?:[\d._:T-]*\d)?"
+"""What logrotate puts after a name: `.1`, `-20250716`, `.2025-07-16`, `-2025071612`."""
 
-    A copy is another inode whose first `head_len` bytes hash the same. Only names that
-    extend the original's (`app.log.1`, `app.log-20250716.gz`) are considered.
+
+@functools.lru_cache(maxsize=1024)
+def _rotated_names(name: str) -> re.Pattern[str]:
+    forms = [re.escape(name) + _ROTATION_TAG]
+    stem, dot, ext = name.rpartition(".")
+    if dot and stem:  # logrotate's `extension .json`: the tag goes before it
+        forms.append(re.escape(stem) + _ROTATION_TAG + re.escape(dot + ext))
+    return re.compile(f"(?:{'|'.join(forms)})(?:\\.(?:gz|bz2|xz|zst|zip))?")
+
+
+def is_rotated_name(name: str, candidate: str) -> bool:
+    """`candidate` is a name logrotate gives a rotated `name`: `name.1`, `name.1.gz`,
+    `name-20250716[.gz]`, `name.2025-07-16`, or with `extension`, `stem.1.ext[.gz]`.
+
+    >>> [is_rotated_name("logs.json", n) for n in ("logs.json.1.gz", "logs.1.json",
+    ...                                            "other.json", "logs.json.bak")]
+    [True, True, False, False]
     """
-    if identity.head_len == 0:
-        return None
+    return _rotated_names(name).fullmatch(candidate) is not None
+
+
+def find_copy(path: str, identity: FileIdentity, mark: Mark | None, position: int
+              ) -> str | None:
+    """The rotated copy of the file at `path` that `identity` and `mark` describe,
+    holding at least its first `position` bytes: what logrotate's copytruncate leaves
+    before it truncates (plain or compressed), or a renamed file compressed since.
+
+    A copy is a file of the same folder under a rotated name of `path` (never another
+    log that starts with the same banner) whose head and marked bytes are the ones
+    read, and at least `position` (and `mark.end`) bytes long, decompressed. Plain
+    files are tried first, then the most recent: the first that matches is the one.
+    """
+    directory, name = os.path.split(path)
     try:
-        entries = list(os.scandir(directory))
+        entries = [e for e in os.scandir(directory)
+                   if is_rotated_name(name, e.name) and e.inode() != identity.inode
+                   and e.is_file()]
     except OSError:
         return None
-    for entry in entries:
-        if entry.inode() == identity.inode or not entry.is_file():
-            continue
-        head = _read_head(entry.path, identity.head_len)
-        if head is None or len(head) != identity.head_len:
-            continue
-        if hashlib.blake2b(head, digest_size=16).hexdigest() == identity.head_hash and (
-                _copy_size(entry.path) >= size):
+    for entry in sorted(entries, key=_copy_order):
+        if is_copy(entry.path, identity, mark, position):
             return entry.path
     return None
 
 
+def is_copy(path: str, identity: FileIdentity, mark: Mark | None, position: int) -> bool:
+    """The file at `path` (decompressed) holds the content `identity` and `mark`
+    describe, at least `position` bytes of it (its name is not judged here)."""
+    try:
+        with _open_copy(path) as f:
+            return _holds(f, identity, mark, position)
+    except (*COPY_ERRORS, KeyError):
+        return False
+
+
+def _copy_order(entry: os.DirEntry[str]) -> tuple[bool, float]:
+    try:
+        mtime = entry.stat().st_mtime
+    except OSError:
+        mtime = 0.0
+    return _PACKED.search(entry.name) is not None, -mtime
+
+
+def _holds(f: BinaryIO, identity: FileIdentity, mark: Mark | None, position: int) -> bool:
+    """The (decompressed) stream `f` starts with the head, has the marked bytes and is
+    at least `position` bytes long."""
+    head = f.read(identity.head_len)
+    if len(head) != identity.head_len or _digest(head) != identity.head_hash:
+        return False
+    if mark is not None:
+        f.seek(mark.end - mark.length)
+        if _digest(f.read(mark.length)) != mark.hash:
+            return False
+        position = max(position, mark.end)
+    return f.seek(0, os.SEEK_END) >= position
+
+
 def read_copy(path: str, start: int) -> bytes:
-    """The bytes of a (possibly gzipped) copy from `start` to its end."""
+    """The bytes of a (possibly compressed) copy from `start` to its end."""
     with _open_copy(path) as f:
         f.seek(start)
         return f.read()
 
 
-def split_lines(data: bytes, base: int, max_line_bytes: int) -> Lines:
-    """The complete lines of `data`, which starts at file offset `base`; long lines cut."""
-    last = data.rfind(b"\n")
-    if last < 0:
-        return Lines([], [])
-    lines = data[:last].split(b"\n")
+def split_lines(data: bytes, base: int, max_line_bytes: int, *, whole: bool = False
+                ) -> Lines:
+    """The complete lines of `data`, which starts at file offset `base`; long lines cut.
+    `whole`: `data` is all there will ever be, so an unfinished last line is a line too.
+
+    >>> split_lines(b"a\\nbc\\nd", 10, 100, whole=True)
+    Lines(lines=[b'a', b'bc', b'd'], ends=[12, 15, 16], cut=[])
+    """
+    lines = data.split(b"\n")
+    rest = lines.pop()
     ends = list(accumulate((len(line) + 1 for line in lines), initial=base))[1:]
+    if whole and rest:
+        lines.append(rest)
+        ends.append(base + len(data))
     cut = [i for i, line in enumerate(lines) if len(line) > max_line_bytes]
     for i in cut:
         lines[i] = lines[i][:max_line_bytes]
@@ -253,25 +443,12 @@ def split_lines(data: bytes, base: int, max_line_bytes: int) -> Lines:
 
 
 def _open_copy(path: str) -> BinaryIO:
-    return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
-
-
-def _read_head(path: str, length: int) -> bytes | None:
-    try:
-        with _open_copy(path) as f:
-            return f.read(length)
-    except (OSError, EOFError, gzip.BadGzipFile):
-        return None
-
-
-def _copy_size(path: str) -> int:
-    try:
-        if not path.endswith(".gz"):
-            return os.stat(path).st_size
-        with gzip.open(path, "rb") as f:
-            return f.seek(0, os.SEEK_END)
-    except (OSError, EOFError, gzip.BadGzipFile):
-        return -1
+    """`path` opened for reading, decompressed; KeyError when packed in a way the
+    standard library cannot read."""
+    packed = _PACKED.search(path)
+    if packed is None:
+        return open(path, "rb")
+    return _OPENERS[packed.group(0)](path, "rb")
 
 
 def end_of_last_line(fd: int, window: int = 65536, size: int | None = None) -> int:

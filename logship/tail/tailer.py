@@ -9,14 +9,29 @@ dispatch is the backpressure: when the sinks' queues are full, reading pauses.
 
 Files are followed across rename+create rotation (the old descriptor is read to its end,
 and again `ROTATED_LINGER` later, before it is let go), deletion, and truncation in place
-(read again from 0). A checkpoint belongs to a file's identity, not its name: a file
-renamed while logship was stopped is found again in its folder (by inode and head hash)
-and read to its end.
+(read again from 0, after the lines not reached yet are read from the copy logrotate's
+copytruncate made first). A checkpoint belongs to a file's identity, not its name: a
+file renamed while logship was stopped is found again in its folder (by inode, head and
+mark) and read to its end, or read from its compressed copy; a file truncated while
+logship was stopped is caught up from its copy, then read from 0. Equal heads alone
+prove nothing (a bot may open every day's file with the same banner): a checkpoint or a
+followed file is taken for a file only when the bytes where reading stopped (the mark)
+match too, and a copy must carry a rotated name of the file (see `reader`).
+
+The old content of a truncated file keeps its own checkpoint (old identity, offset,
+mark) as a retired stand-in until its events are done, so a crash meanwhile finds it
+at the next start and reads the copy from there. `start_at` is for the files of a
+source never seen before (`known_sources`): any later file without a checkpoint is new
+and read from its beginning. Checkpoints no followed file claims (a source a reload
+removed, an unreadable file) are kept while their file is there.
 
 Descriptors stay bounded: past `MAX_OPEN_FILES`, the files quiet the longest are closed
 ("dormant") and opened again when they change. A record a parser holds back (a traceback
-may still follow) and a line the writer has not finished go out after `idle_flush`
-seconds of quiet; the wait for that is a timeout on the watcher, not a polling loop.
+may still follow) goes out after `idle_flush` seconds of quiet; the wait for that is a
+timeout on the watcher, not a polling loop. A line the writer has not finished waits for
+its newline, however long: it is handed out as it is only when its file is let go for
+good (rotated away and done lingering, deleted, or no longer matched after a reload),
+and at a stop it is simply not checkpointed (it is read whole next time).
 """
 
 from __future__ import annotations
@@ -39,12 +54,14 @@ from logship.parse import RecordParser, make_parser
 from logship.tail.checkpoint import Checkpoint, FileIdentity, FileProgress
 from logship.tail.globs import PathMatcher
 from logship.tail.reader import (
-    HEAD_BYTES,
+    COPY_ERRORS,
     Lines,
     TailedFile,
     end_of_last_line,
     find_by_inode,
     find_copy,
+    is_copy,
+    is_rotated_name,
     is_same_file,
     read_copy,
     split_lines,
@@ -77,18 +94,20 @@ class TrackedFile:
     active_at: float = field(default_factory=time.monotonic)  # last time it had news
     flush_at: float | None = None  # when held-back data goes out if nothing else comes
     linger_until: float | None = None  # rotated away: when to read it a last time, close it
+    dropped: bool = False  # a reload let go of it: its position is kept once it is done
 
     @property
     def path(self) -> str:
         return self.reader.path
 
     @property
-    def holding(self) -> bool:
-        """Something read is not handed out yet (a held record or an unfinished line)."""
-        return self.parser.buffered_from is not None or self.reader.has_partial
+    def holding_record(self) -> bool:
+        """The parser holds back a record that more lines may still join."""
+        return self.parser.buffered_from is not None
 
     def checkpoint(self) -> Checkpoint:
-        return Checkpoint(self.path, self.reader.identity, self.progress.committed)
+        return Checkpoint(self.path, self.reader.identity, self.progress.committed,
+                          self.reader.mark())
 
 
 @dataclass
@@ -111,10 +130,20 @@ class Tailer:
         *,
         max_open: int = MAX_OPEN_FILES,
         own_log: OwnLog | None = None,
+        known_sources: Iterable[str] = (),
     ) -> None:
+        # sources whose files were looked at already: `start_at` is for the others only
+        self._known = set(known_sources)
+        self._known_saved = set(self._known)
         self._sources = [_Source(s) for s in sources]
-        self._saved = {(c.identity.dev, c.identity.inode): c for c in saved}
-        self._saved_paths = {c.path for c in self._saved.values()}
+        # by inode: one inode may have two (its old content's, still in flight when a
+        # truncation was seen, and its new content's)
+        saved = list(saved)
+        self._saved: dict[tuple[int, int], list[Checkpoint]] = {}
+        for checkpoint in saved:
+            key = (checkpoint.identity.dev, checkpoint.identity.inode)
+            self._saved.setdefault(key, []).append(checkpoint)
+        self._saved_paths = {c.path for c in saved}
         self._dispatch = dispatch
         self._max_open = max_open
         # logship's own log (stderr as a file) is never read, whatever its name
@@ -154,7 +183,8 @@ class Tailer:
     def set_sources(self, sources: Sequence[SourceConfig]) -> None:
         """A reload: follow these sources from now on. Files still matched keep their
         place (nothing is read again); files no longer matched are let go once their
-        events are done; new matches start as at startup (`start_at`).
+        events are done, and their position is kept (a source added back resumes
+        there); new matches start as at startup (`start_at` for a source never seen).
 
         A file no longer matched may be in the middle of a read (paused in `dispatch`):
         it is only set aside here, and `run` reads it to its end, flushes what it holds
@@ -210,16 +240,35 @@ class Tailer:
                 await next_batch
             await changes.aclose()
 
+    def known_sources(self) -> list[str]:
+        """The sources whose files have been looked at (at start, or when a reload added
+        them): a file of theirs without a checkpoint is new since, and read whole."""
+        return sorted(self._known)
+
     def checkpoints(self) -> list[Checkpoint]:
-        """The committed position of every file still followed or still in flight."""
+        """The committed position of every file still followed or still in flight, and
+        the saved positions not claimed (yet) by a followed file, as long as their file
+        is still there: a source a reload removed may come back, and a file unreadable
+        now may be readable later."""
         self._forget_finished()
-        return [f.checkpoint() for f in self._all()]
+        return [f.checkpoint() for f in self._all()] + self._kept_checkpoints()
+
+    def _kept_checkpoints(self) -> list[Checkpoint]:
+        """The saved checkpoints not claimed, those whose inode is gone pruned."""
+        kept = []
+        for key, entries in list(self._saved.items()):
+            entries[:] = [c for c in entries if _names(c.path, c.identity)]
+            kept += entries
+            if not entries:
+                del self._saved[key]
+        return kept
 
     @property
     def changed(self) -> bool:
-        return any(f.progress.changed for f in self._all())
+        return self._known != self._known_saved or any(f.progress.changed for f in self._all())
 
     def mark_saved(self) -> None:
+        self._known_saved = set(self._known)
         for f in self._all():
             f.progress.changed = False
 
@@ -256,6 +305,8 @@ class Tailer:
                 if path not in self._files:
                     await self._open(source.config, path, initial)
                     self._release_descriptors()
+        if initial:  # from now on, a file of theirs without a checkpoint is a new one
+            self._known.update(s.config.name for s in self._sources)
         self.watching.set()
         for tracked in list(self._files.values()):
             if self._stopping:
@@ -275,34 +326,38 @@ class Tailer:
     async def _open(self, source: SourceConfig, path: str, initial: bool
                     ) -> TrackedFile | None:
         """Start following `path`: at its checkpoint if it is a file we know (by identity,
-        under any name), else from its beginning (a file that appears while running, or
-        one that took the place of a checkpointed file), else per `start_at`."""
+        under any name), else from its beginning (a file that appears while running,
+        one that took the place of a checkpointed file, or any new file of a source
+        known already), else (a source never seen, at its first scan) per `start_at`."""
         reader = self._open_reader(path, source.max_line_bytes)
-        starts_at_end = initial and source.start_at == "end" and path not in self._saved_paths
+        starts_at_end = (initial and source.start_at == "end" and source.name not in self._known
+                         and path not in self._saved_paths)
         if reader is None:
             if starts_at_end:
                 self._remember_unopened(path)
             return None
         saved = self._claim_checkpoint(reader)
+        if await self._recover_replaced(reader, source):
+            starts_at_end = False  # a file we knew, truncated: its new content is read
         if saved is not None:
-            reader.position = min(saved.offset, reader.size())
+            reader.seek(min(saved.offset, reader.size()))
             how = f"at checkpoint {reader.position}"
             if saved.path != path:
                 how += f" (renamed from {saved.path})"
         elif (copied := self._copies_read.pop(_inode(reader), None)) is not None:
-            reader.position = min(copied, reader.size())
+            reader.seek(min(copied, reader.size()))
             how = f"at {reader.position} (a copy, read that far already)"
         elif (earlier := await self._renamed_from(reader)) is not None:
-            reader.position = earlier.reader.position
+            reader.seek(earlier.reader.position)
             how = f"at {reader.position} (renamed from {earlier.path})"
         elif (twin := self._copied_from(reader)) is not None:
-            reader.position = min(twin.reader.position, reader.size())
+            reader.seek(twin.reader.position)
             how = f"at {reader.position}, as a copy of {twin.path} (read that far there)"
         elif (size := self._size_at_start(reader)) is not None:
-            reader.position = end_of_last_line(reader.fd, size=size)
+            reader.seek(end_of_last_line(reader.fd, size=size))
             how = f"at {reader.position}, its end when logship started"
         elif starts_at_end:
-            reader.position = end_of_last_line(reader.fd)
+            reader.seek(end_of_last_line(reader.fd))
             how = f"at its end ({reader.position})"
         else:
             how = "from the beginning"
@@ -356,44 +411,101 @@ class Tailer:
         return True
 
     def _claim_checkpoint(self, reader: TailedFile) -> Checkpoint | None:
-        identity = reader.identity
-        saved = self._saved.get((identity.dev, identity.inode))
-        if saved is None or not is_same_file(reader.fd, saved.identity):
-            return None
-        del self._saved[(identity.dev, identity.inode)]
-        return saved
+        """The saved checkpoint of the very file `reader` has open (inode, head and
+        mark), taken out of the saved ones. Of two (a file renamed while its old name's
+        events were in flight), the earlier: what lies past it may not be done."""
+        entries = self._saved.get(_inode(reader), [])
+        matching = [c for c in entries if is_same_file(reader.fd, c.identity, c.mark)]
+        for saved in matching:
+            self._forget_saved(saved)
+        return min(matching, key=lambda c: c.offset, default=None)
+
+    async def _recover_replaced(self, reader: TailedFile, source: SourceConfig) -> bool:
+        """Saved checkpoints of `reader`'s inode whose content is no longer there (a
+        claimed one is gone from them already): the file was truncated since
+        (copytruncate while logship was stopped; or its old content's events were
+        still in flight at a crash), or the inode now holds another file. What was
+        written past each checkpoint is read from the file's rotated copy, when there
+        is one. True when such a checkpoint was there for this very path."""
+        truncated = False
+        for saved in self._saved.pop(_inode(reader), []):
+            if saved.path != reader.path:
+                continue  # that file is gone; its inode now names another
+            truncated = True
+            if not await self._read_past_checkpoint(
+                    saved, source, "was truncated or replaced since its checkpoint"):
+                log.warning("%s was truncated or replaced since its checkpoint at offset "
+                            "%d and no rotated copy of it was found: lines written after "
+                            "that offset and before the truncation may be lost",
+                            saved.path, saved.offset)
+        return truncated
+
+    async def _read_past_checkpoint(self, saved: Checkpoint, source: SourceConfig,
+                                    what: str) -> bool:
+        """Read what was written past `saved` from a rotated copy of its file (under
+        its checkpoint, as a retired stand-in, so that a crash meanwhile does it again
+        next time). False when there is no copy."""
+        copy = find_copy(saved.path, saved.identity, saved.mark, saved.offset)
+        if copy is None:
+            return False
+        if self._follows(copy):
+            return True  # a glob matches the copy: it is read as a file of its own
+        old = TrackedFile(
+            source=source,
+            reader=TailedFile.stand_in(saved.path, saved.identity, saved.offset, saved.mark,
+                                       source.max_line_bytes),
+            parser=make_parser(source.format, source=source.name, path=saved.path),
+            progress=FileProgress(saved.offset),
+        )
+        self._retired.append(old)
+        log.info("%s %s; reading its copy %s from offset %d", saved.path, what, copy,
+                 saved.offset)
+        await self._read_copy(old, copy)
+        await self._flush_record(old)
+        return True
+
+    def _forget_saved(self, saved: Checkpoint) -> None:
+        key = (saved.identity.dev, saved.identity.inode)
+        entries = self._saved.get(key, [])
+        if saved in entries:
+            entries.remove(saved)
+        if not entries:
+            self._saved.pop(key, None)
 
     async def _renamed_from(self, reader: TailedFile) -> TrackedFile | None:
         """A file followed under another name that is this very file (a rename the
         watcher reported under its new name first, or a retired file renamed again).
-        The new name takes over from where the old one was. The head must match too:
-        a deleted file's inode may be reused by a new file while the old one's events
-        are still in flight, and that new file is read from its start. A file still
-        followed under its old name is read to its end and flushed first, so a record
-        it holds (a traceback may have followed) goes out, not past the new start."""
-        identity = reader.identity
+        The new name takes over from where the old one was. The head and the mark must
+        match too: a deleted file's inode may be reused by a new file (with the same
+        banner, even) while the old one's events are still in flight, and that new file
+        is read from its start. A file still followed under its old name is read to its
+        end and its held record flushed first, so that record (a traceback may have
+        followed) goes out, not past the new start."""
         for tracked in (*self._files.values(), *self._retired):
-            theirs = tracked.reader.identity
-            if (theirs.dev, theirs.inode) != (identity.dev, identity.inode):
+            if _inode(tracked.reader) != _inode(reader):
                 continue
-            if not is_same_file(reader.fd, theirs):
+            if not is_same_file(reader.fd, tracked.reader.identity, tracked.reader.mark()):
                 continue
             if self._files.get(tracked.path) is tracked:
                 await self._retire(tracked)  # its events in flight still count
             tracked.linger_until = None  # the new name reads on from here, not the old
+            tracked.dropped = False  # (nor is its position kept for a source coming back)
             tracked.reader.close()
             return tracked
         return None
 
     def _copied_from(self, reader: TailedFile) -> TrackedFile | None:
         """The followed file `reader`'s file is a copy of (logrotate's copytruncate, with
-        a glob that matches the copies too), judged by a full identical head."""
-        identity = reader.identity
-        if identity.head_len < HEAD_BYTES:
-            return None  # short heads may match by chance; 256 identical bytes do not
+        a glob that matches the copies too): one of its folder whose rotated name
+        `reader` has, whose content up to where it was read `reader` holds."""
+        folder, name = os.path.split(reader.path)
         for tracked in self._files.values():
-            theirs = tracked.reader.identity
-            if theirs.inode != identity.inode and theirs.head_hash == identity.head_hash:
+            theirs = tracked.reader
+            if (os.path.dirname(theirs.path) == folder
+                    and is_rotated_name(os.path.basename(theirs.path), name)
+                    and _inode(theirs) != _inode(reader)
+                    and is_copy(reader.path, theirs.identity, theirs.mark(),
+                                theirs.position)):
                 return tracked
         return None
 
@@ -411,20 +523,30 @@ class Tailer:
     async def _recover_renamed(self) -> None:
         """A checkpointed file renamed (rotated) while logship was stopped, to a name no
         glob matches, is found in its old folder by identity and read to its end, before
-        the file that took its name."""
-        for saved in list(self._saved.values()):
+        the file that took its name; renamed and compressed since, it is read from its
+        compressed copy. (A checkpoint whose inode still names its path is the scan's:
+        the same file, or one truncated since, see `_recover_replaced`.)"""
+        for saved in [c for entries in self._saved.values() for c in entries]:
+            if saved not in self._saved.get((saved.identity.dev, saved.identity.inode), []):
+                continue  # claimed with another checkpoint of the same file
             source = self._source_for(saved.path)
             if source is None or _names(saved.path, saved.identity):
                 continue
-            found = find_by_inode(os.path.dirname(saved.path), saved.identity)
-            if found is None or self._source_for(found) is not None:
-                continue  # gone, or a glob matches its new name: the scan will find it
+            found = find_by_inode(os.path.dirname(saved.path), saved.identity, saved.mark)
+            if found is None:
+                if await self._read_past_checkpoint(
+                        saved, source, "was rotated and compressed while logship was stopped"):
+                    self._forget_saved(saved)
+                continue
+            if self._source_for(found) is not None:
+                continue  # a glob matches its new name: the scan will find it
             reader = self._open_reader(found, source.max_line_bytes)
-            if reader is None or self._claim_checkpoint(reader) is not saved:
+            claimed = None if reader is None else self._claim_checkpoint(reader)
+            if claimed is None:
                 if reader is not None:
                     reader.close()
                 continue
-            reader.position = min(saved.offset, reader.size())
+            reader.seek(min(claimed.offset, reader.size()))
             log.info("%s was rotated to %s while logship was stopped; reading it from %d",
                      saved.path, found, reader.position)
             await self._retire(self._track(source, reader))
@@ -474,9 +596,10 @@ class Tailer:
 
     async def _retire(self, tracked: TrackedFile) -> None:
         """The path no longer names this file: read it to its end, and again once
-        `ROTATED_LINGER` has passed (see `_let_go`)."""
+        `ROTATED_LINGER` has passed (see `_let_go`). An unfinished last line waits for
+        that last read: a late write may still finish it."""
         if await self._pump(tracked):
-            await self._flush(tracked)
+            await self._flush_record(tracked)
         if self._files.get(tracked.path) is tracked:
             del self._files[tracked.path]
         self._retired.append(tracked)
@@ -503,19 +626,30 @@ class Tailer:
             if await self._pump(tracked):
                 await self._flush(tracked)
             tracked.reader.close()
+            tracked.dropped = True
             self._dropped.remove(tracked)
             self._retired.append(tracked)
             log.info("no longer following %s (not matched after reload)", tracked.path)
 
     def _forget_finished(self) -> None:
-        self._retired = [f for f in self._retired
-                         if f.progress.pending or f.linger_until is not None]
+        """Let go of the retired files whose events are all done; a file a reload
+        dropped leaves its position among the saved ones (see `checkpoints`)."""
+        retired, self._retired = self._retired, []
+        for tracked in retired:
+            if tracked.progress.pending or tracked.linger_until is not None:
+                self._retired.append(tracked)
+            elif tracked.dropped:
+                saved = tracked.checkpoint()
+                self._saved.setdefault(_inode(tracked.reader), []).append(saved)
 
     # -- descriptors ----------------------------------------------------------------
 
     def _release_descriptors(self) -> None:
-        """Close the longest-quiet files past `max_open` (nothing of theirs is held)."""
-        open_files = [f for f in self._files.values() if not f.reader.closed and not f.holding]
+        """Close the longest-quiet files past `max_open` that hold no record back. An
+        unfinished last line is no reason to stay open: it lies past the position, and
+        is read again, whole or not, when the file wakes."""
+        open_files = [f for f in self._files.values()
+                      if not f.reader.closed and not f.holding_record]
         excess = self.open_files - self._max_open
         if excess <= 0:
             return
@@ -530,16 +664,16 @@ class Tailer:
         it again from the start (after catching up from a copy, if one was made)."""
         old = tracked.reader
         try:
-            reader = TailedFile.open(old.path, old.position, old.max_line_bytes)
+            reader = old.reopen()
         except FileNotFoundError:
             return False
         except OSError as exc:  # EMFILE, EACCES: it stays dormant until its next change
             log.warning("cannot open %s again: %s", old.path, exc.strerror or exc)
             return True
-        if _inode(reader) != (old.identity.dev, old.identity.inode):
+        st = os.fstat(reader.fd)  # (the new reader took on the old identity)
+        if (st.st_dev, st.st_ino) != _inode(old):
             reader.close()
             return False
-        reader.identity = old.identity
         tracked.reader = reader
         return True
 
@@ -547,11 +681,14 @@ class Tailer:
         """A dormant file's name was taken (or removed): read the old file, wherever its
         rotation put it, to its end, then let it go."""
         old = tracked.reader
-        found = find_by_inode(os.path.dirname(old.path), old.identity)
+        found = find_by_inode(os.path.dirname(old.path), old.identity, old.mark())
         if found is not None:
             reader = TailedFile.open(found, old.position, old.max_line_bytes)
             reader.path = old.path
             tracked.reader = reader
+        elif (copy := find_copy(old.path, old.identity, old.mark(), old.position)) is not None:
+            if not self._follows(copy):  # renamed and compressed at once
+                await self._read_copy(tracked, copy)
         else:
             log.warning("%s was replaced while dormant and its old file is gone; lines "
                         "written to it after offset %d could not be read", old.path,
@@ -571,15 +708,13 @@ class Tailer:
         if reader.closed:
             return True
         if reader.was_truncated():
-            await self._catch_up_from_copy(tracked)
-            held = tracked.parser.flush()  # the old content's last record is complete
-            if held:
-                await self._dispatch(held, tracked.progress)
+            await self._retire_old_content(tracked)
             log.warning("%s was truncated; reading it again from the start", reader.path)
             reader.rewind()
             tracked.parser = make_parser(tracked.source.format, source=tracked.source.name,
                                          path=reader.path)
-            tracked.progress.reset(0)
+            tracked.progress = FileProgress(0)
+            tracked.progress.changed = True
         got_lines = at_end = False
         while not self._stopping:
             if (batch := reader.read_lines()) is None:
@@ -592,29 +727,49 @@ class Tailer:
         now = time.monotonic()
         if got_lines:
             tracked.active_at = now
-        if not tracked.holding:
+        if not tracked.holding_record:
             tracked.flush_at = None
         elif got_lines or tracked.flush_at is None:
             tracked.flush_at = now + tracked.source.idle_flush
         return at_end
 
-    async def _catch_up_from_copy(self, tracked: TrackedFile) -> None:
-        """Truncated in place: if a copy was made first (logrotate's copytruncate), read
-        the lines we had not reached yet from the copy, so none is lost."""
+    async def _retire_old_content(self, tracked: TrackedFile) -> None:
+        """`tracked`'s file was truncated in place. Its old content lives on as a retired
+        stand-in that takes over the parser and the events in flight: it reads the
+        lines not reached yet from the copy made first (logrotate's copytruncate), hands
+        out what it holds (that content is let go for good), and keeps its checkpoint
+        (the old identity, offset and mark) until its events are done. A crash before
+        then finds that checkpoint no longer matching the file at the next start, and
+        reads the copy from there (see `_recover_replaced`)."""
+        old = TrackedFile(source=tracked.source, reader=tracked.reader.detached(),
+                          parser=tracked.parser, progress=tracked.progress)
+        self._retired.append(old)
+        reader = old.reader
+        copy = find_copy(reader.path, reader.identity, reader.mark(), reader.position)
+        if copy is None:
+            await self._flush(old)  # an unfinished last line too: nothing can finish it
+            return
+        if not self._follows(copy):  # (a glob that matches the copy reads it on its own)
+            await self._read_copy(old, copy)
+        await self._flush_record(old)
+
+    async def _read_copy(self, tracked: TrackedFile, copy: str) -> None:
+        """Hand out the lines of `copy`, the rotated copy of `tracked`'s (old) content,
+        from where `tracked` stopped reading to the copy's end. A copy never grows: its
+        unfinished last line is a line. The copy's inode notes how far it was read (a
+        glob that matches it opens it there)."""
         reader = tracked.reader
-        copy = find_copy(os.path.dirname(reader.path), reader.identity, reader.position)
-        if copy is None or self._follows(copy):
-            return  # no copy, or one we follow anyway (a glob matches it)
         try:
             data = read_copy(copy, reader.position)
-        except (OSError, EOFError) as exc:
+        except COPY_ERRORS as exc:
             log.error("cannot read %s, the copy of %s: %s", copy, reader.path, exc)
             return
-        batch = split_lines(data, reader.position, reader.max_line_bytes)
+        batch = split_lines(data, reader.position, reader.max_line_bytes, whole=True)
+        end = reader.position + len(data)
         with contextlib.suppress(OSError):
             st = os.stat(copy)
-            self._copies_read[(st.st_dev, st.st_ino)] = batch.ends[-1] if batch.ends else (
-                reader.position)
+            self._copies_read[(st.st_dev, st.st_ino)] = end
+        reader.skip_to(end)
         if batch.lines:
             log.info("read %d lines of %s from its copy %s", len(batch.lines), reader.path,
                      copy)
@@ -638,9 +793,15 @@ class Tailer:
         tracked.progress.read_through(reader.position if buffered is None else buffered)
 
     async def _flush(self, tracked: TrackedFile) -> None:
-        """Hand out everything held: an unfinished last line, then the held record."""
+        """The file is let go for good: hand out everything held, an unfinished last
+        line as it is, then the held record."""
         if tracked.reader.has_partial:
             await self._hand_out(tracked, tracked.reader.take_partial())
+        await self._flush_record(tracked)
+
+    async def _flush_record(self, tracked: TrackedFile) -> None:
+        """Hand out the record the parser holds back (quiet for `idle_flush`, or its
+        file is done); an unfinished line after it keeps waiting for its newline."""
         held = tracked.parser.flush()
         if held:
             await self._dispatch(held, tracked.progress)
@@ -658,7 +819,7 @@ class Tailer:
             if tracked.flush_at is not None and tracked.flush_at <= now:
                 at_end = await self._pump(tracked)  # news since the deadline move it on
                 if at_end and tracked.flush_at is not None and tracked.flush_at <= now:
-                    await self._flush(tracked)
+                    await self._flush_record(tracked)
         for tracked in list(self._retired):
             if tracked.linger_until is not None and tracked.linger_until <= now:
                 await self._let_go(tracked)
