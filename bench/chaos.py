@@ -1,16 +1,18 @@
 """Chaos test: what a host does to logship, in random order, checked after every step.
 
-`python -m bench.chaos [--minutes N] [--seed S] [--steps K]` runs the real daemon
-(`python -m logship run`) against the Discord emulator (in this process, on 127.0.0.1),
-on real files, and takes random steps: it writes lines (whole, in pieces with pauses
-longer than `idle_flush`, longer than `max_line_bytes`, multi-line Python tracebacks, an
-identical banner at the top of each new file), rotates with the real `logrotate`
-(rename+create, copytruncate, copytruncate+compress) while logship runs and while it is
-stopped, opens a new dated folder as the bot does each day and deletes old ones, truncates
-files in place, kills logship with SIGKILL or stops it with SIGTERM and starts it again,
-reloads it with SIGHUP after rewriting its config (a second source, a second sink, a
-changed route), makes the webhooks answer 5xx, 429 and 404 for a while and recover, and
-runs `logship replay` during and after outages.
+`python -m bench.chaos [--minutes N] [--seed S] [--steps K] [--without NAMES]
+[--script NAMES] [--keep DIR] [--verbose]` runs the real daemon (`python -m logship run`)
+against the Discord emulator (in this process, on 127.0.0.1), on real files, and takes
+random steps: it writes lines (whole, in pieces with pauses longer than `idle_flush`,
+longer than `max_line_bytes`, multi-line Python tracebacks, an identical banner at the top
+of each new file), rotates with the real `logrotate` (rename+create, copytruncate,
+copytruncate+compress) while logship runs and while it is stopped, opens a new dated
+folder as the bot does each day and deletes old ones, truncates files in place, kills
+logship with SIGKILL or stops it with SIGTERM and starts it again, reloads it with SIGHUP
+after rewriting its config (a second source, a second sink, a changed route), makes the
+webhooks answer 5xx, 429 and 404 for a while and recover, and runs `logship replay`
+during and after outages. `--without` leaves steps out, `--script` takes the steps named
+in that order (to aim at one path); `--keep` leaves a run's files for diagnosis.
 
 After every step it checks the invariant. Each complete line ever written carries a unique
 id (`line #N;`) and is, for the sink that takes every line ("main"):
@@ -19,26 +21,36 @@ id (`line #N;`) and is, for the sink that takes every line ("main"):
   fields, footer, content or an attached file), or
 - *spooled*: a record still outstanding in the spool (`logship.spool.outstanding`), or
 - *pending*: it still exists, in a file whose checkpoint (`checkpoints.json`: path,
-  identity.dev, identity.inode, offset) is at or before it, so it will be read.
+  identity.dev, identity.inode, offset) is at or before it, so it will be read. A copy
+  made by copytruncate is read on from where its original's checkpoint was when it was
+  made; a file without any checkpoint is read from its start if a glob matches it.
 
-A line that is none of these is LOST. No line is delivered twice to a sink, except what a
-SIGKILL allows: at each kill the test adds, per (line, sink), the copies that may come
-again (delivered or spooled copies of a line that is still pending, or still spooled
-after it was delivered, or spooled twice); the duplicates of a pair must stay within the
-most any kill allowed it. Every failure prints the seed, the steps, what was lost or
-duplicated and where it was written, and logship's own log. The same seed takes the same
-steps; the timing of the daemon's work between them still varies from run to run.
+A line that is none of these is LOST. A line found nowhere while logship runs gets a few
+seconds to turn up (logship may have just read a file, or not yet saved the checkpoint
+of a truncated one); found while it is stopped, it is looked at again once it runs. No
+line is delivered twice to a sink, except what a SIGKILL allows: at each kill the test
+notes, per (line, sink), the copies that may come again (delivered or spooled copies of a
+line still pending, a record still spooled after it was delivered, a line spooled twice);
+the duplicates of a pair must stay within the most any kill allowed it. Every failure
+prints the seed, the steps, what was lost or duplicated, where it was written and where
+it is now, and logship's own log (with the steps marked in it). The same seed takes the
+same steps; the timing of the daemon's work between them still varies from run to run.
 
 The config is chosen so that every line counts: `start_at = "beginning"` (a file without
 a checkpoint is read from its start, so nothing is exempt for being written before the
 first start), `format = "auto"` (JSON lines, and text tracebacks that join the line before
 them), `max_line_bytes = 1024`, `idle_flush = 0.25`, no dedupe windows, storm mode out of
-reach. Lines written to a source the current config does not follow, and lines rotated
-away in files logship never knew (made and renamed while it was stopped), are not owed.
-Faults are scoped so that a run ends: after the last step the webhooks heal, logship
-is stopped and started with every source and sink, everything must then be delivered or
-spooled (nothing may be left only "pending"), and a final `logship replay` must empty the
-spool.
+reach. Not owed (counted, reported as "not owed"): lines of a source the config does not
+follow at the time, lines in files logship never had a checkpoint for that are no longer
+under a matched name (made and rotated away while it was stopped or starting), and lines
+the test destroyed (deleted folder, truncation) before logship was held to them; before
+destroying a file while logship runs, the test waits (a while) until its lines are
+shipped, as a host deletes old logs long after they were sent. The test keeps every file
+it made open, so no inode number is reused within a run (checkpoints are read by device
+and inode alone). Faults are scoped so that a run ends: after the last step the webhooks
+heal, logship is stopped and started with every source and sink, everything must then be
+delivered or spooled (nothing may be left only "pending"), and a final `logship replay`
+must empty the spool.
 """
 
 from __future__ import annotations
@@ -602,10 +614,12 @@ class Runner:
 
     def __init__(self, root: Path, seed: int, steps: int, *,
                  echo: Callable[[str], None] | None = None,
-                 without: frozenset[str] = frozenset()) -> None:
+                 without: frozenset[str] = frozenset(), script: list[str] | None = None
+                 ) -> None:
         self.root = root
         self.seed = seed
-        self.wanted = steps
+        self.script = list(script) if script else None  # these steps, in this order
+        self.wanted = len(self.script) if self.script else steps
         self.steps = [step for step in STEPS if step.name not in without]
         self.rng = random.Random(seed)
         self.echo = echo
@@ -680,6 +694,12 @@ class Runner:
 
     def choose(self) -> Step:
         possible = [step for step in self.steps if step.when(self)]
+        if self.script:
+            name = self.script[len(self.result.steps) - 1]
+            chosen = [step for step in possible if step.name == name]
+            if not chosen:
+                raise HarnessError(f"scripted step {name!r} cannot be taken now")
+            return chosen[0]
         return self.rng.choices(possible, [step.weight for step in possible])[0]
 
     def note_step(self, text: str, seconds: float | None = None) -> None:
@@ -1007,6 +1027,8 @@ class Runner:
     # -- the checks
 
     def _without_option(self) -> str:
+        if self.script:
+            return f" --script '{','.join(self.script)}'"
         left_out = sorted(step.name for step in STEPS if step not in self.steps)
         return f" --without '{','.join(left_out)}'" if left_out else ""
 
@@ -1328,13 +1350,15 @@ STEPS = [
 
 async def run_one(seed: int, steps: int, *, keep: Path | None = None,
                   echo: Callable[[str], None] | None = None,
-                  without: frozenset[str] = frozenset()) -> RunResult:
+                  without: frozenset[str] = frozenset(), script: list[str] | None = None
+                  ) -> RunResult:
     """One seeded run in a temporary folder (or in `keep`, left in place)."""
+    options = {"echo": echo, "without": without, "script": script}
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=True)
-        return await Runner(keep, seed, steps, echo=echo, without=without).run()
+        return await Runner(keep, seed, steps, **options).run()  # type: ignore[arg-type]
     with tempfile.TemporaryDirectory(prefix="logship-chaos-") as tmp:
-        return await Runner(Path(tmp), seed, steps, echo=echo, without=without).run()
+        return await Runner(Path(tmp), seed, steps, **options).run()  # type: ignore[arg-type]
 
 
 def summary(results: list[RunResult]) -> list[str]:
@@ -1349,7 +1373,8 @@ def summary(results: list[RunResult]) -> list[str]:
 
 async def chaos(minutes: float, steps: int, seed: int | None, verbose: bool,
                 print_: Callable[[str], None] = print, keep: Path | None = None,
-                without: frozenset[str] = frozenset()) -> list[RunResult]:
+                without: frozenset[str] = frozenset(), script: list[str] | None = None
+                ) -> list[RunResult]:
     """Runs one after another (new seeds) until `minutes` passed; one line per run, the
     report of each failure, a summary."""
     deadline = time.monotonic() + minutes * 60
@@ -1358,7 +1383,8 @@ async def chaos(minutes: float, steps: int, seed: int | None, verbose: bool,
     while True:
         this = seed if seed is not None and not results else seeds.randrange(1 << 31)
         result = await run_one(this, steps, echo=print_ if verbose else None,
-                               keep=keep / str(this) if keep else None, without=without)
+                               keep=keep / str(this) if keep else None, without=without,
+                               script=script)
         results.append(result)
         print_(result.row())
         if result.violation:
@@ -1388,9 +1414,13 @@ def main() -> None:
     parser.add_argument("--without", default="", metavar="NAMES",
                         help="leave out these steps (comma-separated names: "
                              f"{', '.join(step.name for step in STEPS)})")
+    parser.add_argument("--script", default="", metavar="NAMES",
+                        help="take these steps in this order instead of random ones "
+                             "(comma-separated names; their details still come from the seed)")
     args = parser.parse_args()
     without = frozenset(name.strip() for name in args.without.split(",") if name.strip())
-    if unknown := without - {step.name for step in STEPS}:
+    script = [name.strip() for name in args.script.split(",") if name.strip()]
+    if unknown := (without | set(script)) - {step.name for step in STEPS}:
         parser.error(f"no step named {', '.join(sorted(unknown))}")
     if not Path(LOGROTATE).exists():
         parser.error(f"logrotate is needed ({LOGROTATE})")
@@ -1398,7 +1428,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     results = asyncio.run(chaos(args.minutes, args.steps, args.seed, args.verbose,
                                 lambda text: print(text, flush=True), args.keep,
-                                without))
+                                without, script or None))
     sys.exit(0 if all(r.ok for r in results) else 1)
 
 

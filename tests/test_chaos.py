@@ -23,7 +23,7 @@ from bench.torture import LOGROTATE
 
 pytestmark = pytest.mark.e2e
 
-STEPS = 30  # about 40 s here on 2 cores (a run's length depends on its steps)
+STEPS = 40  # 15-25 s here (2 cores): a run's length depends on the steps it draws
 
 
 @pytest.mark.skipif(not Path(LOGROTATE).exists(), reason="logrotate is not installed")
