@@ -110,7 +110,7 @@ READY_WAIT = 30.0  # seconds for logship to log "running:" (or a reload) after a
 NOTICE_WAIT = 5.0  # seconds for logship to save a checkpoint that fits a truncated file
 STOP_WAIT = 30.0  # seconds for a SIGTERM to end logship before it is killed
 FINAL_WAIT = 60.0  # seconds for the last run to deliver or spool every line
-QUIET = 5.0  # ... unless nothing at all moved for this long
+QUIET = 10.0  # ... unless nothing at all moved for this long
 REPLAY_WAIT = 60.0  # seconds for `logship replay` to end
 
 Key = tuple[int, int]  # (device, inode)

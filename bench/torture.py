@@ -84,15 +84,19 @@ class Collector:
     def __call__(self, received: Received) -> None:
         if self._ids_of is not None:
             self.counts.update(self._ids_of(received))
-        for embed in received.payload.get("embeds", []) if self._ids_of is None else ():
+        else:
+            self._count_embeds(received)
+        self.requests += 1
+        self.last = time.monotonic()
+        self._changed.set()
+
+    def _count_embeds(self, received: Received) -> None:
+        for embed in received.payload.get("embeds", []):
             # One event's embed names it in its title; a digest (a backlog sent in shared
             # embeds) lists one event per line of its description.
             text = f"{embed.get('title', '')}\n{embed.get('description', '')}"
             self.counts.update(int(n) for n in ID.findall(text))
             self.garbled.update(int(n) for n in GARBLED.findall(text))
-        self.requests += 1
-        self.last = time.monotonic()
-        self._changed.set()
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = WAIT) -> bool:
         """Wait until `predicate()` holds; False if it still does not after `timeout`."""
