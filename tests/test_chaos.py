@@ -33,6 +33,7 @@ async def test_random_host_events_lose_no_line_and_repeat_only_what_kills_allow(
     seed = int(os.environ.get("LOGSHIP_CHAOS_SEED") or random.randrange(1 << 31))
     result = await Runner(tmp_path, seed, STEPS).run()
     print(f"\n{result.row()}")
-    assert not result.harness_error, result.violation
-    assert result.ok, result.violation
-    assert result.lost == [] and result.duplicates <= result.bound, result.violation
+    if result.violation is not None:  # the seed, the steps, the lines, logship's log
+        pytest.fail(result.violation, pytrace=False)
+    assert result.lost == []
+    assert result.duplicates <= result.bound
