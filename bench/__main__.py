@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from bench import burst, ingest, latency, memory, redact, render, startup, torture
+from bench import burst, chaos, ingest, latency, memory, redact, render, startup, torture
 from bench import parse as parse_bench
 
 
@@ -42,6 +42,12 @@ def _torture(quick: bool) -> Iterable[str]:
     return ()  # it prints its rows as each mode finishes
 
 
+def _chaos(quick: bool) -> Iterable[str]:
+    asyncio.run(chaos.chaos(1.0 if quick else 10.0, 40, None, False,
+                            lambda text: print(text, flush=True)))
+    return ()  # it prints a row per run and a summary
+
+
 # name: (what it measures, how to run it and return printable rows)
 BENCHES: dict[str, tuple[str, Callable[[bool], Iterable[str]]]] = {
     "startup": ("start-up: logship --help", startup.run),
@@ -53,6 +59,7 @@ BENCHES: dict[str, tuple[str, Callable[[bool], Iterable[str]]]] = {
     "burst": ("burst: error storms under Discord's limits", _burst),
     "memory": ("memory: a 1,000,000-line burst to a webhook answering in 2 s", memory.run),
     "torture": ("torture: rotation, truncation, kill -9, idle", _torture),
+    "chaos": ("chaos: random host events, nothing lost after each step", _chaos),
 }
 
 

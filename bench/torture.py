@@ -41,7 +41,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,25 +66,37 @@ ID_BYTES = re.compile(rb"line #(\d+)")
 
 
 class Collector:
-    """The emulator's `on_message`: counts each delivered id, wakes whoever waits."""
+    """The emulator's `on_message`: counts each delivered id, wakes whoever waits.
 
-    def __init__(self) -> None:
-        self.counts: Counter[int] = Counter()
+    By default an id is a `line #N` in an embed's title or description. `ids_of` counts
+    other keys instead: whatever it returns for each accepted message (the chaos test
+    counts (id, webhook) pairs found anywhere in a message, attachments included)."""
+
+    def __init__(self, ids_of: Callable[[Received], Iterable[Hashable]] | None = None
+                 ) -> None:
+        self.counts: Counter[Hashable] = Counter()
         self.garbled: Counter[int] = Counter()  # ids seen only inside a cut, unparsed line
         self.requests = 0
         self.last = time.monotonic()
         self._changed = asyncio.Event()
+        self._ids_of = ids_of
 
     def __call__(self, received: Received) -> None:
+        if self._ids_of is not None:
+            self.counts.update(self._ids_of(received))
+        else:
+            self._count_embeds(received)
+        self.requests += 1
+        self.last = time.monotonic()
+        self._changed.set()
+
+    def _count_embeds(self, received: Received) -> None:
         for embed in received.payload.get("embeds", []):
             # One event's embed names it in its title; a digest (a backlog sent in shared
             # embeds) lists one event per line of its description.
             text = f"{embed.get('title', '')}\n{embed.get('description', '')}"
             self.counts.update(int(n) for n in ID.findall(text))
             self.garbled.update(int(n) for n in GARBLED.findall(text))
-        self.requests += 1
-        self.last = time.monotonic()
-        self._changed.set()
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = WAIT) -> bool:
         """Wait until `predicate()` holds; False if it still does not after `timeout`."""
@@ -158,6 +170,26 @@ class Writer:
         st = os.fstat(self._fd)
         self._opened = (self.path, st.st_dev, st.st_ino)
 
+    @property
+    def identity(self) -> tuple[int, int] | None:
+        """(device, inode) of the file open now, if one is."""
+        return self._opened[1:] if self._opened is not None else None
+
+    def ensure_open(self) -> bool:
+        """Open the file `path` names now if the one open is not it; True if it did."""
+        if not self._stale():
+            return False
+        self._open()
+        return True
+
+    def append(self, data: bytes) -> tuple[int, int, int, int]:
+        """Append `data` with one write: (device, inode, start, end) of where it went."""
+        self.ensure_open()
+        assert self._opened is not None
+        os.write(self._fd, data)
+        end = os.lseek(self._fd, 0, os.SEEK_CUR)  # O_APPEND: the end of what we wrote
+        return self._opened[1], self._opened[2], end - len(data), end
+
     def _stale(self) -> bool:
         if self._fd < 0 or self._opened is None or self._opened[0] != self.path:
             return True
@@ -173,16 +205,11 @@ class Writer:
         """Append `count` lines with one write (whole lines, never a torn one)."""
         if count <= 0:
             return
-        if self._stale():
-            self._open()
         lines = []
         for n in range(self.next_id, self.next_id + count):
             lines.append(b'{"timestamp":"2025-07-16T12:00:00+00:00","level":"INFO",'
                          b'"message":"line #%d"}\n' % n)
-        data = b"".join(lines)
-        os.write(self._fd, data)
-        end = os.lseek(self._fd, 0, os.SEEK_CUR)  # O_APPEND: the end of what we wrote
-        start = end - len(data)
+        _, _, start, _ = self.append(b"".join(lines))
         for n, line in zip(range(self.next_id, self.next_id + count), lines, strict=True):
             start += len(line)
             self.ends[n] = start
@@ -244,6 +271,12 @@ class Daemon:
                 raise TimeoutError(f"logship did not log {text!r}:\n{self.output()}")
             await asyncio.sleep(0.02)
 
+    def reload(self) -> None:
+        """SIGHUP: logship reads its config file again."""
+        if self.running:
+            assert self.process is not None
+            self.process.send_signal(signal.SIGHUP)
+
     async def kill(self) -> None:
         """SIGKILL, and wait until it is gone."""
         if self.running:
@@ -263,28 +296,37 @@ class Daemon:
             return -9
 
 
-def write_config(root: Path, fake: FakeDiscord, paths: Iterable[Path | str], *,
-                 exclude: Iterable[str] = (), sink: dict[str, object] | None = None,
-                 **daemon: object) -> Path:
-    """One source (JSON lines, from the beginning), one sink, one route taking every line.
-    The sink's budgets and the emulator's limits are generous: this measures the
-    tailer, not the rate limiter. `sink` overrides sink options."""
-    config = {
-        "daemon": {"state_dir": str(root / "state"), "drain_timeout": 5.0,
-                   "checkpoint_interval": 0.2, **daemon},
-        "sources": [{"name": "bot", "paths": [str(p) for p in paths], "exclude": list(exclude),
-                     "format": "json", "start_at": "beginning"}],
-        "sinks": {SINK: {"url": fake.webhook_url(webhook_id=WEBHOOK_ID, token=TOKEN),
-                         "username": "torture", "webhook_requests": 1000,
-                         "webhook_window": 1.0, "channel_messages": 100_000,
-                         "channel_window": 1.0, "retry_base": 0.05, "retry_cap": 0.5,
-                         **(sink or {})}},
-        "routes": [{"name": "all", "min_level": "debug", "sinks": [SINK]}],
-    }
+def sink_table(fake: FakeDiscord, webhook_id: str = WEBHOOK_ID, **options: object
+               ) -> dict[str, object]:
+    """A Discord sink on the emulator with generous budgets (the tailer is measured, not
+    the rate limiter) and short retries; `options` override."""
+    return {"url": fake.webhook_url(webhook_id=webhook_id, token=TOKEN),
+            "username": "torture", "webhook_requests": 1000, "webhook_window": 1.0,
+            "channel_messages": 100_000, "channel_window": 1.0, "retry_base": 0.05,
+            "retry_cap": 0.5, **options}
+
+
+def save_config(root: Path, config: dict[str, object]) -> Path:
+    """Write `config` as `root/config.toml` (private: it holds webhook URLs)."""
     path = root / "config.toml"
     path.write_text(tomli_w.dumps(config))
     path.chmod(0o600)
     return path
+
+
+def write_config(root: Path, fake: FakeDiscord, paths: Iterable[Path | str], *,
+                 exclude: Iterable[str] = (), sink: dict[str, object] | None = None,
+                 **daemon: object) -> Path:
+    """One source (JSON lines, from the beginning), one sink, one route taking every line.
+    `sink` overrides sink options."""
+    return save_config(root, {
+        "daemon": {"state_dir": str(root / "state"), "drain_timeout": 5.0,
+                   "checkpoint_interval": 0.2, **daemon},
+        "sources": [{"name": "bot", "paths": [str(p) for p in paths], "exclude": list(exclude),
+                     "format": "json", "start_at": "beginning"}],
+        "sinks": {SINK: sink_table(fake, **(sink or {}))},
+        "routes": [{"name": "all", "min_level": "debug", "sinks": [SINK]}],
+    })
 
 
 def emulator(collector: Collector, fail_rate: float = 0.0, seed: int | None = None
@@ -707,7 +749,7 @@ async def run_crash(root: Path, *, kills: int = 6, rate: float = 200.0,
                 await asyncio.sleep(rng.uniform(0.4, 2.0))
                 await daemon.kill()
                 result.kills = (result.kills or 0) + 1
-                abandoned = await _answered(fake, abandoned)
+                abandoned = await answered(fake, abandoned)
                 committed = _checkpoint_offset(root / "state" / "checkpoints.json", live)
                 in_spool = spooled(spool_dir)
                 now = collector.counts + in_spool
@@ -752,7 +794,7 @@ async def run_crash(root: Path, *, kills: int = 6, rate: float = 200.0,
                    collector.garbled)
 
 
-async def _answered(fake: FakeDiscord, abandoned: int, timeout: float = 1.0) -> int:
+async def answered(fake: FakeDiscord, abandoned: int, timeout: float = 1.0) -> int:
     """Wait until the emulator answered what a killed process had sent (a request it
     received in full is still recorded after the sender died); the requests it will
     never answer."""
