@@ -861,3 +861,24 @@ async def test_files_with_unfinished_lines_still_keep_descriptors_bounded(
     await running.collector.wait_for(lambda: len(running.collector.events) == 12)
     assert sorted(running.collector.messages[6:]) == [f"unfinished {n}" for n in range(6)]
     assert running.tailer.open_files <= 2
+
+
+async def test_a_file_recovered_under_its_rotated_name_is_recovered_again_after_a_crash(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    """Found under a name no glob matches (rotated while stopped), a file is checkpointed
+    under that name; a crash while its events are in flight must not lose them: the next
+    start knows it by its source, not by whether its name matches a glob."""
+    log, saved = await stopped_after(tmp_path, tail, lines=2)
+    append(log, "[INFO] after stop 1", "[INFO] after stop 2")
+    os.rename(log, tmp_path / "bot.log.1")  # logrotate, while logship is down
+    append(log, "[INFO] the new file")
+    collector = Unresolved()  # the webhook never answers: all of it stays in flight
+    crashed = Running(Tailer([source(tmp_path)], saved, collector), collector)
+    await collector.wait_for(lambda: len(collector.events) == 3)
+    in_flight = crashed.tailer.checkpoints()  # what a save just before a kill -9 holds
+    await crashed.finish()
+
+    restarted = tail(saved=in_flight)
+    await restarted.collector.wait_for(lambda: len(restarted.collector.events) >= 3)
+    assert restarted.collector.messages == ["after stop 1", "after stop 2", "the new file"]

@@ -60,12 +60,16 @@ class Mark:
 @dataclass
 class Checkpoint:
     """One file's saved position. `mark` (None in checkpoints saved before marks
-    existed: the head alone decides then) lies at or past `offset`."""
+    existed: the head alone decides then) lies at or past `offset`. `source` names the
+    source the file was read for: a file read under a rotated name (found by its inode
+    after a rotation while logship was stopped) may match no glob, and is still that
+    source's to finish after a crash."""
 
     path: str
     identity: FileIdentity
     offset: int
     mark: Mark | None = None
+    source: str | None = None
 
 
 class FileProgress:
@@ -162,7 +166,8 @@ class CheckpointStore:
 def _entry(e: dict[str, Any]) -> Checkpoint:
     mark = e.get("mark")
     return Checkpoint(e["path"], FileIdentity(**e["identity"]), int(e["offset"]),
-                      mark=Mark(**mark) if mark is not None else None)
+                      mark=Mark(**mark) if mark is not None else None,
+                      source=e.get("source"))
 
 
 def atomic_write(path: Path, body: bytes) -> None:

@@ -107,7 +107,7 @@ class TrackedFile:
 
     def checkpoint(self) -> Checkpoint:
         return Checkpoint(self.path, self.reader.identity, self.progress.committed,
-                          self.reader.mark())
+                          self.reader.mark(), self.source.name)
 
 
 @dataclass
@@ -323,6 +323,15 @@ class Tailer:
                 return source.config
         return None
 
+    def _source_of(self, saved: Checkpoint) -> SourceConfig | None:
+        """The source a checkpointed file belongs to: the one whose globs match its
+        path, else the one it was read for (a rotated name no glob matches)."""
+        found = self._source_for(saved.path)
+        if found is None and saved.source is not None:
+            found = next((s.config for s in self._sources if s.config.name == saved.source),
+                         None)
+        return found
+
     async def _open(self, source: SourceConfig, path: str, initial: bool
                     ) -> TrackedFile | None:
         """Start following `path`: at its checkpoint if it is a file we know (by identity,
@@ -524,21 +533,27 @@ class Tailer:
         """A checkpointed file renamed (rotated) while logship was stopped, to a name no
         glob matches, is found in its old folder by identity and read to its end, before
         the file that took its name; renamed and compressed since, it is read from its
-        compressed copy. (A checkpoint whose inode still names its path is the scan's:
-        the same file, or one truncated since, see `_recover_replaced`.)"""
+        compressed copy; one read under such a name before a crash is read again from
+        its checkpoint. (A checkpoint whose inode still names a path a glob matches is
+        the scan's: the same file, or one truncated since, see `_recover_replaced`.)"""
         for saved in [c for entries in self._saved.values() for c in entries]:
             if saved not in self._saved.get((saved.identity.dev, saved.identity.inode), []):
                 continue  # claimed with another checkpoint of the same file
-            source = self._source_for(saved.path)
-            if source is None or _names(saved.path, saved.identity):
+            source = self._source_of(saved)
+            if source is None:
                 continue
-            found = find_by_inode(os.path.dirname(saved.path), saved.identity, saved.mark)
+            if _names(saved.path, saved.identity):
+                if self._source_for(saved.path) is not None:
+                    continue  # the scan's: the same file, or one truncated since
+                found: str | None = saved.path  # read under a rotated name before a crash
+            else:
+                found = find_by_inode(os.path.dirname(saved.path), saved.identity, saved.mark)
             if found is None:
                 if await self._read_past_checkpoint(
                         saved, source, "was rotated and compressed while logship was stopped"):
                     self._forget_saved(saved)
                 continue
-            if self._source_for(found) is not None:
+            if found != saved.path and self._source_for(found) is not None:
                 continue  # a glob matches its new name: the scan will find it
             reader = self._open_reader(found, source.max_line_bytes)
             claimed = None if reader is None else self._claim_checkpoint(reader)
@@ -547,8 +562,12 @@ class Tailer:
                     reader.close()
                 continue
             reader.seek(min(claimed.offset, reader.size()))
-            log.info("%s was rotated to %s while logship was stopped; reading it from %d",
-                     saved.path, found, reader.position)
+            if found == saved.path:
+                log.info("%s (rotated away before the last stop) is read again from %d",
+                         found, reader.position)
+            else:
+                log.info("%s was rotated to %s while logship was stopped; reading it from "
+                         "%d", saved.path, found, reader.position)
             await self._retire(self._track(source, reader))
 
     # -- changes ------------------------------------------------------------------
