@@ -8,6 +8,7 @@ import bz2
 import gzip
 import lzma
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
@@ -882,3 +883,91 @@ async def test_a_file_recovered_under_its_rotated_name_is_recovered_again_after_
     restarted = tail(saved=in_flight)
     await restarted.collector.wait_for(lambda: len(restarted.collector.events) >= 3)
     assert restarted.collector.messages == ["after stop 1", "after stop 2", "the new file"]
+
+
+# -- a file last seen empty: its copy is told by time, not by content -------------------
+
+async def stopped_while_empty(tmp_path: Path, tail: Callable[..., Running]
+                              ) -> tuple[Path, list[Checkpoint]]:
+    """bot.log, empty, followed by a tailer that has stopped: its checkpoints."""
+    log = tmp_path / "bot.log"
+    log.touch()
+    first = tail()
+    await asyncio.wait_for(first.tailer.watching.wait(), WAIT)
+    await asyncio.sleep(0.05)  # (a copy must come later than the last look, by the clock)
+    return log, await first.finish()
+
+
+async def test_copytruncate_while_stopped_of_a_file_last_seen_empty_reads_the_copy(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    log, saved = await stopped_while_empty(tmp_path, tail)
+    append(log, "[INFO] after stop 1", "[INFO] after stop 2")
+    (tmp_path / "bot.log.1").write_bytes(log.read_bytes())  # logrotate: copy,
+    os.truncate(log, 0)  # then truncate in place
+    append(log, "[INFO] new")
+    second = tail(saved=saved)
+    await second.collector.wait_for(lambda: len(second.collector.events) >= 3)
+    assert second.collector.messages == ["after stop 1", "after stop 2", "new"]
+
+
+async def test_an_older_rotation_is_not_taken_for_the_copy_of_a_file_last_seen_empty(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    old = tmp_path / "bot.log.1"
+    append(old, "[INFO] rotated long ago")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    log, saved = await stopped_while_empty(tmp_path, tail)
+    append(log, "[INFO] after stop")  # appended; nothing rotated
+    second = tail(saved=saved)
+    await second.collector.wait_for(lambda: len(second.collector.events) >= 1)
+    await asyncio.sleep(0.3)
+    assert second.collector.messages == ["after stop"]
+
+
+async def test_a_copy_made_by_logrotate_copy_without_truncating_is_not_read_twice(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    log, saved = await stopped_while_empty(tmp_path, tail)
+    append(log, "[INFO] after stop")
+    (tmp_path / "bot.log.1").write_bytes(log.read_bytes())  # logrotate's `copy`: no truncate
+    second = tail(saved=saved)
+    await second.collector.wait_for(lambda: len(second.collector.events) >= 1)
+    await asyncio.sleep(0.3)
+    assert second.collector.messages == ["after stop"]
+
+
+async def test_lines_copytruncated_away_before_a_file_last_seen_empty_is_read(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    log = tmp_path / "bot.log"
+    log.touch()
+    running = tail()
+    await asyncio.wait_for(running.tailer.watching.wait(), WAIT)
+    await asyncio.sleep(0.05)
+    # written and copytruncated before the tailer gets to look (no await in between)
+    append(log, "[INFO] one", "[INFO] two")
+    (tmp_path / "bot.log.1").write_bytes(log.read_bytes())
+    os.truncate(log, 0)
+    await asyncio.sleep(0.3)
+    append(log, "[INFO] three")
+    await running.collector.wait_for(lambda: len(running.collector.events) >= 3)
+    assert running.collector.messages == ["one", "two", "three"]
+
+
+async def test_a_file_last_seen_empty_copytruncated_then_renamed_while_stopped(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    log, saved = await stopped_while_empty(tmp_path, tail)
+    append(log, "[INFO] first rotation's")
+    (tmp_path / "bot.log.1").write_bytes(log.read_bytes())  # copytruncate,
+    os.truncate(log, 0)
+    append(log, "[INFO] second rotation's")
+    os.rename(tmp_path / "bot.log.1", tmp_path / "bot.log.2")  # then a rename rotation
+    os.rename(log, tmp_path / "bot.log.1")
+    append(log, "[INFO] the new file")
+    second = tail(saved=saved)
+    await second.collector.wait_for(lambda: len(second.collector.events) >= 3)
+    await asyncio.sleep(0.3)
+    assert second.collector.messages == ["first rotation's", "second rotation's",
+                                         "the new file"]

@@ -70,6 +70,7 @@ class Checkpoint:
     offset: int
     mark: Mark | None = None
     source: str | None = None
+    empty_at: float | None = None  # the file was empty then (wall clock): see find_copy
 
 
 class FileProgress:
@@ -167,7 +168,7 @@ def _entry(e: dict[str, Any]) -> Checkpoint:
     mark = e.get("mark")
     return Checkpoint(e["path"], FileIdentity(**e["identity"]), int(e["offset"]),
                       mark=Mark(**mark) if mark is not None else None,
-                      source=e.get("source"))
+                      source=e.get("source"), empty_at=e.get("empty_at"))
 
 
 def atomic_write(path: Path, body: bytes) -> None:

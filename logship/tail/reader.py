@@ -14,6 +14,7 @@ and the same head and mark (`find_copy`).
 from __future__ import annotations
 
 import bz2
+import contextlib
 import copy
 import functools
 import gzip
@@ -21,8 +22,9 @@ import hashlib
 import lzma
 import os
 import re
+import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import BinaryIO
@@ -101,12 +103,15 @@ class TailedFile:
         self._window = b""
         self._window_end = 0
         self._given_mark: Mark | None = None  # a stand-in's, from its checkpoint
+        # when the file was last seen empty (wall clock): what tells its copy (see
+        # `find_copy`); None once it holds bytes
+        self.empty_at: float | None = time.time() if self.identity.head_len == 0 else None
         if position:
             self.seek(position)
 
     @classmethod
     def stand_in(cls, path: str, identity: FileIdentity, position: int, mark: Mark | None,
-                 max_line_bytes: int) -> TailedFile:
+                 max_line_bytes: int, empty_at: float | None = None) -> TailedFile:
         """A closed reader for content known from a checkpoint that is no longer under
         its name (truncated, or renamed and compressed since): what its copy is read
         against and checkpointed as."""
@@ -117,6 +122,7 @@ class TailedFile:
         reader._partial, reader._skipping = b"", False
         reader._window, reader._window_end = b"", 0
         reader._given_mark = mark if mark is not None else _mark(b"", 0)
+        reader.empty_at = empty_at
         return reader
 
     def detached(self) -> TailedFile:
@@ -152,6 +158,7 @@ class TailedFile:
         reader.position = self.position
         reader._window, reader._window_end = self._window, self._window_end
         reader._given_mark = self._given_mark
+        reader.empty_at = self.empty_at
         return reader
 
     def seek(self, position: int) -> None:
@@ -201,11 +208,14 @@ class TailedFile:
         self._skipping = False
         self._window, self._window_end = b"", 0
         self.identity = read_identity(self.fd)
+        self.empty_at = time.time() if self.identity.head_len == 0 else None
 
     def refresh_identity(self) -> None:
-        """Re-read the head hash while the file is still shorter than HEAD_BYTES."""
+        """Re-read the head hash while the file is still shorter than HEAD_BYTES (and
+        note the time when it is still empty)."""
         if self.identity.head_len < HEAD_BYTES:
             self.identity = read_identity(self.fd)
+            self.empty_at = time.time() if self.identity.head_len == 0 else None
 
     def read_lines(self, limit: int = CHUNK_BYTES) -> Lines | None:
         """The next complete lines from one read of at most `limit` bytes (or as many as
@@ -359,8 +369,9 @@ def is_rotated_name(name: str, candidate: str) -> bool:
     return _rotated_names(name).fullmatch(candidate) is not None
 
 
-def find_copy(path: str, identity: FileIdentity, mark: Mark | None, position: int
-              ) -> str | None:
+def find_copy(path: str, identity: FileIdentity, mark: Mark | None, position: int, *,
+              empty_since: float | None = None, current: int | None = None,
+              exclude: Collection[tuple[int, int, int]] = ()) -> str | None:
     """The rotated copy of the file at `path` that `identity` and `mark` describe,
     holding at least its first `position` bytes: what logrotate's copytruncate leaves
     before it truncates (plain or compressed), or a renamed file compressed since.
@@ -369,6 +380,12 @@ def find_copy(path: str, identity: FileIdentity, mark: Mark | None, position: in
     log that starts with the same banner) whose head and marked bytes are the ones
     read, and at least `position` (and `mark.end`) bytes long, decompressed. Plain
     files are tried first, then the most recent: the first that matches is the one.
+
+    A file last seen empty (`identity` has no head) has no content to compare: its copy
+    is one written since then (`empty_since`, wall-clock seconds), holding bytes, that
+    the file itself (`current`, a descriptor) does not still begin with (logrotate's
+    `copy` leaves the file as it was), and not one of `exclude` (copies read already,
+    by `copy_key`). Without `empty_since` there is none.
     """
     directory, name = os.path.split(path)
     try:
@@ -377,10 +394,55 @@ def find_copy(path: str, identity: FileIdentity, mark: Mark | None, position: in
                    and e.is_file()]
     except OSError:
         return None
+    if identity.head_len == 0:
+        return _written_since([e for e in entries if copy_key(e) not in exclude],
+                              empty_since, current)
     for entry in sorted(entries, key=_copy_order):
         if is_copy(entry.path, identity, mark, position):
             return entry.path
     return None
+
+
+CLOCK_SLACK = 0.05
+"""Seconds a file's modification time may lag the wall clock: the kernel stamps files
+with a coarse clock (a few milliseconds behind `time.time()`)."""
+
+
+def _written_since(entries: list[os.DirEntry[str]], since: float | None,
+                   current: int | None) -> str | None:
+    """The newest of `entries` written after `since` that holds bytes the file
+    `current` does not begin with."""
+    if since is None:
+        return None
+    fresh = []
+    for entry in entries:
+        with contextlib.suppress(OSError):
+            st = entry.stat()
+            if st.st_size > 0 and st.st_mtime > since - CLOCK_SLACK:
+                fresh.append((st.st_mtime, entry.path))
+    for _, path in sorted(fresh, reverse=True):
+        if current is None or not _begins_with_copy(current, path):
+            return path
+    return None
+
+
+def _begins_with_copy(fd: int, copy: str) -> bool:
+    """The open file `fd` starts with the whole (decompressed) content of `copy`."""
+    try:
+        data = read_copy(copy, 0)
+    except COPY_ERRORS:
+        return False
+    return bool(data) and os.pread(fd, len(data), 0) == data
+
+
+def copy_key(entry: os.DirEntry[str] | os.stat_result) -> tuple[int, int, int]:
+    """What tells a copy read already from another file (an inode may be reused once
+    the copy is deleted): device, inode and modification time."""
+    try:
+        st = entry.stat() if isinstance(entry, os.DirEntry) else entry
+    except OSError:
+        return -1, -1, -1
+    return st.st_dev, st.st_ino, st.st_mtime_ns
 
 
 def is_copy(path: str, identity: FileIdentity, mark: Mark | None, position: int) -> bool:

@@ -57,6 +57,7 @@ from logship.tail.reader import (
     COPY_ERRORS,
     Lines,
     TailedFile,
+    copy_key,
     end_of_last_line,
     find_by_inode,
     find_copy,
@@ -107,7 +108,7 @@ class TrackedFile:
 
     def checkpoint(self) -> Checkpoint:
         return Checkpoint(self.path, self.reader.identity, self.progress.committed,
-                          self.reader.mark(), self.source.name)
+                          self.reader.mark(), self.source.name, self.reader.empty_at)
 
 
 @dataclass
@@ -156,6 +157,7 @@ class Tailer:
         # start_at = "end" files that could not be opened at start: (dev, inode, size) then
         self._unopened_at_start: dict[str, tuple[int, int, int]] = {}
         self._copies_read: dict[tuple[int, int], int] = {}  # copytruncate copies: how far
+        self._copied: set[tuple[int, int, int]] = set()  # copies read (`copy_key`)
         self.lines_read = 0
         self.lines_cut = 0
         # The files found at start are open (and followed): a slow webhook holding back
@@ -346,6 +348,10 @@ class Tailer:
                 self._remember_unopened(path)
             return None
         saved = self._claim_checkpoint(reader)
+        if saved is not None and saved.identity.head_len == 0:
+            await self._read_past_checkpoint(  # its lines may be in a copy only
+                saved, source, "was written to and copied while logship was stopped",
+                current=reader.fd)
         if await self._recover_replaced(reader, source):
             starts_at_end = False  # a file we knew, truncated: its new content is read
         if saved is not None:
@@ -450,11 +456,13 @@ class Tailer:
         return truncated
 
     async def _read_past_checkpoint(self, saved: Checkpoint, source: SourceConfig,
-                                    what: str) -> bool:
+                                    what: str, current: int | None = None) -> bool:
         """Read what was written past `saved` from a rotated copy of its file (under
         its checkpoint, as a retired stand-in, so that a crash meanwhile does it again
-        next time). False when there is no copy."""
-        copy = find_copy(saved.path, saved.identity, saved.mark, saved.offset)
+        next time). False when there is no copy. `current`: the file now under its
+        name, open (a copy it still begins with is no copy of lost lines)."""
+        copy = find_copy(saved.path, saved.identity, saved.mark, saved.offset,
+                         empty_since=saved.empty_at, current=current, exclude=self._copied)
         if copy is None:
             return False
         if self._follows(copy):
@@ -462,7 +470,7 @@ class Tailer:
         old = TrackedFile(
             source=source,
             reader=TailedFile.stand_in(saved.path, saved.identity, saved.offset, saved.mark,
-                                       source.max_line_bytes),
+                                       source.max_line_bytes, saved.empty_at),
             parser=make_parser(source.format, source=source.name, path=saved.path),
             progress=FileProgress(saved.offset),
         )
@@ -561,6 +569,10 @@ class Tailer:
                 if reader is not None:
                     reader.close()
                 continue
+            if claimed.identity.head_len == 0:
+                await self._read_past_checkpoint(  # it may have been copied and truncated
+                    claimed, source, "was written to and copied while logship was stopped",
+                    current=reader.fd)
             reader.seek(min(claimed.offset, reader.size()))
             if found == saved.path:
                 log.info("%s (rotated away before the last stop) is read again from %d",
@@ -705,7 +717,8 @@ class Tailer:
             reader = TailedFile.open(found, old.position, old.max_line_bytes)
             reader.path = old.path
             tracked.reader = reader
-        elif (copy := find_copy(old.path, old.identity, old.mark(), old.position)) is not None:
+        elif (copy := find_copy(old.path, old.identity, old.mark(), old.position,
+                                empty_since=old.empty_at, exclude=self._copied)) is not None:
             if not self._follows(copy):  # renamed and compressed at once
                 await self._read_copy(tracked, copy)
         else:
@@ -726,7 +739,7 @@ class Tailer:
         reader = tracked.reader
         if reader.closed:
             return True
-        if reader.was_truncated():
+        if reader.was_truncated() or self._emptied_into_copy(reader):
             await self._retire_old_content(tracked)
             log.warning("%s was truncated; reading it again from the start", reader.path)
             reader.rewind()
@@ -752,6 +765,14 @@ class Tailer:
             tracked.flush_at = now + tracked.source.idle_flush
         return at_end
 
+    def _emptied_into_copy(self, reader: TailedFile) -> bool:
+        """A file seen empty, written to and copytruncated before it could be read: no
+        size or head tells, only a copy written since it was seen empty."""
+        return (reader.identity.head_len == 0 and reader.position == 0
+                and find_copy(reader.path, reader.identity, None, 0,
+                              empty_since=reader.empty_at, current=reader.fd,
+                              exclude=self._copied) is not None)
+
     async def _retire_old_content(self, tracked: TrackedFile) -> None:
         """`tracked`'s file was truncated in place. Its old content lives on as a retired
         stand-in that takes over the parser and the events in flight: it reads the
@@ -764,7 +785,9 @@ class Tailer:
                           parser=tracked.parser, progress=tracked.progress)
         self._retired.append(old)
         reader = old.reader
-        copy = find_copy(reader.path, reader.identity, reader.mark(), reader.position)
+        copy = find_copy(reader.path, reader.identity, reader.mark(), reader.position,
+                         empty_since=reader.empty_at, current=tracked.reader.fd,
+                         exclude=self._copied)
         if copy is None:
             await self._flush(old)  # an unfinished last line too: nothing can finish it
             return
@@ -788,6 +811,7 @@ class Tailer:
         with contextlib.suppress(OSError):
             st = os.stat(copy)
             self._copies_read[(st.st_dev, st.st_ino)] = end
+            self._copied.add(copy_key(st))
         reader.skip_to(end)
         if batch.lines:
             log.info("read %d lines of %s from its copy %s", len(batch.lines), reader.path,
