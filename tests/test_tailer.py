@@ -971,3 +971,27 @@ async def test_a_file_last_seen_empty_copytruncated_then_renamed_while_stopped(
     await asyncio.sleep(0.3)
     assert second.collector.messages == ["first rotation's", "second rotation's",
                                          "the new file"]
+
+
+async def test_a_file_truncated_refilled_and_renamed_while_stopped_is_read_whole(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    """copytruncate, a line, then two rename rotations, all while logship is stopped:
+    the copy is read past the checkpoint, and the truncated file's new line (now under
+    a rotated name, with content the checkpoint no longer describes) too."""
+    log, saved = await stopped_after(tmp_path, tail, lines=3)
+    append(log, "[INFO] after stop")
+    (tmp_path / "bot.log.1").write_bytes(log.read_bytes())  # copytruncate
+    os.truncate(log, 0)
+    append(log, "[INFO] after the truncation")
+    for _ in range(2):  # rename+create, twice
+        for n in (2, 1):
+            if (tmp_path / f"bot.log.{n}").exists():
+                os.rename(tmp_path / f"bot.log.{n}", tmp_path / f"bot.log.{n + 1}")
+        os.rename(log, tmp_path / "bot.log.1")
+        log.touch()
+    append(log, "[INFO] the new file")
+    second = tail(saved=saved)
+    await second.collector.wait_for(lambda: len(second.collector.events) >= 3)
+    await asyncio.sleep(0.3)
+    assert second.collector.messages == ["after stop", "after the truncation", "the new file"]

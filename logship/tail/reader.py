@@ -335,6 +335,18 @@ def find_by_inode(directory: str, identity: FileIdentity, mark: Mark | None = No
     return None
 
 
+def path_of_inode(directory: str, identity: FileIdentity) -> str | None:
+    """The path in `directory` of the file with `identity`'s device and inode, whatever
+    it holds now."""
+    try:
+        for entry in os.scandir(directory):
+            if entry.inode() == identity.inode and entry.stat().st_dev == identity.dev:
+                return entry.path
+    except OSError:
+        return None
+    return None
+
+
 _OPENERS: dict[str, Callable[[str, str], BinaryIO]] = {
     ".gz": gzip.GzipFile,  # type: ignore[dict-item]
     ".bz2": bz2.BZ2File,  # type: ignore[dict-item]

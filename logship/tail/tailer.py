@@ -61,6 +61,7 @@ from logship.tail.reader import (
     end_of_last_line,
     find_by_inode,
     find_copy,
+    path_of_inode,
     is_copy,
     is_rotated_name,
     is_same_file,
@@ -557,8 +558,9 @@ class Tailer:
             else:
                 found = find_by_inode(os.path.dirname(saved.path), saved.identity, saved.mark)
             if found is None:
-                if await self._read_past_checkpoint(
-                        saved, source, "was rotated and compressed while logship was stopped"):
+                copied = await self._read_past_checkpoint(
+                    saved, source, "was rotated while logship was stopped")
+                if await self._read_refilled(saved, source) or copied:
                     self._forget_saved(saved)
                 continue
             if found != saved.path and self._source_for(found) is not None:
@@ -581,6 +583,22 @@ class Tailer:
                 log.info("%s was rotated to %s while logship was stopped; reading it from "
                          "%d", saved.path, found, reader.position)
             await self._retire(self._track(source, reader))
+
+    async def _read_refilled(self, saved: Checkpoint, source: SourceConfig) -> bool:
+        """`saved`'s inode is in its folder under a name no glob matches, but no longer
+        with the content read (truncated, written to again, then rotated away, all while
+        logship was stopped): what it holds now was never read; read it all. True when
+        there was such a file."""
+        path = path_of_inode(os.path.dirname(saved.path), saved.identity)
+        if path is None or self._source_for(path) is not None:
+            return False  # none; or the scan reads it from its start as a new file
+        reader = self._open_reader(path, source.max_line_bytes)
+        if reader is None:
+            return False
+        log.info("%s was truncated, written to and rotated to %s while logship was stopped; "
+                 "reading it from its start", saved.path, path)
+        await self._retire(self._track(source, reader))
+        return True
 
     # -- changes ------------------------------------------------------------------
 
