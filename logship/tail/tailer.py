@@ -61,10 +61,10 @@ from logship.tail.reader import (
     end_of_last_line,
     find_by_inode,
     find_copy,
-    path_of_inode,
     is_copy,
     is_rotated_name,
     is_same_file,
+    path_of_inode,
     read_copy,
     split_lines,
 )
