@@ -19,7 +19,7 @@ id (`line #N;`) and is, for the sink that takes every line ("main"):
 
 - *delivered*: the emulator accepted (200) a message holding its id (title, description,
   fields, footer, content or an attached file), or
-- *spooled*: a record still outstanding in the spool (`logship.spool.outstanding`), or
+- *spooled*: a record still outstanding in the spool (`logship.spool.store.outstanding`), or
 - *pending*: it still exists, in a file whose checkpoint (`checkpoints.json`: path,
   identity.dev, identity.inode, offset) is at or before it, so it will be read. A copy
   made by copytruncate is read on from where its original's checkpoint was when it was
@@ -89,8 +89,8 @@ from bench.torture import (
     save_config,
     sink_table,
 )
-from logship.fake_discord import FakeDiscord, Received
-from logship.spool import outstanding, segments
+from logship.emulator.server import FakeDiscord, Received
+from logship.spool.store import outstanding, segments
 
 MAIN, SECOND = "main", "second"
 WEBHOOKS = {MAIN: "300000000000000011", SECOND: "300000000000000012"}
@@ -474,7 +474,7 @@ class Invariant:
         raise HarnessError(f"{path} stays unreadable")
 
     def _spool(self) -> Counter[tuple[int, str]]:
-        """Outstanding records by (id, sink), as `logship.spool` reads them."""
+        """Outstanding records by (id, sink), as `logship.spool.store` reads them."""
         for _ in range(20):
             found: Counter[tuple[int, str]] = Counter()
             try:

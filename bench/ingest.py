@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from logship.config import RouteConfig
-from logship.demo_logs import sample_lines
+from logship.emulator.sample_bot import sample_lines
 from logship.event import Level
 from logship.parse import make_parser
-from logship.route import Router
+from logship.pipeline.route import Router
 from logship.tail.reader import TailedFile
 
 ROUNDS = 3

@@ -56,8 +56,8 @@ import orjson
 import tomli_w
 
 from bench.burst import Tally
-from logship.demo_logs import sample_records
-from logship.fake_discord import FakeDiscord, Received
+from logship.emulator.sample_bot import sample_records
+from logship.emulator.server import FakeDiscord, Received
 
 ROOT = Path(__file__).resolve().parent.parent
 WEBHOOK_ID = "300000000000000002"
@@ -134,8 +134,8 @@ def write_log(path: Path, lines: int, errors: int) -> int:
 def events_per_request(sample: int = 400) -> int:
     """How many of this bench's errors logship packs into one digest request, with its
     own parser and digest renderer (a backlog is sent as digests)."""
-    from logship.discord.payload import digest_embeds
     from logship.parse import make_parser
+    from logship.sinks.discord.render import digest_embeds
 
     error_templates, _ = _templates()
     stamp = datetime(2025, 7, 16, 12, 0, tzinfo=UTC)

@@ -4,7 +4,7 @@
 tailer would) and times `Redactor.redact_event` and `Privacy.apply` over them, in events
 per second on one core. Three mixes:
 
-- "demo": the 9 records of `logship.demo_logs`, over and over (what a quiet bot logs:
+- "demo": the 9 records of `logship.emulator.sample_bot`, over and over (what a quiet bot logs:
   the same service names and messages again and again; short clean strings are cached);
 - "varied": the same shapes with every number, id and name different from line to line
   (no cache hits: the worst case for ordinary traffic);
@@ -28,10 +28,10 @@ from dataclasses import dataclass
 
 import orjson
 
-from logship.demo_logs import sample_lines
+from logship.emulator.sample_bot import sample_lines
 from logship.event import Event
 from logship.parse import make_parser
-from logship.redact import Privacy, PrivacyConfig, RedactConfig, Redactor
+from logship.redact.secrets import Privacy, PrivacyConfig, RedactConfig, Redactor
 
 SECRET = b"bench-secret-bench-secret-bench!"
 _TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"

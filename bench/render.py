@@ -23,12 +23,12 @@ import aiohttp
 import orjson
 
 from logship.config import RouteConfig, SinkConfig
-from logship.discord.client import WebhookClient
-from logship.discord.payload import Renderer
-from logship.discord.templates import load_templates
+from logship.emulator.server import FakeDiscord
 from logship.event import Event, Level
-from logship.fake_discord import FakeDiscord
-from logship.webhook_url import WebhookURL
+from logship.sinks.discord.client import WebhookClient
+from logship.sinks.discord.render import Renderer
+from logship.sinks.discord.templates import load_templates
+from logship.sinks.discord.url import WebhookURL
 
 TS = datetime(2025, 7, 15, 20, 42, 7, tzinfo=UTC)
 TRACEBACK = (

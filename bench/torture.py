@@ -48,8 +48,8 @@ from pathlib import Path
 import orjson
 import tomli_w
 
-from logship.fake_discord import FakeDiscord, Received
-from logship.spool import segments
+from logship.emulator.server import FakeDiscord, Received
+from logship.spool.store import segments
 
 REPO = Path(__file__).resolve().parent.parent
 LOGROTATE = shutil.which("logrotate") or "/usr/sbin/logrotate"

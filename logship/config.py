@@ -22,17 +22,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from logship.event import Level
-from logship.redact import (
+from logship.redact.secrets import (
     Privacy,
     RedactConfig,
     RedactConfigError,
     parse_privacy,
     parse_redact,
 )
-from logship.webhook_url import WebhookURL, WebhookURLError
+from logship.sinks.discord.url import WebhookURL, WebhookURLError
 
 if TYPE_CHECKING:
-    from logship.discord.templates import Templates
+    from logship.sinks.discord.templates import Templates
 
 DEFAULT_LOCATIONS = (Path("config.toml"), Path("/etc/logship/config.toml"))
 FORMATS = ("auto", "json", "tree", "text")
@@ -494,7 +494,7 @@ def _templates(r: _Reader, data: Mapping[str, Any]) -> tuple[Path | None, Templa
             raise r.fail("templates_dir", f"{directory} is not a folder")
     if not tables and directory is None:
         return None, None
-    from logship.discord.templates import TemplateError, load_templates
+    from logship.sinks.discord.templates import TemplateError, load_templates
 
     try:
         return directory, load_templates(tables, directory)
@@ -508,7 +508,7 @@ def _check_templates(r: _Reader, routes: tuple[RouteConfig, ...],
     named = [(i, route.template) for i, route in enumerate(routes) if route.template]
     if not named:
         return
-    from logship.discord.payload import KINDS
+    from logship.sinks.discord.render import KINDS
 
     known = {*KINDS, *(templates.names if templates is not None else ())}
     for i, name in named:

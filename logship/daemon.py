@@ -25,16 +25,14 @@ from pathlib import Path
 import aiohttp
 
 from logship.config import Config, ConfigError, SinkConfig, load_config
-from logship.dedupe import Deduper
-from logship.deliver import BatchEnd, Item, SinkWorker
-from logship.discord.client import WebhookClient
-from logship.discord.payload import Renderer
-from logship.discord.ratelimit import RateLimits
-from logship.drain import SpoolDrainer
 from logship.event import Event
-from logship.history import HistoryEntry, HistoryJournal, entries_json, tail
-from logship.limits import outgoing
-from logship.metrics import (
+from logship.noise.dedupe import Deduper
+from logship.noise.edits import RepeatEditor
+from logship.noise.edits import load_state as load_repeat_counts
+from logship.noise.edits import save_state as save_repeat_counts
+from logship.noise.storm import Storm
+from logship.observe.history import HistoryEntry, HistoryJournal, entries_json, tail
+from logship.observe.metrics import (
     Metrics,
     MetricsServer,
     Snapshot,
@@ -43,17 +41,19 @@ from logship.metrics import (
     status_line,
     take_snapshot,
 )
-from logship.own_log import check_sources, own_log_file
-from logship.redact import Redactor
-from logship.repeat_edits import RepeatEditor
-from logship.repeat_edits import load_state as load_repeat_counts
-from logship.repeat_edits import save_state as save_repeat_counts
-from logship.route import Router
-from logship.sdnotify import Notifier
-from logship.spool import Spool
+from logship.observe.sdnotify import Notifier
+from logship.pipeline.outgoing import outgoing
+from logship.pipeline.route import Router
+from logship.redact.secrets import Redactor
+from logship.sinks.discord.client import WebhookClient
+from logship.sinks.discord.ratelimit import RateLimits
+from logship.sinks.discord.render import Renderer
+from logship.sinks.worker import BatchEnd, Item, SinkWorker
+from logship.spool.drain import SpoolDrainer
+from logship.spool.store import Spool
 from logship.state_lock import StateLock
-from logship.storm import Storm
 from logship.tail.checkpoint import CheckpointStore, FileProgress
+from logship.tail.own_log import check_sources, own_log_file
 from logship.tail.tailer import Tailer
 
 log = logging.getLogger("logship.daemon")

@@ -13,7 +13,7 @@ import aioresponses.core
 import pytest
 from aiohttp import ClientResponse
 
-from logship.fake_discord import FakeDiscord
+from logship.emulator.server import FakeDiscord
 from tests.e2e import Inbox
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 import tomli_w
 
-from logship.fake_discord import FakeDiscord, Received
+from logship.emulator.server import FakeDiscord, Received
 
 WAIT = 20.0  # seconds: generous, only ever reached when a test fails
 TOKEN = "e2e-secret-token"

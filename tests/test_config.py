@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from logship.config import ConfigError, Level, find_config, load_config
-from logship.webhook_url import WebhookURL, WebhookURLError
+from logship.sinks.discord.url import WebhookURL, WebhookURLError
 
 HOOK = "https://discord.com/api/webhooks/123456789012345678/tok-en_1"
 

@@ -19,11 +19,11 @@ import pytest
 from logship import daemon as daemon_module
 from logship.config import load_config
 from logship.daemon import Daemon
-from logship.deliver import Item, SinkWorker
-from logship.discord.client import WebhookClient
 from logship.event import Event, Level
-from logship.sdnotify import Notifier
-from logship.spool import SpoolRecord, drained_offset, read_segment, segments
+from logship.observe.sdnotify import Notifier
+from logship.sinks.discord.client import WebhookClient
+from logship.sinks.worker import Item, SinkWorker
+from logship.spool.store import SpoolRecord, drained_offset, read_segment, segments
 from logship.tail.checkpoint import FileProgress
 from logship.tail.tailer import Tailer
 

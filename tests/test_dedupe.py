@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from logship.config import RouteConfig
-from logship.dedupe import EDIT_EVERY, Deduper
+from logship.emulator.server import FakeDiscord
 from logship.event import Event, Level
-from logship.fake_discord import FakeDiscord
-from logship.fingerprint import exception_type, fingerprint, normalise, top_frame
+from logship.noise.dedupe import EDIT_EVERY, Deduper
+from logship.noise.fingerprint import exception_type, fingerprint, normalise, top_frame
 from tests.e2e import WEBHOOK_IDS, Bot, Inbox, Logship, until, write_config
 
 ERRORS = WEBHOOK_IDS["errors"]

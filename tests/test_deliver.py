@@ -15,14 +15,14 @@ import orjson
 from aioresponses import CallbackResult, aioresponses
 
 from logship.config import SinkConfig
-from logship.deliver import Circuit, Item, SinkWorker
-from logship.discord.client import WebhookClient
-from logship.discord.payload import Renderer
-from logship.discord.ratelimit import RateLimits
 from logship.event import Event, Level
-from logship.spool import Spool, read_segment, segments
+from logship.sinks.discord.client import WebhookClient
+from logship.sinks.discord.ratelimit import RateLimits
+from logship.sinks.discord.render import Renderer
+from logship.sinks.discord.url import WebhookURL
+from logship.sinks.worker import Circuit, Item, SinkWorker
+from logship.spool.store import Spool, read_segment, segments
 from logship.tail.checkpoint import FileProgress
-from logship.webhook_url import WebhookURL
 from tests.discord_schema import execute_webhook_errors
 
 URL = WebhookURL.parse("http://127.0.0.1:9/api/webhooks/123456789012345678/secret-token")
@@ -264,7 +264,7 @@ async def test_an_unexpected_error_spools_its_batch_and_the_worker_goes_on(
     worker.renderer.payload = payload  # type: ignore[method-assign]
     progress = FileProgress(0)
     first, second = events(progress, Level.ERROR, Level.ERROR)
-    with caplog.at_level(logging.ERROR, logger="logship.deliver"):
+    with caplog.at_level(logging.ERROR, logger="logship.sinks.worker"):
         await run_until_idle(worker, [first])
         await run_until_idle(worker, [second])
     (record,) = read_segment(segments(tmp_path / "spool")[0])

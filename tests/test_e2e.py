@@ -11,9 +11,9 @@ from pathlib import Path
 import orjson
 import pytest
 
+from logship.emulator.server import FakeDiscord, payload_errors
 from logship.event import Event, Level
-from logship.fake_discord import FakeDiscord, payload_errors
-from logship.spool import Spool, SpoolRecord, segments
+from logship.spool.store import Spool, SpoolRecord, segments
 from tests.e2e import TOKEN, WEBHOOK_IDS, Bot, Inbox, Logship, run_cli, write_config
 
 pytestmark = pytest.mark.e2e

@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from logship.fake_discord import (
+from logship.emulator.server import (
     Answer,
     FakeDiscord,
     Received,

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from logship.cli import app
 from logship.event import Event, Level
-from logship.history import (
+from logship.observe.history import (
     HISTORY_NAME,
     HistoryEntry,
     HistoryJournal,

@@ -16,13 +16,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from logship.config import SinkConfig
-from logship.discord.payload import Renderer
 from logship.event import Event
-from logship.limits import cap_event, event_bytes
 from logship.parse import PARSERS, make_parser
-from logship.redact import Redactor
+from logship.pipeline.outgoing import cap_event, event_bytes
+from logship.redact.secrets import Redactor
+from logship.sinks.discord.render import Renderer
+from logship.sinks.discord.url import WebhookURL
 from logship.tail.reader import TailedFile
-from logship.webhook_url import WebhookURL
 from tests.discord_schema import execute_webhook_errors
 
 URL = WebhookURL.parse("http://127.0.0.1:9/api/webhooks/123456789012345678/secret-token")

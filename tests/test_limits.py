@@ -11,19 +11,19 @@ from typing import Any
 
 import pytest
 
-from logship.check import warnings
+from logship.cli.check import warnings
 from logship.config import ConfigError, SinkConfig, parse_config
-from logship.deliver import Item, SinkWorker
-from logship.discord.client import Response
-from logship.discord.payload import BODY_RESERVE, Renderer
-from logship.discord.ratelimit import RateLimits
 from logship.event import Event, Level
-from logship.limits import cap_event, capped, event_bytes
-from logship.own_log import OwnLog, ScrubbingFormatter, check_sources, scrub_tokens
-from logship.redact import Redactor
-from logship.spool import Spool, read_segment, segments
+from logship.pipeline.outgoing import cap_event, capped, event_bytes
+from logship.redact.secrets import Redactor
+from logship.sinks.discord.client import Response
+from logship.sinks.discord.ratelimit import RateLimits
+from logship.sinks.discord.render import BODY_RESERVE, Renderer
+from logship.sinks.discord.url import WebhookURL
+from logship.sinks.worker import Item, SinkWorker
+from logship.spool.store import Spool, read_segment, segments
 from logship.tail.checkpoint import FileProgress
-from logship.webhook_url import WebhookURL
+from logship.tail.own_log import OwnLog, ScrubbingFormatter, check_sources, scrub_tokens
 from tests.discord_schema import execute_webhook_errors
 
 URL = WebhookURL.parse("http://127.0.0.1:9/api/webhooks/123456789012345678/secret-token")

@@ -15,9 +15,8 @@ import pytest
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
-from logship.deliver import Circuit, SinkStats
 from logship.event import Event, Level
-from logship.metrics import (
+from logship.observe.metrics import (
     FileFigures,
     HealthCheck,
     Metrics,
@@ -30,7 +29,8 @@ from logship.metrics import (
     status_line,
     take_snapshot,
 )
-from logship.spool import Spool, SpoolRecord, mark_drained, rewrite_segment, segments
+from logship.sinks.worker import Circuit, SinkStats
+from logship.spool.store import Spool, SpoolRecord, mark_drained, rewrite_segment, segments
 from logship.tail.checkpoint import FileProgress
 from logship.tail.reader import TailedFile
 
@@ -123,7 +123,7 @@ def test_without_a_source_or_with_a_failing_one_a_scrape_still_works(
         raise RuntimeError("tailer not ready")
 
     metrics.set_source(broken)
-    with caplog.at_level(logging.ERROR, "logship.metrics"):
+    with caplog.at_level(logging.ERROR, "logship.observe.metrics"):
         text = metrics.exposition().decode()
     assert value(samples(text), "logship_lines_read_total") == 0
     assert "tailer not ready" in caplog.text

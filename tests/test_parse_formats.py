@@ -18,7 +18,7 @@ import pytest
 from logship.config import load_config
 from logship.event import Event, Level
 from logship.parse import AutoParser, make_parser
-from logship.route import Router
+from logship.pipeline.route import Router
 
 EST = timezone(timedelta(hours=-5))
 EDT = timezone(timedelta(hours=-4))

@@ -18,8 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from logship.discord import payload as payload_module
-from logship.discord.payload import (
+from logship.event import Event, Level
+from logship.sinks.discord import render as payload_module
+from logship.sinks.discord.render import (
     CONTENT_MAX,
     DESCRIPTION_MAX,
     EMBEDS_MAX,
@@ -36,7 +37,6 @@ from logship.discord.payload import (
     render_embed,
     truncate,
 )
-from logship.event import Event, Level
 from tests.discord_schema import embed_size, execute_webhook_errors
 
 TS = datetime(2025, 7, 15, 20, 42, 7, 902000, tzinfo=UTC)
@@ -516,7 +516,7 @@ def test_docstring_examples() -> None:
 
 
 def test_the_emulator_accepts_the_same_payloads() -> None:
-    fake_discord = pytest.importorskip("logship.fake_discord")
+    fake_discord = pytest.importorskip("logship.emulator.server")
     embeds = [render_embed(event("m\n" + "x" * (i * 331 % 7000), exception=TRACEBACK,
                                  fields={f"f{j}": "v" * j for j in range(i % 30)}))
               for i in range(40)]

@@ -16,8 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from logship.config import RouteConfig, SinkConfig
-from logship.discord.client import Outcome, WebhookClient
-from logship.discord.payload import (
+from logship.emulator.server import FakeDiscord, payload_errors
+from logship.event import Event, Level
+from logship.sinks.discord.client import Outcome, WebhookClient
+from logship.sinks.discord.render import (
     CONTENT_MAX,
     DESCRIPTION_MAX,
     FILES_MAX,
@@ -31,9 +33,7 @@ from logship.discord.payload import (
     mention_parts,
     render_embed,
 )
-from logship.event import Event, Level
-from logship.fake_discord import FakeDiscord, payload_errors
-from logship.webhook_url import WebhookURL
+from logship.sinks.discord.url import WebhookURL
 from tests.discord_schema import embed_size, execute_webhook_errors
 
 TS = datetime(2025, 7, 15, 20, 42, 7, 902000, tzinfo=UTC)
@@ -226,7 +226,7 @@ def test_performance_and_status_with_the_parser_s_fields() -> None:
 
 
 def test_the_sink_s_privacy_settings_apply_before_rendering() -> None:
-    from logship.redact import Privacy, PrivacyConfig
+    from logship.redact.secrets import Privacy, PrivacyConfig
 
     e = event("Member join recorded: alice#0", level=Level.INFO, kind="member",
               fields={"member_id": "123456789012345678", "member_name": "alice#0",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from logship.discord.ratelimit import SAFETY_MARGIN, RateLimits, SlidingWindow
-from logship.fake_discord import FakeDiscord
+from logship.emulator.server import FakeDiscord
+from logship.sinks.discord.ratelimit import SAFETY_MARGIN, RateLimits, SlidingWindow
 from tests.e2e import WEBHOOK_IDS, Bot, Inbox, Logship, write_config
 
 ERRORS, MEMBERS = WEBHOOK_IDS["errors"], WEBHOOK_IDS["members"]

@@ -6,7 +6,7 @@ from typing import Any
 
 from logship.config import RouteConfig
 from logship.event import Event, Level
-from logship.route import Router, _found, describe, event_value
+from logship.pipeline.route import Router, _found, describe, event_value
 
 
 def event(level: Level = Level.ERROR, message: str = "boom", **attrs: Any) -> Event:

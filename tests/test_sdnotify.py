@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from logship.sdnotify import Notifier
+from logship.observe.sdnotify import Notifier
 
 
 @pytest.fixture

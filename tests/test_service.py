@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from logship.fake_discord import FakeDiscord
+from logship.emulator.server import FakeDiscord
 from tests.e2e import TOKEN, WAIT, WEBHOOK_IDS, Bot, Inbox, Logship, run_cli, write_config
 
 pytestmark = pytest.mark.e2e

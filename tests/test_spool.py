@@ -15,15 +15,17 @@ import orjson
 import pytest
 from aioresponses import CallbackResult, aioresponses
 
-from logship import deliver, drain
-from logship import spool as spool_module
 from logship.config import SinkConfig
-from logship.deliver import Item, SinkWorker
-from logship.discord.client import WebhookClient
-from logship.discord.ratelimit import RateLimits
-from logship.drain import SpoolDrainer
 from logship.event import Event, Level
-from logship.spool import (
+from logship.sinks import worker as deliver
+from logship.sinks.discord.client import WebhookClient
+from logship.sinks.discord.ratelimit import RateLimits
+from logship.sinks.discord.url import WebhookURL
+from logship.sinks.worker import Item, SinkWorker
+from logship.spool import drain
+from logship.spool import store as spool_module
+from logship.spool.drain import SpoolDrainer
+from logship.spool.store import (
     Spool,
     SpoolFull,
     SpoolRecord,
@@ -38,7 +40,6 @@ from logship.spool import (
     segments,
 )
 from logship.tail.checkpoint import FileProgress
-from logship.webhook_url import WebhookURL
 
 URL = WebhookURL.parse("http://127.0.0.1:9/api/webhooks/123456789012345678/secret-token")
 POST = re.compile(r"^http://127\.0\.0\.1:9/api/v10/webhooks/.*$")

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from logship.emulator.server import FakeDiscord
 from logship.event import Event, Level
-from logship.fake_discord import FakeDiscord
-from logship.spool import (
+from logship.spool.store import (
     Spool,
     SpoolRecord,
     mark_drained,

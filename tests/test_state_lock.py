@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from logship.fake_discord import FakeDiscord
+from logship.emulator.server import FakeDiscord
 from tests.e2e import Bot, Inbox, Logship, run_cli, write_config
 
 pytestmark = pytest.mark.e2e

@@ -13,17 +13,17 @@ import orjson
 
 from logship.config import SinkConfig
 from logship.daemon import summary_items
-from logship.deliver import Item, SinkWorker
-from logship.discord.client import WebhookClient
-from logship.discord.payload import event_log_files
-from logship.discord.ratelimit import RateLimits
+from logship.emulator.server import FakeDiscord, Received
 from logship.event import Event, Level
-from logship.fake_discord import FakeDiscord, Received
-from logship.redact import Redactor
-from logship.spool import Spool, read_segment, segments
-from logship.storm import Storm
+from logship.noise.storm import Storm
+from logship.redact.secrets import Redactor
+from logship.sinks.discord.client import WebhookClient
+from logship.sinks.discord.ratelimit import RateLimits
+from logship.sinks.discord.render import event_log_files
+from logship.sinks.discord.url import WebhookURL
+from logship.sinks.worker import Item, SinkWorker
+from logship.spool.store import Spool, read_segment, segments
 from logship.tail.checkpoint import FileProgress
-from logship.webhook_url import WebhookURL
 from tests.e2e import WEBHOOK_IDS, Bot, Inbox, Logship, write_config
 
 ERRORS = WEBHOOK_IDS["errors"]

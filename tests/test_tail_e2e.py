@@ -30,7 +30,7 @@ from bench.torture import (
     received,
 )
 from bench.torture import write_config as torture_config
-from logship.fake_discord import FakeDiscord
+from logship.emulator.server import FakeDiscord
 from tests.e2e import WEBHOOK_IDS, Bot, Inbox, Logship, write_config
 
 pytestmark = pytest.mark.e2e

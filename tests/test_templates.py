@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from logship.config import ConfigError, RouteConfig, SinkConfig, parse_config
-from logship.discord import templates as templates_module
-from logship.discord.payload import Renderer, render_embed
-from logship.discord.templates import TemplateError, Templates, load_templates, parse_color
 from logship.event import Event, Level
-from logship.webhook_url import WebhookURL
+from logship.sinks.discord import templates as templates_module
+from logship.sinks.discord.render import Renderer, render_embed
+from logship.sinks.discord.templates import TemplateError, Templates, load_templates, parse_color
+from logship.sinks.discord.url import WebhookURL
 from tests.discord_schema import execute_webhook_errors
 
 TS = datetime(2025, 7, 15, 20, 42, 7, tzinfo=UTC)

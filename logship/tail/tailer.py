@@ -49,10 +49,10 @@ from watchfiles import Change, awatch
 
 from logship.config import SourceConfig
 from logship.event import Event
-from logship.own_log import OwnLog, own_log_file
 from logship.parse import RecordParser, make_parser
 from logship.tail.checkpoint import Checkpoint, FileIdentity, FileProgress
 from logship.tail.globs import PathMatcher
+from logship.tail.own_log import OwnLog, own_log_file
 from logship.tail.reader import (
     COPY_ERRORS,
     Lines,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import stat
 
 from logship.config import Config
-from logship.route import describe as describe_routes
+from logship.pipeline.route import describe as describe_routes
 from logship.tail.globs import PathMatcher
 
 

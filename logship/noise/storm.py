@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from logship.event import Event, Level
-from logship.fingerprint import fingerprint
+from logship.noise.fingerprint import fingerprint
 
 STORM_AFTER = 60.0  # seconds of a full queue before storm mode
 SUMMARY_EVERY = 30.0  # seconds between storm summaries

@@ -21,7 +21,7 @@ import socket
 import time
 from collections.abc import Callable, Mapping
 
-log = logging.getLogger("logship.sdnotify")
+log = logging.getLogger("logship.observe.sdnotify")
 
 
 def socket_address(value: str) -> str | bytes | None:

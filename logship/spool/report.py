@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from logship.spool import drained_offset, scan_segment, segments
+from logship.spool.store import drained_offset, scan_segment, segments
 
 
 @dataclass

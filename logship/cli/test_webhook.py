@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import aiohttp
 
 from logship.config import Config, SinkConfig
-from logship.discord.client import Outcome, WebhookClient
-from logship.discord.payload import build_payload, render_embed
 from logship.event import Event, Level
+from logship.sinks.discord.client import Outcome, WebhookClient
+from logship.sinks.discord.render import build_payload, render_embed
 
 Echo = Callable[[str], None]
 

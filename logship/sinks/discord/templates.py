@@ -67,7 +67,8 @@ from jinja2 import ChainableUndefined, DictLoader, TemplateSyntaxError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import concat
 
-from logship.discord.payload import (
+from logship.event import Event, Level
+from logship.sinks.discord.render import (
     KINDS,
     Embed,
     code_block,
@@ -80,7 +81,6 @@ from logship.discord.payload import (
     split_message,
     tail_lines,
 )
-from logship.event import Event, Level
 
 log = logging.getLogger("logship.templates")
 

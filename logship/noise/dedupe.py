@@ -27,7 +27,7 @@ from typing import Any
 
 from logship.config import RouteConfig
 from logship.event import Event
-from logship.fingerprint import fingerprint
+from logship.noise.fingerprint import fingerprint
 
 EDIT_EVERY = 2.0  # seconds between edits of one message (each costs a request)
 

@@ -23,11 +23,11 @@ from pathlib import Path
 import orjson
 
 from logship.config import Config, RouteConfig, SinkConfig, SourceConfig
-from logship.discord.payload import Message, Renderer
 from logship.event import Event
-from logship.limits import outgoing
 from logship.parse import make_parser
-from logship.route import Router
+from logship.pipeline.outgoing import outgoing
+from logship.pipeline.route import Router
+from logship.sinks.discord.render import Message, Renderer
 from logship.tail.globs import PathMatcher
 
 Echo = Callable[[str], None]
@@ -94,8 +94,8 @@ def render(config: Config, events: Sequence[Event], *, route_name: str | None = 
     the requests the daemon would make for it (an empty list: it matches no route). With
     `route_name`, only that route, rendered even when its conditions do not match
     (`Rendered.matched` says so)."""
-    from logship.fake_discord import payload_errors  # Discord's checks, offline
-    from logship.redact import Redactor
+    from logship.emulator.server import payload_errors  # Discord's checks, offline
+    from logship.redact.secrets import Redactor
 
     routes = config.routes
     if route_name is not None:

@@ -31,13 +31,13 @@ from pathlib import Path
 import aiohttp
 
 from logship.config import Config, SinkConfig
-from logship.deliver import DIGEST_AFTER_REQUESTS, BatchEnd, Item, SinkWorker
-from logship.discord.client import WebhookClient
-from logship.discord.payload import digest_embeds, pack, render_embed
-from logship.discord.ratelimit import RateLimits
 from logship.event import Ack
-from logship.redact import Redactor
-from logship.spool import (
+from logship.redact.secrets import Redactor
+from logship.sinks.discord.client import WebhookClient
+from logship.sinks.discord.ratelimit import RateLimits
+from logship.sinks.discord.render import digest_embeds, pack, render_embed
+from logship.sinks.worker import DIGEST_AFTER_REQUESTS, BatchEnd, Item, SinkWorker
+from logship.spool.store import (
     SpoolRecord,
     exclusive,
     mark_replayed,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from logship.own_log import ScrubbingFormatter
+from logship.tail.own_log import ScrubbingFormatter
 
 if TYPE_CHECKING:
     from logship.config import Config
@@ -77,7 +77,7 @@ def _load(config_path: Path | None, *, own_log: bool = False) -> Config:
     """The config, or exit 2 with its problem. `own_log`: a source that would read
     logship's own log (its stderr, when that is a file) is a problem too."""
     from logship.config import ConfigError, find_config, load_config
-    from logship.own_log import check_sources, own_log_file
+    from logship.tail.own_log import check_sources, own_log_file
 
     path = find_config(config_path)
     try:
@@ -113,7 +113,7 @@ def run(
 def check(config: ConfigOption = None) -> None:
     """Validate the config and print its sources, sinks and routes."""
     loaded = _load(config, own_log=True)
-    from logship.check import describe
+    from logship.cli.check import describe
 
     for line in describe(loaded):
         typer.echo(line)
@@ -128,7 +128,7 @@ def test_webhook(
 ) -> None:
     """Send one real test message and show Discord's answer."""
     loaded = _load(config)
-    from logship.testwebhook import run_test_webhook
+    from logship.cli.test_webhook import run_test_webhook
 
     raise typer.Exit(run_test_webhook(loaded, target, typer.echo))
 
@@ -163,7 +163,7 @@ def preview(
         typer.echo("error: give a log line with --line TEXT, or a file with --file LOG",
                    err=True)
         raise typer.Exit(EXIT_CONFIG)
-    from logship.preview import run_preview
+    from logship.cli.preview import run_preview
 
     lines = raw.replace(b"\r\n", b"\n").split(b"\n")
     if lines and not lines[-1]:
@@ -191,7 +191,7 @@ def replay(
     """Re-send spooled events to their sinks as configured now."""
     setup_logging("warning")
     loaded = _load(config)
-    from logship.replay import Selection, run_replay
+    from logship.spool.replay import Selection, run_replay
 
     try:
         selection = Selection(sink=sink, reason=reason, since=parse_since(since))
@@ -205,7 +205,7 @@ def replay(
 @app.command()
 def spool(spool_dir: SpoolDir) -> None:
     """Show what the spool holds: per sink and reason, count, bytes, ages, top errors."""
-    from logship.spool_report import describe
+    from logship.spool.report import describe
 
     for line in describe(spool_dir):
         typer.echo(line)
@@ -230,7 +230,7 @@ def history(
         typer.echo(f"error: --since: {exc}", err=True)
         raise typer.Exit(EXIT_CONFIG) from None
     loaded = _load(config)
-    from logship.history import describe, read_history
+    from logship.observe.history import describe, read_history
 
     entries = read_history(loaded.daemon.state_dir, sink=sink, since=after, failed=failed,
                            limit=limit or None)
@@ -269,7 +269,7 @@ def demo(
     """Everything on this machine: a local Discord emulator, a sample bot writing logs,
     and the real daemon shipping them. Shows what each channel receives."""
     setup_logging()
-    from logship.demo import run_demo
+    from logship.cli.demo import run_demo
 
     raise typer.Exit(run_demo(duration=duration, rate=rate))
 
@@ -282,7 +282,7 @@ def fake_discord(
     quiet: Annotated[bool, typer.Option(help="Do not print each message.")] = False,
 ) -> None:
     """Run the local Discord webhook emulator (for tests and dry runs)."""
-    from logship.fake_discord import serve
+    from logship.emulator.server import serve
 
     setup_logging()
     raise typer.Exit(serve(host, port, quiet=quiet, fail_rate=fail_rate))

@@ -24,8 +24,8 @@ import tomli_w
 
 from logship.config import load_config
 from logship.daemon import Daemon
-from logship.demo_logs import sample_records
-from logship.fake_discord import FakeDiscord, Received
+from logship.emulator.sample_bot import sample_records
+from logship.emulator.server import FakeDiscord, Received
 
 # channel name -> (webhook id, how the demo's route picks its events)
 CHANNELS: dict[str, tuple[str, dict[str, Any]]] = {

@@ -24,8 +24,8 @@ import asyncio
 import logging
 from pathlib import Path
 
-from logship.deliver import Item, SinkWorker
-from logship.spool import (
+from logship.sinks.worker import Item, SinkWorker
+from logship.spool.store import (
     Spool,
     SpoolRecord,
     drained_offset,
@@ -39,7 +39,7 @@ from logship.spool import (
 )
 from logship.tail.checkpoint import FileProgress
 
-log = logging.getLogger("logship.drain")
+log = logging.getLogger("logship.spool.drain")
 
 CHUNK = 100  # events fed to the worker before waiting for it to catch up
 

@@ -37,8 +37,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from logship.config import RouteConfig, SinkConfig
-from logship.discord.client import Outcome, Response, WebhookClient
-from logship.discord.payload import (
+from logship.event import Event
+from logship.pipeline.outgoing import event_bytes
+from logship.redact.secrets import Redactor
+from logship.sinks.discord.client import Outcome, Response, WebhookClient
+from logship.sinks.discord.ratelimit import RateLimiter
+from logship.sinks.discord.render import (
     EMBEDS_MAX,
     Attachment,
     Embed,
@@ -46,14 +50,10 @@ from logship.discord.payload import (
     Renderer,
     TemplateSet,
 )
-from logship.discord.ratelimit import RateLimiter
-from logship.event import Event
-from logship.limits import event_bytes
-from logship.own_log import scrub_tokens
-from logship.redact import Redactor
-from logship.spool import Spool, SpoolRecord
+from logship.spool.store import Spool, SpoolRecord
+from logship.tail.own_log import scrub_tokens
 
-log = logging.getLogger("logship.deliver")
+log = logging.getLogger("logship.sinks.worker")
 
 # How many queued events a worker looks at when it picks the next batch by priority.
 LOOKAHEAD = 200

@@ -33,7 +33,7 @@ import orjson
 
 from logship.event import Event
 
-log = logging.getLogger("logship.history")
+log = logging.getLogger("logship.observe.history")
 
 HISTORY_NAME = "history.jsonl"
 MAX_BYTES = 16 << 20

@@ -22,14 +22,14 @@ from typing import Any
 
 import orjson
 
-from logship.dedupe import Deduper, Repeat
-from logship.deliver import Item, SinkWorker
-from logship.discord.client import WebhookClient
-from logship.discord.payload import build_payload
 from logship.event import Event
+from logship.noise.dedupe import Deduper, Repeat
+from logship.sinks.discord.client import WebhookClient
+from logship.sinks.discord.render import build_payload
+from logship.sinks.worker import Item, SinkWorker
 from logship.tail.checkpoint import atomic_write
 
-log = logging.getLogger("logship.dedupe")
+log = logging.getLogger("logship.noise.dedupe")
 
 STATE_FILE = "dedupe.json"
 

@@ -30,10 +30,10 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from logship.spool import drained_offset, segments
-from logship.webhook_url import is_loopback_host
+from logship.sinks.discord.url import is_loopback_host
+from logship.spool.store import drained_offset, segments
 
-log = logging.getLogger("logship.metrics")
+log = logging.getLogger("logship.observe.metrics")
 
 DEFAULT_LISTEN = "127.0.0.1:9308"
 HISTORY_MAX = 1000  # entries /history serves at most
@@ -111,7 +111,7 @@ class _Circuit(Protocol):
 
 
 class WorkerView(Protocol):
-    """What `take_snapshot` reads of a sink worker (`logship.deliver.SinkWorker`)."""
+    """What `take_snapshot` reads of a sink worker (`logship.sinks.worker.SinkWorker`)."""
 
     stats: _Stats
     gone: str | None

@@ -64,9 +64,9 @@ from aiohttp import BodyPartReader, web
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
-from logship.webhook_url import is_loopback_host
+from logship.sinks.discord.url import is_loopback_host
 
-LOG = logging.getLogger("logship.fake_discord")
+LOG = logging.getLogger("logship.emulator.server")
 
 Clock = Callable[[], float]
 JSON = dict[str, Any]
@@ -77,7 +77,7 @@ DEFAULT_WEBHOOK_ID = "123456789012345678"
 DEFAULT_NAME = "Captain Hook"  # what Discord calls a webhook nobody named
 
 # Discord's documented limits (discord-api-docs; see shared/discord/README.md). Written
-# out again, not imported from logship.discord.payload, on purpose: the emulator judges
+# out again, not imported from logship.sinks.discord.render, on purpose: the emulator judges
 # what logship sends, so a wrong number in one copy is caught by the other.
 CONTENT_MAX = 2000
 EMBEDS_MAX = 10

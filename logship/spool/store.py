@@ -40,7 +40,7 @@ import orjson
 
 from logship.event import Event
 
-log = logging.getLogger("logship.spool")
+log = logging.getLogger("logship.spool.store")
 
 SEGMENT_SUFFIX = ".jsonl"
 DONE_SUFFIX = ".done"

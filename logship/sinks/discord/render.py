@@ -57,7 +57,7 @@ from logship.event import Event, Level
 
 if TYPE_CHECKING:
     from logship.config import RouteConfig, SinkConfig
-    from logship.redact import Redactor
+    from logship.redact.secrets import Redactor
 
 # Discord's documented limits, in code points (discord-api-docs, "Embed Limits" and
 # "Execute Webhook"); see shared/discord/README.md.
@@ -1420,7 +1420,7 @@ class Message(NamedTuple):
 
 
 class TemplateSet(Protocol):
-    """What `Renderer` needs of `logship.discord.templates.Templates`."""
+    """What `Renderer` needs of `logship.sinks.discord.templates.Templates`."""
 
     def __contains__(self, name: object) -> bool: ...
 

@@ -338,7 +338,7 @@ def parse_redact(table: Mapping[str, Any]) -> RedactConfig:
     >>> parse_redact({"disable": ["jwts"]})
     Traceback (most recent call last):
     ...
-    logship.redact.RedactConfigError: disable: unknown built-in pattern 'jwts' (known: ...)
+    logship.redact.secrets.RedactConfigError: disable: unknown built-in pattern 'jwts' (known: ...)
     """
     known = {"enabled", "builtins", "disable", "patterns", "emails", "ips", "sensitive_keys",
              "extra_sensitive_keys"}
@@ -843,7 +843,7 @@ def parse_privacy(table: Mapping[str, Any]) -> PrivacyConfig:
     >>> parse_privacy({"ids": "hash"})
     Traceback (most recent call last):
     ...
-    logship.redact.RedactConfigError: ids: "hash" needs 'secret' or 'secret_file'
+    logship.redact.secrets.RedactConfigError: ids: "hash" needs 'secret' or 'secret_file'
     """
     known = {"ids", "usernames", "id_keys", "username_keys", "member_id_keys",
              "member_username_keys", "username_pattern", "hash_chars", "secret", "secret_file"}
