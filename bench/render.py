@@ -22,10 +22,11 @@ from datetime import UTC, datetime
 import aiohttp
 import orjson
 
-from logship.config import RouteConfig, SinkConfig
+from logship.config import RouteConfig
 from logship.emulator.server import FakeDiscord
 from logship.event import Event, Level
 from logship.sinks.discord.client import WebhookClient
+from logship.sinks.discord.options import discord_sink
 from logship.sinks.discord.render import Renderer
 from logship.sinks.discord.templates import load_templates
 from logship.sinks.discord.url import WebhookURL
@@ -72,9 +73,9 @@ def _cases() -> list[tuple[str, Callable[[], object]]]:
     templates = load_templates(TEMPLATES)
     mention = RouteConfig(name="errors", sinks=("alerts",), mention=("<@&111111111111111111>",))
     templated = RouteConfig(name="oncall", sinks=("alerts",), template="oncall")
-    embeds = Renderer(SinkConfig(name="alerts", url=URL, username="StatsBot logs"),
+    embeds = Renderer(discord_sink(name="alerts", url=URL, username="StatsBot logs"),
                       templates, "bot-1", [mention])
-    text = Renderer(SinkConfig(name="alerts", url=URL, embeds=False), templates, "bot-1",
+    text = Renderer(discord_sink(name="alerts", url=URL, embeds=False), templates, "bot-1",
                     [mention])
 
     def one(renderer: Renderer, event: Event, route: RouteConfig | None) -> Callable[[], object]:
@@ -114,7 +115,7 @@ async def round_trips(count: int) -> list[float]:
     async with FakeDiscord(webhook_limit=None, channel_limit=None) as fake, \
             aiohttp.ClientSession() as session:
         url = WebhookURL.parse(fake.webhook_url(token="bench"))
-        renderer = Renderer(SinkConfig(name="alerts", url=url))
+        renderer = Renderer(discord_sink(name="alerts", url=url))
         message = renderer.payload([renderer.embed(SAMPLES["error + traceback"])])
         client = WebhookClient(session)
         took = []

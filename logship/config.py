@@ -19,8 +19,9 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from logship.errors import ConfigError
 from logship.event import Level
 from logship.redact.secrets import (
     Privacy,
@@ -29,26 +30,16 @@ from logship.redact.secrets import (
     parse_privacy,
     parse_redact,
 )
-from logship.sinks.discord.url import WebhookURL, WebhookURLError
+from logship.sinks import registry
 
-if TYPE_CHECKING:
-    from logship.sinks.discord.templates import Templates
+__all__ = ["Config", "ConfigError", "DaemonConfig", "Reader", "RouteConfig", "SinkConfig",
+           "SourceConfig", "SpoolConfig", "find_config", "load_config", "parse_config"]
 
 DEFAULT_LOCATIONS = (Path("config.toml"), Path("/etc/logship/config.toml"))
 FORMATS = ("auto", "json", "tree", "text")
 START_AT = ("end", "beginning")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-
-
-class ConfigError(Exception):
-    """A configuration problem, located by file and key."""
-
-    def __init__(self, path: Path | str, key: str, problem: str) -> None:
-        super().__init__(f"{path}: {key}: {problem}" if key else f"{path}: {problem}")
-        self.path = str(path)
-        self.key = key
-        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -88,21 +79,15 @@ class SourceConfig:
 
 @dataclass(frozen=True)
 class SinkConfig:
+    """A `[sinks.NAME]` table: what the worker needs of every sink (its queue, retries,
+    circuit, storm mode, and the privacy of what it shows), and `options`, the sink
+    type's own (`DiscordOptions`, `FileOptions`), validated by that type."""
+
     name: str
-    url: WebhookURL
+    options: Any = field(default=None, compare=True)
     type: str = "discord"
-    username: str | None = None
-    avatar_url: str | None = None
-    channel: str | None = None  # sinks naming the same channel share its message budget
-    webhook_requests: int = 5  # local budget before Discord's headers say otherwise
-    webhook_window: float = 2.0
-    channel_messages: int = 30
-    channel_window: float = 60.0
     queue_size: int = 1000
     queue_max_bytes: int = 32 << 20  # events waiting (and in flight) for this sink
-    max_file_bytes: int = 10 << 20  # one attachment (Discord's default upload limit)
-    max_request_bytes: int = 10 << 20  # one request's body and files together
-    timeout: float = 10.0
     retry_base: float = 0.5
     retry_cap: float = 30.0
     max_attempts: int = 6  # then the batch goes to the spool as `fallback`
@@ -111,11 +96,13 @@ class SinkConfig:
     storm_after: float = 60.0  # seconds of a full queue before storm mode (summaries)
     storm_every: float = 30.0  # seconds between storm summaries
     privacy: Privacy | None = field(default=None, compare=False)  # ids and names, per sink
-    thread_id: str | None = None  # post into this thread (query string `thread_id=`)
-    thread_name: str | None = None  # forum channel: each message opens a post of this name
-    embeds: bool = True  # False: plain text messages (2000 characters, several events)
-    suppress_notifications: bool = False  # message flag 4096: no push notification
-    files: bool = True  # attach a traceback too long for an embed as a .txt file
+
+
+SINK_COMMON = {  # the worker's options of every sink type, with their minimum
+    "queue_size": 1, "queue_max_bytes": 65536, "retry_base": 0.0, "retry_cap": 0.0,
+    "max_attempts": 1, "circuit_failures": 1, "circuit_cooldown": 0.1, "storm_after": 0.1,
+    "storm_every": 0.1,
+}
 
 
 @dataclass(frozen=True)
@@ -140,8 +127,8 @@ class Config:
     spool: SpoolConfig = field(default_factory=SpoolConfig)
     redact: RedactConfig = field(default_factory=RedactConfig)
     templates_dir: Path | None = None
-    # compiled [templates.NAME] and templates_dir/NAME.toml (None: there are none)
-    templates: Templates | None = field(default=None, compare=False)
+    # [templates.NAME] tables as written (a sink type that renders with them compiles them)
+    templates: Mapping[str, Any] = field(default_factory=dict)
 
     def max_event_bytes(self, source: str) -> int:
         """The `max_event_bytes` of the source named `source` (the default for a name
@@ -185,7 +172,7 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
 
 def parse_config(data: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> Config:
     """Validate already-decoded TOML `data` (pure apart from reading `url_file`s)."""
-    reader = _Reader(path, env)
+    reader = Reader(path, env)
     reader.no_unknown(data, "", {"daemon", "spool", "redact", "sources", "sinks", "routes",
                                  "templates", "templates_dir"})
     daemon = _daemon(reader, reader.table(data, "daemon", "daemon"))
@@ -205,21 +192,23 @@ def parse_config(data: Mapping[str, Any], path: Path, env: Mapping[str, str]) ->
         for i, item in enumerate(reader.array_of_tables(data, "routes", "routes"))
     )
     reader.unique([r.name for r in routes], "routes", "route")
-    templates_dir, templates = _templates(reader, data)
-    _check_templates(reader, routes, templates)
-    return Config(path=path, daemon=daemon, sources=sources, sinks=sinks, routes=routes,
-                  spool=spool, templates_dir=templates_dir, templates=templates,
-                  redact=_redact(reader, reader.table(data, "redact", "redact")))
+    config = Config(path=path, daemon=daemon, sources=sources, sinks=sinks, routes=routes,
+                    spool=spool, templates_dir=_templates_dir(reader, data),
+                    templates=reader.table(data, "templates", "templates"),
+                    redact=_redact(reader, reader.table(data, "redact", "redact")))
+    for name in registry.names():  # each type checks what is its (a route's template)
+        registry.sink_type(name).check(config)
+    return config
 
 
-def _redact(r: _Reader, t: Mapping[str, Any]) -> RedactConfig:
+def _redact(r: Reader, t: Mapping[str, Any]) -> RedactConfig:
     try:
         return parse_redact(t)
     except RedactConfigError as exc:
         raise ConfigError(r.file, f"redact.{exc.key}", exc.problem) from None
 
 
-def _privacy(r: _Reader, t: Mapping[str, Any], key: str) -> Privacy | None:
+def _privacy(r: Reader, t: Mapping[str, Any], key: str) -> Privacy | None:
     """A sink's `privacy` table, its secret read now (a credential file, say)."""
     table = r.table(t, "privacy", key)
     if not table:
@@ -239,7 +228,7 @@ def _privacy(r: _Reader, t: Mapping[str, Any], key: str) -> Privacy | None:
         raise ConfigError(r.file, f"{key}.privacy.{exc.key}", exc.problem) from None
 
 
-def _spool(r: _Reader, t: Mapping[str, Any]) -> SpoolConfig:
+def _spool(r: Reader, t: Mapping[str, Any]) -> SpoolConfig:
     r.no_unknown(t, "spool", {"max_bytes", "segment_bytes", "redact"})
     max_bytes = t.get("max_bytes")
     return SpoolConfig(
@@ -250,7 +239,7 @@ def _spool(r: _Reader, t: Mapping[str, Any]) -> SpoolConfig:
     )
 
 
-def _daemon(r: _Reader, t: Mapping[str, Any]) -> DaemonConfig:
+def _daemon(r: Reader, t: Mapping[str, Any]) -> DaemonConfig:
     r.no_unknown(t, "daemon", {"state_dir", "spool_dir", "drain_timeout",
                                "checkpoint_interval", "metrics_listen", "history_max_bytes",
                                "history_keep"})
@@ -268,7 +257,7 @@ def _daemon(r: _Reader, t: Mapping[str, Any]) -> DaemonConfig:
     )
 
 
-def _source(r: _Reader, t: Mapping[str, Any], key: str) -> SourceConfig:
+def _source(r: Reader, t: Mapping[str, Any], key: str) -> SourceConfig:
     r.no_unknown(t, key, {"name", "paths", "format", "start_at", "exclude", "max_line_bytes",
                            "max_event_bytes", "idle_flush"})
     paths = r.strings(t, "paths", key, required=True)
@@ -287,74 +276,26 @@ def _source(r: _Reader, t: Mapping[str, Any], key: str) -> SourceConfig:
     )
 
 
-def _sink(r: _Reader, name: str, t: Mapping[str, Any]) -> SinkConfig:
+def _sink(r: Reader, name: str, t: Mapping[str, Any]) -> SinkConfig:
+    """The worker's options here; the rest of the table is the sink type's to judge."""
     key = f"sinks.{name}"
     if not _NAME.match(name):
         raise ConfigError(r.file, key, "a sink name may use letters, digits, '_', '-' and '.'")
-    defaults = SinkConfig(name=name, url=None)  # type: ignore[arg-type]
-    numeric = {
-        "webhook_requests": 1, "webhook_window": 0.1, "channel_messages": 1,
-        "channel_window": 0.1, "queue_size": 1, "queue_max_bytes": 65536,
-        "max_file_bytes": 1024, "max_request_bytes": 131072, "timeout": 0.1, "retry_base": 0.0,
-        "retry_cap": 0.0, "max_attempts": 1, "circuit_failures": 1, "circuit_cooldown": 0.1,
-        "storm_after": 0.1, "storm_every": 0.1,
-    }
-    r.no_unknown(t, key, {"type", "url", "url_file", "username", "avatar_url", "channel",
-                          "privacy", *numeric, *_SINK_MESSAGE_OPTIONS})
-    r.choice(t, "type", key, ("discord",), "discord")
+    kind = r.choice(t, "type", key, registry.names(), "discord")
+    sink_type = registry.sink_type(kind)
+    r.no_unknown(t, key, {"type", "privacy", *SINK_COMMON, *sink_type.keys})
+    defaults = SinkConfig(name=name)
     values = {
         option: type(getattr(defaults, option))(
-            r.number(t, option, key, getattr(defaults, option), minimum=minimum)
-        )
-        for option, minimum in numeric.items()
+            r.number(t, option, key, getattr(defaults, option), minimum=minimum))
+        for option, minimum in SINK_COMMON.items()
     }
-    username = r.string(t, "username", key, default=None)
-    if username is not None:
-        _check_username(r, username, f"{key}.username")
-    return SinkConfig(
-        name=name,
-        url=_webhook_url(r, t, key),
-        username=username,
-        avatar_url=r.string(t, "avatar_url", key, default=None),
-        channel=r.string(t, "channel", key, default=None),
-        privacy=_privacy(r, t, key),
-        **values,
-        **_sink_message_options(r, t, key),
-    )
+    own = {k: v for k, v in t.items() if k in sink_type.keys}
+    return SinkConfig(name=name, type=kind, options=sink_type.parse_options(r, own, key),
+                      privacy=_privacy(r, t, key), **values)
 
 
-_SINK_MESSAGE_OPTIONS = ("thread_id", "thread_name", "embeds", "suppress_notifications",
-                         "files")
-_SNOWFLAKE = re.compile(r"^[1-9][0-9]{0,19}$")
-
-
-def _sink_message_options(r: _Reader, t: Mapping[str, Any], key: str) -> dict[str, Any]:
-    """How a sink's messages look: thread, plain text, notifications, files."""
-    thread_id = t.get("thread_id")
-    if thread_id is not None:
-        if isinstance(thread_id, int) and not isinstance(thread_id, bool):
-            thread_id = str(thread_id)
-        if not isinstance(thread_id, str) or not _SNOWFLAKE.match(thread_id):
-            raise ConfigError(r.file, f"{key}.thread_id",
-                              f"must be a thread's id (a snowflake such as "
-                              f"\"123456789012345678\"), not {thread_id!r}")
-    thread_name = r.string(t, "thread_name", key, default=None)
-    if thread_name is not None and not (0 < len(thread_name) <= 100 and thread_name.strip()):
-        raise ConfigError(r.file, f"{key}.thread_name", "must be 1 to 100 characters")
-    if thread_id is not None and thread_name is not None:
-        raise ConfigError(r.file, f"{key}.thread_name",
-                          "set thread_id (post in that thread) or thread_name (open a forum "
-                          "post per message), not both")
-    return {
-        "thread_id": thread_id,
-        "thread_name": thread_name,
-        "embeds": r.boolean(t, "embeds", key, True),
-        "suppress_notifications": r.boolean(t, "suppress_notifications", key, False),
-        "files": r.boolean(t, "files", key, True),
-    }
-
-
-def _duration(r: _Reader, t: Mapping[str, Any], name: str, key: str) -> float | None:
+def _duration(r: Reader, t: Mapping[str, Any], name: str, key: str) -> float | None:
     """A duration: seconds as a number, or text like "90s", "5m", "1h"."""
     value = t.get(name)
     if value is None:
@@ -376,42 +317,8 @@ def _bad_bytes(exc: UnicodeDecodeError) -> str:
     return f"byte 0x{exc.object[exc.start]:02x} at offset {exc.start}"
 
 
-def _check_username(r: _Reader, username: str, key: str) -> None:
-    """Discord refuses these usernames with a 400, so refuse them here first."""
-    lowered = username.lower()
-    if not 1 <= len(username) <= 80:
-        raise ConfigError(r.file, key, "must be 1 to 80 characters")
-    if "discord" in lowered or "clyde" in lowered or lowered in ("everyone", "here"):
-        raise ConfigError(
-            r.file, key, "Discord rejects usernames containing 'discord' or 'clyde', "
-            "or equal to 'everyone' or 'here'"
-        )
-
-
-def _webhook_url(r: _Reader, t: Mapping[str, Any], key: str) -> WebhookURL:
-    url = r.string(t, "url", key, default=None)
-    url_file = r.string(t, "url_file", key, default=None)
-    if (url is None) == (url_file is None):
-        raise ConfigError(r.file, key, "set exactly one of 'url' or 'url_file'")
-    if url_file is not None:
-        try:
-            url = r.path(url_file).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(r.file, f"{key}.url_file",
-                              f"cannot read {url_file}: {exc.strerror or exc}") from None
-        except UnicodeDecodeError as exc:
-            raise ConfigError(r.file, f"{key}.url_file",
-                              f"{url_file} is not UTF-8 text: {_bad_bytes(exc)}") from None
-    assert url is not None
-    try:
-        return WebhookURL.parse(url)
-    except WebhookURLError as exc:
-        which = "url" if url_file is None else "url_file"
-        raise ConfigError(r.file, f"{key}.{which}", str(exc)) from None
-
-
 def _route(
-    r: _Reader, t: Mapping[str, Any], key: str, sinks: Mapping[str, SinkConfig],
+    r: Reader, t: Mapping[str, Any], key: str, sinks: Mapping[str, SinkConfig],
     sources: tuple[SourceConfig, ...],
 ) -> RouteConfig:
     r.no_unknown(t, key, {"name", "sinks", "min_level", "sources", "match", "template",
@@ -463,7 +370,7 @@ _ROLE_MENTION = re.compile(r"^<@&([1-9][0-9]{0,19})>$")
 _USER_MENTION = re.compile(r"^<@!?([1-9][0-9]{0,19})>$")
 
 
-def _mentions(r: _Reader, t: Mapping[str, Any], key: str) -> tuple[str, ...]:
+def _mentions(r: Reader, t: Mapping[str, Any], key: str) -> tuple[str, ...]:
     """A route's `mention`: role and user mentions only, normalised, at most 100 each."""
     found: dict[str, None] = {}
     for text in r.strings(t, "mention", key):
@@ -481,44 +388,23 @@ def _mentions(r: _Reader, t: Mapping[str, Any], key: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _templates(r: _Reader, data: Mapping[str, Any]) -> tuple[Path | None, Templates | None]:
-    """`[templates.NAME]` tables and the files of `templates_dir`, compiled (Jinja2 is
-    only imported when there are templates)."""
-    tables = r.table(data, "templates", "templates")
+def _templates_dir(r: Reader, data: Mapping[str, Any]) -> Path | None:
+    """`templates_dir`: a folder of NAME.toml templates (compiled by the sink types that
+    render with templates)."""
     directory = data.get("templates_dir")
-    if directory is not None:
-        if not isinstance(directory, str):
-            raise r.fail("templates_dir", f"must be a string, not {type(directory).__name__}")
-        directory = r.path(r.expand(directory, "templates_dir"))
-        if not directory.is_dir():
-            raise r.fail("templates_dir", f"{directory} is not a folder")
-    if not tables and directory is None:
-        return None, None
-    from logship.sinks.discord.templates import TemplateError, load_templates
-
-    try:
-        return directory, load_templates(tables, directory)
-    except TemplateError as exc:
-        raise ConfigError(exc.path or r.file, exc.key, exc.problem) from None
+    if directory is None:
+        return None
+    if not isinstance(directory, str):
+        raise r.fail("templates_dir", f"must be a string, not {type(directory).__name__}")
+    path = r.path(r.expand(directory, "templates_dir"))
+    if not path.is_dir():
+        raise r.fail("templates_dir", f"{path} is not a folder")
+    return path
 
 
-def _check_templates(r: _Reader, routes: tuple[RouteConfig, ...],
-                     templates: Templates | None) -> None:
-    """Every template a route names exists: a built-in layout or a configured one."""
-    named = [(i, route.template) for i, route in enumerate(routes) if route.template]
-    if not named:
-        return
-    from logship.sinks.discord.render import KINDS
-
-    known = {*KINDS, *(templates.names if templates is not None else ())}
-    for i, name in named:
-        if name not in known:
-            raise r.fail(f"routes[{i}].template",
-                         f"unknown template {name!r} (known: {', '.join(sorted(known))})")
-
-
-class _Reader:
-    """Typed access to TOML tables that reports problems with file and key."""
+class Reader:
+    """Typed access to TOML tables that reports problems with file and key; sink types
+    read their options with it."""
 
     def __init__(self, file: Path, env: Mapping[str, str]) -> None:
         self.file = file
@@ -624,6 +510,21 @@ class _Reader:
         if not path.is_absolute():
             path = self.file.parent / path
         return Path(os.path.abspath(path))
+
+    def secret_file(self, t: Mapping[str, Any], name: str, key: str) -> str | None:
+        """The text of the file `t[name]` names (a credential: `url_file`, a systemd
+        `LoadCredential=`), stripped; None when the key is not set."""
+        location = self.string(t, name, key, default=None)
+        if location is None:
+            return None
+        try:
+            return self.path(location).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise self.fail(f"{key}.{name}",
+                            f"cannot read {location}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise self.fail(f"{key}.{name}",
+                            f"{location} is not UTF-8 text: {_bad_bytes(exc)}") from None
 
     def exclude_pattern(self, pattern: str) -> str:
         """An exclusion with a `/` names paths, so a relative one is taken from the

@@ -9,8 +9,9 @@ Lifecycle of `Daemon.run()`:
    the service). A second signal cuts both waits short.
 4. on SIGHUP: reload the config; an invalid one is reported and the old one stays.
 
-The daemon is the only place that knows both the tailer and the workers: `dispatch`
-routes each event, registers it with the file's watermark, and queues it per sink.
+The daemon is the only place that knows both the tailer and the workers: the tailer
+hands each batch of events to the pipeline (`logship.pipeline`), which routes them,
+registers them with their file's watermark and queues them per sink.
 """
 
 from __future__ import annotations
@@ -22,15 +23,9 @@ import socket
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import aiohttp
-
 from logship.config import Config, ConfigError, SinkConfig, load_config
 from logship.event import Event
-from logship.noise.dedupe import Deduper
-from logship.noise.edits import RepeatEditor
-from logship.noise.edits import load_state as load_repeat_counts
-from logship.noise.edits import save_state as save_repeat_counts
-from logship.noise.storm import Storm
+from logship.noise import NoiseControl
 from logship.observe.history import HistoryEntry, HistoryJournal, entries_json, tail
 from logship.observe.metrics import (
     Metrics,
@@ -42,12 +37,11 @@ from logship.observe.metrics import (
     take_snapshot,
 )
 from logship.observe.sdnotify import Notifier
-from logship.pipeline.outgoing import outgoing
-from logship.pipeline.route import Router
+from logship.pipeline import Pipeline
 from logship.redact.secrets import Redactor
-from logship.sinks.discord.client import WebhookClient
-from logship.sinks.discord.ratelimit import RateLimits
-from logship.sinks.discord.render import Renderer
+from logship.sinks import build_worker
+from logship.sinks.base import SinkContext
+from logship.sinks.registry import sink_type
 from logship.sinks.worker import BatchEnd, Item, SinkWorker
 from logship.spool.drain import SpoolDrainer
 from logship.spool.store import Spool
@@ -75,13 +69,10 @@ class Daemon:
     def __init__(self, config: Config, *, handle_signals: bool = True) -> None:
         self.config = config
         self.handle_signals = handle_signals
-        self.router = Router(config.routes)
-        self.redactor = Redactor(config.redact)
         self.host = socket.gethostname()
         self.spool = Spool(config.daemon.spool_dir, max_bytes=config.spool.max_bytes,
                            segment_bytes=config.spool.segment_bytes)
         self.store = CheckpointStore(config.daemon.state_dir)
-        self.limits = RateLimits()
         self.sinks: dict[str, _Running] = {}
         # Workers a reload let go that are still delivering what they hold (one replaced
         # by a new worker of the same name is no longer in `sinks`): a stop drains them too.
@@ -90,21 +81,31 @@ class Daemon:
         self._stop = asyncio.Event()  # stop reading
         self._signals = 0
         self._hurry = asyncio.Event()  # a second stop signal: skip the drain
-        self._client: WebhookClient | None = None
         self.notifier = Notifier()
         self.metrics = Metrics(self.snapshot)
         self._spool_usage = SpoolUsage(config.daemon.spool_dir)
         self._metrics_server: MetricsServer | None = None
         self._background: list[asyncio.Task[None]] = []
-        self.deduper = Deduper()
-        self._storms: dict[SinkWorker, Storm] = {}  # by worker: a summary goes to the
-        # worker whose events it counts (a retired one spools it)
-        self._storm_wake = asyncio.Event()
-        self._storm_task: asyncio.Task[None] | None = None
-        self.repeats = RepeatEditor(self.deduper, self._worker_named, lambda: self._client)
+        self.noise = NoiseControl(self._worker_named)
+        self.pipeline = self._pipeline(config)
+        self.context = SinkContext(config, self.host, self._shown_redactor(config))
         self.history = HistoryJournal(config.daemon.state_dir,
                                       max_bytes=config.daemon.history_max_bytes,
                                       keep=config.daemon.history_keep)
+
+    def _pipeline(self, config: Config) -> Pipeline:
+        return Pipeline(config, workers=self._worker_named, noise=self.noise,
+                        count=self.metrics.event_routed)
+
+    @staticmethod
+    def _shown_redactor(config: Config) -> Redactor | None:
+        """What each sink redacts from what it shows: nothing more when events were
+        redacted on their way in; everything when the spool keeps them raw."""
+        return None if config.spool.redact else Redactor(config.redact)
+
+    @property
+    def deduper(self) -> object:
+        return self.noise.deduper
 
     def snapshot(self) -> Snapshot:
         """The live figures /metrics, /health and systemd's STATUS= show."""
@@ -118,21 +119,20 @@ class Daemon:
             self._install_signal_handlers()
         self.config.daemon.state_dir.mkdir(parents=True, exist_ok=True)
         saved = self.store.load()
-        load_repeat_counts(self.config.daemon.state_dir, self.deduper)
-        async with aiohttp.ClientSession() as session:
-            self._client = WebhookClient(session)
+        self.noise.load(self.config.daemon.state_dir)
+        try:
             for sink in self.config.sinks.values():
                 self._start_worker(sink)
             self.tailer = Tailer(self.config.sources, saved.files, self._dispatch,
                                  known_sources=saved.sources)
             tail_task = asyncio.create_task(self.tailer.run(self._stop), name="tail")
             saver = asyncio.create_task(self._save_periodically(), name="checkpoints")
-            self._background.append(asyncio.create_task(self.repeats.run(), name="repeats"))
-            self._storm_task = asyncio.create_task(self._storm_summaries(), name="storms")
-            self._background.append(self._storm_task)
+            self.noise.start()
             await self._announce_ready(tail_task)
             await self._until_stopped(tail_task)
             await self._shutdown(tail_task, saver)
+        finally:
+            await self.context.close()
         return self._exit_status(tail_task)
 
     @staticmethod
@@ -188,7 +188,7 @@ class Daemon:
             running.feeder.stop_feeding()  # what they fed is delivered or spooled below
         self.notifier.stopping("stopping: draining queues")
         deadline = asyncio.get_running_loop().time() + self.config.daemon.drain_timeout
-        await self._end_storms()
+        await self.noise.stop()
         await self._stop_reading(tail_task, deadline)
         workers = await self._every_worker()
         await self._drain(deadline, workers)
@@ -204,6 +204,7 @@ class Daemon:
                             running.worker.name, left)
         for running in workers:  # retiring ones too: their retirement ended above
             running.feeder.settle()  # so a restart re-sends none of what was fed
+            running.worker.sink.close()
         saver.cancel()
         self._save_checkpoints(force=True)
         self.spool.close()
@@ -279,157 +280,29 @@ class Daemon:
             log.info("%s received: stopping", sig.name)
         self._stop.set()
 
-    # -- the pipeline -------------------------------------------------------------
-
     async def _dispatch(self, events: list[Event], progress: FileProgress) -> None:
-        """Route `events`; queue those that go somewhere, tracked by their file's watermark.
-        A repeat that a route's dedupe window counts instead of sending is done at once;
-        an event a storm counts is done with the summary that counts it.
+        """The tailer's batches go through the pipeline as it is now (a reload makes a
+        new one at any await)."""
+        await self.pipeline.dispatch(events, progress)
 
-        Routing sees each event as the log wrote it; only an event routed somewhere is
-        redacted and cut to its source's `max_event_bytes` (`limits.outgoing`): most lines
-        go nowhere, and their fields are then never even built (see `parse.json`).
-
-        A SIGHUP reload may swap the router and remove sinks at any await here, so the
-        workers are looked up per event, and a sink already gone is skipped; a worker
-        retired while an event waits for it spools that event."""
-        routed, nowhere = self.router.split(events)
-        for kind, count in nowhere.items():
-            self.metrics.event_routed(kind, None, count)
-        admit = self.deduper.admit
-        redact = self.redactor.redact_event if self.config.spool.redact else None
-        counted = False
-        for event, targets in routed:
-            event, size = outgoing(event, redact, self.config.max_event_bytes(event.source))
-            for route, _ in targets:
-                self.metrics.event_routed(event.kind, route.name)
-            sending = [(route, sink) for route, sink in targets if admit(route, sink, event)]
-            if len(sending) < len(targets):
-                counted = True
-            queued = [(route, worker) for route, sink in sending
-                      if (worker := self._worker_named(sink)) is not None]
-            if not queued:
-                continue
-            event.ack = progress.track(event.offset, len(queued))
-            for route, worker in queued:
-                await self._queue(worker, Item(event, route, size=size))
-        if counted:
-            self.repeats.poke()
-
-    async def _queue(self, worker: SinkWorker, item: Item) -> None:
-        """Put `item` in `worker`'s queue, or, while its sink is in storm mode, count it
-        into the storm's next summary (waiting while the storm holds as much as the
-        queue may: reading pauses then, as for a full queue)."""
-        storm = self._storm_of(worker)
-        if storm is None:
-            await worker.put(item)
-            return
-        notice = storm.observe(worker.congested, worker.stats.delivered)
-        if notice is not None:
-            log.warning("sink %s: storm mode: summaries every %.0f s instead of each event",
-                        worker.name, storm.every)
-            await worker.put(Item(notice))
-            self._storm_wake.set()
-        if storm.active and storm.full:
-            await storm.wait_for_room()
-        if storm.active and worker.retired is None:
-            storm.count(item.event, item.size, keep=item)
-        else:
-            await worker.put(item)
-
-    def _storm_of(self, worker: SinkWorker) -> Storm | None:
-        """`worker`'s storm bookkeeping; None where storm mode cannot be: a sink whose
-        messages carry no files (a summary could not carry the events it counts), a
-        retired worker, or a daemon that is stopping."""
-        storm = self._storms.get(worker)
-        if storm is not None and storm.active:
-            return storm
-        if not worker.renderer.files or worker.retired is not None or self._stop.is_set():
-            return None
-        if storm is None:
-            sink = worker.sink
-            storm = self._storms[worker] = Storm(
-                worker.name, after=sink.storm_after, every=sink.storm_every,
-                max_events=sink.queue_size, max_bytes=sink.queue_max_bytes)
-        return storm
-
-    async def _storm_summaries(self) -> None:
-        """Send each storm's summary on time; sleeps while there is no storm."""
-        while True:
-            waits = [d for s in self._storms.values() if (d := s.next_due()) is not None]
-            self._storm_wake.clear()
-            if not waits:
-                await self._storm_wake.wait()
-                continue
-            await asyncio.sleep(min(waits))
-            for worker, storm in list(self._storms.items()):
-                if storm.due():
-                    summary = storm.summary()
-                    if not storm.active:
-                        log.info("sink %s: storm over, sending each event again", worker.name)
-                    await self._send_summary(worker, summary, storm.take_counted())
-                if worker.retired is not None and not storm.active and not storm.holding:
-                    del self._storms[worker]
-
-    async def _send_summary(self, worker: SinkWorker, summary: Event, counted: list[Item]
-                            ) -> None:
-        """Queue a summary's messages to `worker`; if this is cancelled (a stop), what is
-        not queued yet is handed over all the same, for the stop to send or spool."""
-        items = summary_items(worker.renderer, summary, counted)
-        try:
-            while items:
-                await worker.put(items[0])
-                items.pop(0)
-        except asyncio.CancelledError:
-            for item in items:
-                worker.hold(item)
-            raise
-
-    async def _end_storms(self) -> None:
-        """A stop: no more summaries on a timer and no more counting; each storm's pending
-        summary goes to its worker at once, for the drain to send (or to spool, with its
-        events, when time runs out)."""
-        if self._storm_task is not None:
-            self._storm_task.cancel()
-            await asyncio.gather(self._storm_task, return_exceptions=True)
-        for worker, storm in self._storms.items():
-            summary = storm.end()
-            counted = storm.take_counted()
-            if summary is not None:
-                for item in summary_items(worker.renderer, summary, counted):
-                    worker.hold(item)
+    # -- the sinks ----------------------------------------------------------------
 
     def _worker_named(self, sink: str) -> SinkWorker | None:
         running = self.sinks.get(sink)
         return running.worker if running is not None else None
 
     def _start_worker(self, sink: SinkConfig) -> None:
-        assert self._client is not None
-        limiter = self.limits.limiter(
-            channel=sink.channel or f"webhook:{sink.url.webhook_id}",
-            webhook_requests=sink.webhook_requests,
-            webhook_window=sink.webhook_window,
-            channel_messages=sink.channel_messages,
-            channel_window=sink.channel_window,
-            webhook=sink.url.webhook_id,
-        )
-        worker = SinkWorker(sink, self._client, limiter, self.spool, host=self.host,
-                            templates=self.config.templates, routes=self.config.routes,
-                            redactor=self.redactor)
+        worker = build_worker(sink, self.context, self.spool)
         worker.on_delivered = self.metrics.delivered
-        worker.on_outcome = self._record_history
+        worker.on_outcome = self._outcome
         task = asyncio.create_task(worker.run(), name=f"sink:{sink.name}")
-        feeder = SpoolDrainer(worker, self.spool)
+        feeder = SpoolDrainer(worker, self.spool, Redactor(self.config.redact))
         drainer = asyncio.create_task(feeder.run(), name=f"drain:{sink.name}")
         self.sinks[sink.name] = _Running(worker, task, drainer, feeder)
-        log.info("sink %s → %s", sink.name, sink.url.masked)
+        log.info("sink %s → %s", sink.name, worker.sink.target)
 
-    def _record_history(self, sink: str, items: list[Item], end: BatchEnd) -> None:
-        if end.outcome == "delivered" and self.deduper.delivered(
-                sink, (it.event for it in items), end.message_id, shared=len(items) > 1):
-            self.repeats.poke()  # its message can be edited now
-        elif end.outcome != "delivered":
-            self.deduper.spooled(sink, (it.event for it in items))
+    def _outcome(self, sink: str, items: list[Item], end: BatchEnd) -> None:
+        self.noise.outcome(sink, items, end)
         self.history.record(
             HistoryEntry.for_event(it.event, sink=sink, route=it.route.name if it.route else None,
                                    outcome=end.outcome, status=end.status,
@@ -447,11 +320,11 @@ class Daemon:
 
     def _save_checkpoints(self, force: bool = False) -> None:
         tailer = self.tailer
-        if tailer is None or not (force or tailer.changed or self.deduper.changed):
+        if tailer is None or not (force or tailer.changed or self.noise.changed):
             return
         try:
             self.spool.sync()  # the spool holds what the checkpoints let go of: first
-            save_repeat_counts(self.config.daemon.state_dir, self.deduper)  # counted = done
+            self.noise.save(self.config.daemon.state_dir)  # counted = done
             self.store.save(tailer.checkpoints(), tailer.known_sources())
             tailer.mark_saved()
         except OSError as exc:
@@ -491,9 +364,10 @@ class Daemon:
         path = self.config.path
         if new.daemon != self.config.daemon or new.spool != self.config.spool:
             log.warning("reload: changes to [daemon] and [spool] take effect at restart")
-        self.redactor = Redactor(new.redact)
+        self.context.config = new
+        self.context.redactor = self._shown_redactor(self.config)  # ([spool] stays)
         self._reload_sinks(new)
-        self.router = Router(new.routes)
+        self.pipeline = self._pipeline(replace(new, spool=self.config.spool))
         if new.sources != self.config.sources and self.tailer is not None:
             self.tailer.set_sources(new.sources)
         self.config = replace(new, daemon=self.config.daemon, spool=self.config.spool)
@@ -503,16 +377,15 @@ class Daemon:
     def _reload_sinks(self, new: Config) -> None:
         for name, sink in new.sinks.items():
             running = self.sinks.get(name)
-            if running is not None and not running.retiring and sink.url != running.worker.sink.url:
-                # Another webhook (a deleted one replaced, say): its own worker, budget and
-                # circuit; the old one delivers (or spools) what it holds, then stops.
-                self._retire(running, "its webhook URL changed")
+            if running is not None and not running.retiring and not _same_target(
+                    running.worker.config, sink):
+                # Another target (a deleted webhook replaced, say): its own worker, budget
+                # and circuit; the old one delivers (or spools) what it holds, then stops.
+                self._retire(running, "its target changed")
             if running is None or running.retiring:
                 self._start_worker(sink)
             else:
-                running.worker.sink = sink
-                running.worker.renderer = Renderer(sink, new.templates, self.host, new.routes,
-                                                   redactor=self.redactor)
+                running.worker.sink.reconfigure(sink, self.context)
         for name in set(self.sinks) - set(new.sinks):
             self._retire(self.sinks[name], "removed by reload")
 
@@ -542,23 +415,9 @@ class Daemon:
                  why, f"; {late} later events spooled" if late else "")
 
 
-def summary_items(renderer: Renderer, summary: Event, counted: list[Item]) -> list[Item]:
-    """The messages of one storm summary: the first with its text, each attaching as many
-    of the `counted` events in full as one message holds (`events.log`), and carrying them
-    (they are done when it is delivered, spooled one by one when it is)."""
-    parts = renderer.event_logs([it.event for it in counted]) if counted else []
-    if len(parts) <= 1:
-        files = parts[0][0] if parts else ()
-        return [Item(summary, counted=counted, files=files)]
-    items: list[Item] = []
-    start = 0
-    head = summary.message.split("\n", 1)[0]
-    for n, (files, taken) in enumerate(parts, 1):
-        event = summary if n == 1 else replace(
-            summary, message=f"{head} (the events it counts, part {n} of {len(parts)})")
-        items.append(Item(event, counted=counted[start:start + taken], files=files))
-        start += taken
-    return items
+def _same_target(old: SinkConfig, new: SinkConfig) -> bool:
+    """A sink reloaded with these options still sends where it did."""
+    return old.type == new.type and sink_type(new.type).same_target(old.options, new.options)
 
 
 def run_daemon(config: Config) -> int:

@@ -52,9 +52,9 @@ def test_valid_config_loads_with_defaults(tmp_path: Path) -> None:
     assert source.paths == (str(tmp_path / "logs/*/logs.json"),)
     assert source.start_at == "end" and source.max_line_bytes == 65536
     sink = config.sinks["errors"]
-    assert sink.url.post_url == "https://discord.com/api/v10/webhooks/123456789012345678/tok-en_1"
-    assert (sink.webhook_requests, sink.webhook_window) == (5, 2.0)
-    assert (sink.channel_messages, sink.channel_window) == (30, 60.0)
+    assert sink.options.url.post_url == "https://discord.com/api/v10/webhooks/123456789012345678/tok-en_1"
+    assert (sink.options.webhook_requests, sink.options.webhook_window) == (5, 2.0)
+    assert (sink.options.channel_messages, sink.options.channel_window) == (30, 60.0)
     (route,) = config.routes
     assert route.min_level is Level.ERROR and route.sinks == ("errors",)
 
@@ -75,8 +75,8 @@ def test_relative_paths_are_absolute_from_the_configs_folder_even_with_a_relativ
 def test_env_expansion_and_default(tmp_path: Path) -> None:
     text = BASE.replace(HOOK, "${HOOK}").replace('"StatsBot logs"', '"${NAME:-Bot logs}"')
     config = load_config(write(tmp_path, text), env={"HOOK": HOOK})
-    assert config.sinks["errors"].url.webhook_id == "123456789012345678"
-    assert config.sinks["errors"].username == "Bot logs"
+    assert config.sinks["errors"].options.url.webhook_id == "123456789012345678"
+    assert config.sinks["errors"].options.username == "Bot logs"
 
 
 def test_missing_env_variable_names_key(tmp_path: Path) -> None:
@@ -90,7 +90,7 @@ def test_url_file(tmp_path: Path) -> None:
     (tmp_path / "cred").write_text(HOOK + "\n")
     text = BASE.replace(f'url = "{HOOK}"', 'url_file = "cred"')
     config = load_config(write(tmp_path, text), env={})
-    assert config.sinks["errors"].url.token == "tok-en_1"
+    assert config.sinks["errors"].options.url.token == "tok-en_1"
 
 
 def test_missing_url_file(tmp_path: Path) -> None:

@@ -16,14 +16,16 @@ from aioresponses import CallbackResult, aioresponses
 
 from logship.config import SinkConfig
 from logship.event import Event, Level
+from logship.sinks.base import SinkContext
 from logship.sinks.discord.client import WebhookClient
+from logship.sinks.discord.options import discord_sink
 from logship.sinks.discord.ratelimit import RateLimits
-from logship.sinks.discord.render import Renderer
 from logship.sinks.discord.url import WebhookURL
 from logship.sinks.worker import Circuit, Item, SinkWorker
 from logship.spool.store import Spool, read_segment, segments
 from logship.tail.checkpoint import FileProgress
 from tests.discord_schema import execute_webhook_errors
+from tests.workers import discord_worker
 
 URL = WebhookURL.parse("http://127.0.0.1:9/api/webhooks/123456789012345678/secret-token")
 POST = re.compile(r"^http://127\.0\.0\.1:9/api/v10/webhooks/123456789012345678/secret-token\?.*$")
@@ -33,7 +35,7 @@ OK = {"id": "1", "channel_id": "2", "type": 0}
 def sink(**options: Any) -> SinkConfig:
     defaults: dict[str, Any] = dict(name="errors", url=URL, max_attempts=3, retry_base=0.0,
                                     retry_cap=0.0)
-    return SinkConfig(**(defaults | options))
+    return discord_sink(**(defaults | options))
 
 
 
@@ -42,8 +44,8 @@ def make_worker(session: aiohttp.ClientSession, tmp_path: Path, **options: Any) 
     config = sink(**options)
     limiter = RateLimits().limiter(channel="c", webhook_requests=50, webhook_window=1.0,
                                    channel_messages=500, channel_window=1.0)
-    return SinkWorker(config, WebhookClient(session), limiter, Spool(tmp_path / "spool"),
-                      backoff=lambda *_: 0.0)
+    return discord_worker(config, Spool(tmp_path / "spool"), client=WebhookClient(session),
+                          limiter=limiter)
 
 
 def events(progress: FileProgress, *levels: Level) -> list[Item]:
@@ -236,8 +238,10 @@ async def test_a_reload_during_a_digest_retry_resends_the_same_digest(mocked, se
     worker = make_worker(session, tmp_path, queue_size=200)
 
     def reload_then_429(url: Any, **kwargs: Any) -> CallbackResult:
-        plain = dataclasses.replace(worker.sink, embeds=False)  # what a SIGHUP does
-        worker.sink, worker.renderer = plain, Renderer(plain)
+        config = worker.config
+        plain = dataclasses.replace(config, options=dataclasses.replace(config.options,
+                                                                        embeds=False))
+        worker.sink.reconfigure(plain, SinkContext())  # what a SIGHUP does
         return CallbackResult(status=429, payload={"retry_after": 0, "global": False})
 
     mocked.post(POST, callback=reload_then_429)
@@ -253,7 +257,7 @@ async def test_an_unexpected_error_spools_its_batch_and_the_worker_goes_on(
         mocked, session, tmp_path, caplog) -> None:
     mocked.post(POST, payload=OK, repeat=True)
     worker = make_worker(session, tmp_path)
-    render, calls = worker.renderer.payload, []
+    render, calls = worker.sink.renderer.payload, []
 
     def payload(*args: Any, **kwargs: Any) -> Any:
         calls.append(args)
@@ -261,7 +265,7 @@ async def test_an_unexpected_error_spools_its_batch_and_the_worker_goes_on(
             raise RuntimeError("a bug")
         return render(*args, **kwargs)
 
-    worker.renderer.payload = payload  # type: ignore[method-assign]
+    worker.sink.renderer.payload = payload  # type: ignore[method-assign]
     progress = FileProgress(0)
     first, second = events(progress, Level.ERROR, Level.ERROR)
     with caplog.at_level(logging.ERROR, logger="logship.sinks.worker"):

@@ -15,11 +15,11 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from logship.config import SinkConfig
 from logship.event import Event
 from logship.parse import PARSERS, make_parser
 from logship.pipeline.outgoing import cap_event, event_bytes
 from logship.redact.secrets import Redactor
+from logship.sinks.discord.options import discord_sink
 from logship.sinks.discord.render import Renderer
 from logship.sinks.discord.url import WebhookURL
 from logship.tail.reader import TailedFile
@@ -29,8 +29,8 @@ URL = WebhookURL.parse("http://127.0.0.1:9/api/webhooks/123456789012345678/secre
 MAX_LINE = 65536
 MAX_EVENT = 1 << 20
 REDACTOR = Redactor()
-RENDERERS = [Renderer(SinkConfig(name="embeds", url=URL), redactor=REDACTOR),
-             Renderer(SinkConfig(name="text", url=URL, embeds=False), redactor=REDACTOR)]
+RENDERERS = [Renderer(discord_sink(name="embeds", url=URL), redactor=REDACTOR),
+             Renderer(discord_sink(name="text", url=URL, embeds=False), redactor=REDACTOR)]
 
 
 def ship(format: str, lines: list[bytes]) -> list[Event]:

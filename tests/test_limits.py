@@ -17,6 +17,7 @@ from logship.event import Event, Level
 from logship.pipeline.outgoing import cap_event, capped, event_bytes
 from logship.redact.secrets import Redactor
 from logship.sinks.discord.client import Response
+from logship.sinks.discord.options import discord_sink
 from logship.sinks.discord.ratelimit import RateLimits
 from logship.sinks.discord.render import BODY_RESERVE, Renderer
 from logship.sinks.discord.url import WebhookURL
@@ -25,13 +26,14 @@ from logship.spool.store import Spool, read_segment, segments
 from logship.tail.checkpoint import FileProgress
 from logship.tail.own_log import OwnLog, ScrubbingFormatter, check_sources, scrub_tokens
 from tests.discord_schema import execute_webhook_errors
+from tests.workers import discord_worker
 
 URL = WebhookURL.parse("http://127.0.0.1:9/api/webhooks/123456789012345678/secret-token")
 OK = {"id": "1", "channel_id": "2", "type": 0}
 
 
 def sink(**options: Any) -> SinkConfig:
-    return SinkConfig(**({"name": "errors", "url": URL, "retry_base": 0.0,
+    return discord_sink(**({"name": "errors", "url": URL, "retry_base": 0.0,
                           "retry_cap": 0.0} | options))
 
 
@@ -145,8 +147,8 @@ class _Gate:
 def _worker(client: Any, tmp_path: Path, **options: Any) -> SinkWorker:
     limiter = RateLimits().limiter(channel="c", webhook_requests=1000, webhook_window=1.0,
                                    channel_messages=1000, channel_window=1.0)
-    return SinkWorker(sink(**options), client, limiter, Spool(tmp_path / "spool"),
-                      backoff=lambda *_: 0.0)
+    return discord_worker(sink(**options), Spool(tmp_path / "spool"), client=client,
+                          limiter=limiter)
 
 
 async def test_the_queue_waits_at_its_byte_cap_and_loses_nothing(tmp_path: Path) -> None:
@@ -250,7 +252,8 @@ def test_the_new_keys_parse_with_their_defaults(tmp_path: Path) -> None:
     config = parse_config(data, tmp_path / "c.toml", {})
     assert config.spool.redact is False and config.sources[0].max_event_bytes == 8192
     errors = config.sinks["errors"]
-    assert (errors.queue_max_bytes, errors.max_file_bytes, errors.max_request_bytes) == (
+    assert (errors.queue_max_bytes, errors.options.max_file_bytes,
+            errors.options.max_request_bytes) == (
         1 << 20, 4096, 1 << 20)
     assert any("redact = false" in line for line in warnings(config))
     default = parse_config({}, tmp_path / "c.toml", {})

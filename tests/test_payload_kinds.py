@@ -19,6 +19,7 @@ from logship.config import RouteConfig, SinkConfig
 from logship.emulator.server import FakeDiscord, payload_errors
 from logship.event import Event, Level
 from logship.sinks.discord.client import Outcome, WebhookClient
+from logship.sinks.discord.options import discord_sink
 from logship.sinks.discord.render import (
     CONTENT_MAX,
     DESCRIPTION_MAX,
@@ -56,7 +57,7 @@ def event(message: str = "Failed to update heartbeat", **options: Any) -> Event:
 
 
 def sink(**options: Any) -> SinkConfig:
-    return SinkConfig(name="alerts", url=URL, **options)
+    return discord_sink(**({"name": "alerts", "url": URL} | options))
 
 
 def route(**options: Any) -> RouteConfig:
@@ -391,7 +392,7 @@ def test_only_the_routes_of_the_batch_mention() -> None:
 async def test_only_the_route_role_pings(fake: FakeDiscord, session: Any, embeds: bool) -> None:
     url = WebhookURL.parse(fake.webhook_url())
     ping_route = route(mention=(f"<@&{ROLE}>",))
-    renderer = Renderer(dataclasses.replace(sink(embeds=embeds), url=url), routes=[ping_route])
+    renderer = Renderer(sink(embeds=embeds, url=url), routes=[ping_route])
     client = WebhookClient(session)
     line = f"@everyone @here <@{USER}> <@&333333333333333333> the database is down"
     quiet = renderer.payload([renderer.embed(event(line))], route())
@@ -407,12 +408,12 @@ async def test_only_the_route_role_pings(fake: FakeDiscord, session: Any, embeds
 async def test_tracebacks_go_as_multipart_files_into_threads(fake: FakeDiscord,
                                                              session: Any) -> None:
     url = WebhookURL.parse(fake.webhook_url())
-    renderer = Renderer(dataclasses.replace(sink(thread_id="444444444444444444"), url=url))
+    renderer = Renderer(sink(thread_id="444444444444444444", url=url))
     embeds = [renderer.embed(event(f"e{i}", kind="error", exception=HUGE_TRACEBACK))
               for i in range(2)]
     message = renderer.payload(embeds)
     response = await WebhookClient(session).execute(url, message.body, files=message.files,
-                                                    thread_id=renderer.sink.thread_id)
+                                                    thread_id=renderer.options.thread_id)
     assert response.outcome is Outcome.DELIVERED, response.describe()
     (received,) = fake.messages
     assert received.files == ("traceback-1.txt", "traceback-2.txt")
@@ -423,8 +424,8 @@ async def test_tracebacks_go_as_multipart_files_into_threads(fake: FakeDiscord,
 
 async def test_text_sink_with_suppressed_notifications(fake: FakeDiscord, session: Any) -> None:
     url = WebhookURL.parse(fake.webhook_url())
-    renderer = Renderer(dataclasses.replace(
-        sink(embeds=False, suppress_notifications=True, thread_name="errors"), url=url))
+    renderer = Renderer(sink(embeds=False, suppress_notifications=True, thread_name="errors",
+                             url=url))
     message = renderer.payload([renderer.embed(event("boom", exception=HUGE_TRACEBACK))])
     response = await WebhookClient(session).execute(url, message.body, files=message.files)
     assert response.outcome is Outcome.DELIVERED, response.describe()
@@ -484,7 +485,7 @@ def test_any_events_through_any_sink_make_valid_messages(
     for embed in embeds:
         assert embed.size == embed_size(embed.data) <= TOTAL_MAX
         assert (embed.data.get("description") or "").count("```") % 2 == 0
-        if options.embeds is False:
+        if options.options.embeds is False:
             assert embed.text is not None and len(embed.text) <= renderer.text_limit
     sent = 0
     while embeds:

@@ -15,10 +15,10 @@ import orjson
 import pytest
 from aioresponses import CallbackResult, aioresponses
 
-from logship.config import SinkConfig
 from logship.event import Event, Level
 from logship.sinks import worker as deliver
 from logship.sinks.discord.client import WebhookClient
+from logship.sinks.discord.options import discord_sink
 from logship.sinks.discord.ratelimit import RateLimits
 from logship.sinks.discord.url import WebhookURL
 from logship.sinks.worker import Item, SinkWorker
@@ -40,6 +40,7 @@ from logship.spool.store import (
     segments,
 )
 from logship.tail.checkpoint import FileProgress
+from tests.workers import discord_worker
 
 URL = WebhookURL.parse("http://127.0.0.1:9/api/webhooks/123456789012345678/secret-token")
 POST = re.compile(r"^http://127\.0\.0\.1:9/api/v10/webhooks/.*$")
@@ -61,11 +62,11 @@ def sent_ids(mocked: aioresponses) -> list[int]:
 
 
 def worker_for(session: aiohttp.ClientSession, spool: Spool, **options: Any) -> SinkWorker:
-    sink = SinkConfig(**({"name": "errors", "url": URL, "retry_base": 0.0, "retry_cap": 0.0}
+    sink = discord_sink(**({"name": "errors", "url": URL, "retry_base": 0.0, "retry_cap": 0.0}
                          | options))
     limiter = RateLimits().limiter(channel="c", webhook_requests=100, webhook_window=1.0,
                                    channel_messages=1000, channel_window=1.0)
-    return SinkWorker(sink, WebhookClient(session), limiter, spool, backoff=lambda *_: 0.0)
+    return discord_worker(sink, spool, client=WebhookClient(session), limiter=limiter)
 
 
 # -- the files ----------------------------------------------------------------------------
@@ -297,7 +298,7 @@ async def test_a_segment_is_kept_while_some_fed_events_were_neither_sent_nor_spo
         raise RuntimeError("a bug")
 
     # The unexpected-error path cannot spool them either: their acks never resolve.
-    worker.renderer.payload = broken  # type: ignore[method-assign]
+    worker.sink.renderer.payload = broken  # type: ignore[method-assign]
     spool.append = broken  # type: ignore[method-assign]
     await drain_once(worker, spool)
     assert segments(tmp_path) == [path]

@@ -127,7 +127,7 @@ async def test_a_deleted_webhook_replaced_by_reload_takes_new_events(
         new_id = "200000000000000009"  # the operator made a new webhook, fixed the config
         config.write_text(config.read_text().replace(f"/{ERRORS}/", f"/{new_id}/"))
         daemon.signal(signal.SIGHUP)
-        await daemon.wait_until_logged("its webhook URL changed")
+        await daemon.wait_until_logged("its target changed")
         Bot(tmp_path).log("ERROR", "heard again #2")
         await inbox.wait_for(lambda: inbox.ids(new_id) == Counter({2: 1}))
         assert (await daemon.stop())[0] == 0

@@ -11,13 +11,13 @@ from typing import Any
 import aiohttp
 import orjson
 
-from logship.config import SinkConfig
-from logship.daemon import summary_items
 from logship.emulator.server import FakeDiscord, Received
 from logship.event import Event, Level
+from logship.noise import summary_items
 from logship.noise.storm import Storm
 from logship.redact.secrets import Redactor
 from logship.sinks.discord.client import WebhookClient
+from logship.sinks.discord.options import discord_sink
 from logship.sinks.discord.ratelimit import RateLimits
 from logship.sinks.discord.render import event_log_files
 from logship.sinks.discord.url import WebhookURL
@@ -25,6 +25,7 @@ from logship.sinks.worker import Item, SinkWorker
 from logship.spool.store import Spool, read_segment, segments
 from logship.tail.checkpoint import FileProgress
 from tests.e2e import WEBHOOK_IDS, Bot, Inbox, Logship, write_config
+from tests.workers import discord_worker
 
 ERRORS = WEBHOOK_IDS["errors"]
 SUMMARY_LINE = re.compile(r"(?m)^\W*×\d+ .*$")
@@ -243,7 +244,7 @@ def summary_of(worker: SinkWorker, progress: FileProgress, count: int) -> Item:
                       exception=trace(n), offset=10 * (n + 1))
         event.ack = progress.track(event.offset, 1)
         counted.append(Item(event))
-    ((files, taken),) = worker.renderer.event_logs([it.event for it in counted])
+    ((files, taken),) = worker.sink.attach_events([it.event for it in counted])
     assert taken == count
     notice = Event(None, Level.ERROR, f"⛈️ storm on errors: {count} events in 2 s\n×{count} x",
                    kind="status", source="logship")
@@ -253,11 +254,11 @@ def summary_of(worker: SinkWorker, progress: FileProgress, count: int) -> Item:
 def storm_worker(session: aiohttp.ClientSession, fake: FakeDiscord, tmp_path: Path,
                  **options: Any) -> SinkWorker:
     url = WebhookURL.parse(fake.webhook_url(ERRORS, "token"))
-    config = SinkConfig(name="errors", url=url, retry_base=0.0, retry_cap=0.0, **options)
+    config = discord_sink(name="errors", url=url, retry_base=0.0, retry_cap=0.0, **options)
     limiter = RateLimits().limiter(channel="c", webhook_requests=50, webhook_window=1.0,
                                    channel_messages=500, channel_window=1.0)
-    return SinkWorker(config, WebhookClient(session), limiter, Spool(tmp_path / "spool"),
-                      redactor=Redactor(), backoff=lambda *_: 0.0)
+    return discord_worker(config, Spool(tmp_path / "spool"), client=WebhookClient(session),
+                          limiter=limiter, redactor=Redactor())
 
 
 async def run_until_idle(worker: SinkWorker, items: list[Item]) -> None:
@@ -311,7 +312,7 @@ async def test_a_summary_too_big_for_one_request_goes_in_several_losing_none(
         event.ack = progress.track(event.offset, 1)
         counted.append(Item(event))
     notice = Event(None, Level.ERROR, "⛈️ storm on errors: 120 events in 2 s", kind="status")
-    items = summary_items(worker.renderer, notice, counted)
+    items = summary_items(worker, notice, counted)
     assert len(items) > 1 and [c for it in items for c in it.counted] == counted
     await run_until_idle(worker, items)
     assert progress.committed == 120

@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
-from logship.config import ConfigError, RouteConfig, SinkConfig, parse_config
+from logship.config import ConfigError, RouteConfig, parse_config
 from logship.event import Event, Level
+from logship.sinks.discord import compiled_templates
 from logship.sinks.discord import templates as templates_module
+from logship.sinks.discord.options import discord_sink
 from logship.sinks.discord.render import Renderer, render_embed
 from logship.sinks.discord.templates import TemplateError, Templates, load_templates, parse_color
 from logship.sinks.discord.url import WebhookURL
@@ -20,7 +22,7 @@ from tests.discord_schema import execute_webhook_errors
 
 TS = datetime(2025, 7, 15, 20, 42, 7, tzinfo=UTC)
 URL = "http://127.0.0.1:9/api/webhooks/123456789012345678/token"
-SINK = SinkConfig(name="alerts", url=WebhookURL.parse(URL))
+SINK = discord_sink(name="alerts", url=WebhookURL.parse(URL))
 
 
 def event(message: str = "Failed to update heartbeat\nwhile posting", **options: Any) -> Event:
@@ -32,8 +34,8 @@ def event(message: str = "Failed to update heartbeat\nwhile posting", **options:
 
 def render(tables: dict[str, Any], name: str, e: Event | None = None, **sink: Any
            ) -> dict[str, Any]:
-    renderer = Renderer(SinkConfig(name="alerts", url=SINK.url, **sink), load_templates(tables),
-                        host="bot-1")
+    renderer = Renderer(discord_sink(name="alerts", url=SINK.options.url, **sink),
+                        load_templates(tables), host="bot-1")
     embed = renderer.embed(e or event(), RouteConfig(name="r", sinks=("alerts",), template=name))
     assert execute_webhook_errors({"embeds": [embed.data]}) == []
     return embed.data
@@ -196,7 +198,7 @@ def test_a_route_must_name_a_known_template(tmp_path: Path) -> None:
     data = {"daemon": {"state_dir": str(tmp_path)}, "sinks": {"alerts": {"url": URL}},
             "routes": [{"name": "errors", "sinks": ["alerts"], "template": "member"}]}
     loaded = parse_config(data, tmp_path / "config.toml", {})
-    assert loaded.templates is None  # only built-in layouts: Jinja is not even loaded
+    assert compiled_templates(loaded) is None  # only built-in layouts: Jinja not even loaded
 
 
 def test_templates_from_a_folder(tmp_path: Path) -> None:
@@ -206,7 +208,7 @@ def test_templates_from_a_folder(tmp_path: Path) -> None:
     (folder / "base.toml").write_text('footer = "from a file"\n')
     loaded = config({}, tmp_path, templates_dir="templates")
     assert loaded.templates_dir == folder
-    assert loaded.templates.names == ["base", "oncall"]
+    assert compiled_templates(loaded).names == ["base", "oncall"]  # type: ignore[union-attr]
     (folder / "broken.toml").write_text('title = "{{ oops"\n')
     with pytest.raises(ConfigError) as caught:
         config({}, tmp_path, templates_dir="templates")
@@ -236,7 +238,7 @@ def test_parse_color_and_errors() -> None:
     for bad in ("", "#12345678", "-1", True, None):
         with pytest.raises(ValueError):
             parse_color(bad)  # type: ignore[arg-type]
-    assert isinstance(TemplateError("templates.x.title", "bad"), ValueError)
+    assert isinstance(TemplateError("templates.x.title", "bad"), ConfigError)  # one family
     assert isinstance(load_templates({}), Templates)
 
 

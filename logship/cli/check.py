@@ -6,6 +6,7 @@ import stat
 
 from logship.config import Config
 from logship.pipeline.route import describe as describe_routes
+from logship.sinks.registry import sink_type
 from logship.tail.globs import PathMatcher
 
 
@@ -21,11 +22,7 @@ def describe(config: Config) -> list[str]:
         lines += [f"    {path}" for path in source.paths]
     lines += ["", "sinks:"]
     for sink in config.sinks.values():
-        extra = f" username={sink.username!r}" if sink.username else ""
-        channel = f" channel={sink.channel}" if sink.channel else ""
-        lines.append(f"  {sink.name}: {sink.url.masked}{extra}{channel} "
-                     f"(budget {sink.webhook_requests} req/{sink.webhook_window:g}s, "
-                     f"{sink.channel_messages} msg/{sink.channel_window:g}s)")
+        lines.append(f"  {sink.name}: {sink_type(sink.type).describe(sink.options)}")
     lines += ["", "routes:"]
     lines += [f"  {row}" for row in describe_routes(config.routes)]
     unrouted = set(config.sinks) - {s for r in config.routes for s in r.sinks}

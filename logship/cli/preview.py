@@ -1,12 +1,13 @@
 """`logship preview`: what the daemon would send for some log lines, without sending.
 
 The lines go through the same steps as in the daemon: the source's parser (fed whole
-lines, then flushed), the router, redaction (`[redact]`) and the size cap, and each
-matched sink's `Renderer` (its privacy settings, its options, the route's template and
-mentions).
-For every (event, route, sink) it shows the exact request (query string, JSON body,
-files), whether Discord would accept it (the emulator's own check against Discord's
-OpenAPI schema and limits), and a readable rendering. Nothing is sent or written.
+lines, then flushed), then the daemon's own pipeline (`logship.pipeline`: the router,
+redaction and the size cap), and each matched sink as it renders (`Sink.preview`: for
+Discord its privacy settings, its options, the route's template and mentions).
+For every (event, route, sink) it shows the exact request (for Discord: query string,
+JSON body, files), whether the target would accept it (for Discord the emulator's own
+check against Discord's OpenAPI schema and limits), and a readable rendering. Nothing is
+sent or written.
 
 What it does not show: batching (a worker that has fallen behind packs several events
 into one message, or lists them in a digest) and dedupe windows (a repeat may only be
@@ -17,23 +18,20 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-import orjson
-
 from logship.config import Config, RouteConfig, SinkConfig, SourceConfig
+from logship.errors import UsageError
 from logship.event import Event
 from logship.parse import make_parser
-from logship.pipeline.outgoing import outgoing
-from logship.pipeline.route import Router
-from logship.sinks.discord.render import Message, Renderer
+from logship.sinks.base import Preview
 from logship.tail.globs import PathMatcher
 
 Echo = Callable[[str], None]
 
 
-class PreviewError(ValueError):
+class PreviewError(UsageError):
     """A preview that cannot run as asked (unknown route or source): exit status 2."""
 
 
@@ -44,15 +42,12 @@ class Rendered:
     event: Event
     route: RouteConfig
     sink: SinkConfig
-    message: Message
+    shown: Preview
     matched: bool = True  # False: `--route` named a route whose conditions do not match
-    problems: list[str] = field(default_factory=list)  # why Discord would refuse it
-    template_error: str | None = None  # the route's template failed: the default was used
 
     @property
-    def query(self) -> str:
-        thread = f"&thread_id={self.sink.thread_id}" if self.sink.thread_id else ""
-        return f"?wait=true{thread}"
+    def problems(self) -> list[str]:
+        return self.shown.problems
 
 
 def pick_source(config: Config, *, name: str | None = None, route: RouteConfig | None = None,
@@ -90,12 +85,14 @@ def parse_lines(lines: Sequence[bytes], source: SourceConfig | None, path: str) 
 
 def render(config: Config, events: Sequence[Event], *, route_name: str | None = None,
            host: str | None = None) -> list[tuple[Event, list[Rendered]]]:
-    """For each event (routed as logged, then redacted and capped, as the daemon does),
-    the requests the daemon would make for it (an empty list: it matches no route). With
-    `route_name`, only that route, rendered even when its conditions do not match
-    (`Rendered.matched` says so)."""
-    from logship.emulator.server import payload_errors  # Discord's checks, offline
-    from logship.redact.secrets import Redactor
+    """For each event, through the daemon's own pipeline (routed as logged, then redacted
+    and capped), the requests the daemon would make for it (an empty list: it matches
+    no route), as each sink shows them. With `route_name`, only that route, shown even
+    when its conditions do not match (`Rendered.matched` says so)."""
+    from logship.pipeline import Pipeline
+    from logship.sinks.base import SinkContext
+    from logship.sinks.registry import sink_type
+    from logship.sinks.worker import Item
 
     routes = config.routes
     if route_name is not None:
@@ -103,81 +100,44 @@ def render(config: Config, events: Sequence[Event], *, route_name: str | None = 
         if not routes:
             known = ", ".join(r.name for r in config.routes) or "none defined"
             raise PreviewError(f"unknown route {route_name!r} (known: {known})")
-    router = Router(routes)
-    renderers = {name: Renderer(sink, config.templates, host, config.routes)
-                 for name, sink in config.sinks.items()}
-    redact = Redactor(config.redact).redact_event
+    pipeline = Pipeline(replace(config, routes=routes))
+    context = SinkContext(config, host, pipeline.shown_redactor)
+    sinks = {name: sink_type(sink.type).build(sink, context)
+             for name, sink in config.sinks.items()}
     out: list[tuple[Event, list[Rendered]]] = []
     for parsed in events:
-        targets = router.match(parsed)
-        matched = bool(targets)
-        if route_name is not None and not targets:
-            targets = [(routes[0], sink) for sink in routes[0].sinks]
-        event, _ = outgoing(parsed, redact, config.max_event_bytes(parsed.source))
-        rendered = []
-        for route, sink_name in targets:
-            renderer = renderers[sink_name]
-            sink = renderer.sink
-            failures: list[str] = []
-            renderer.on_template_error = (
-                lambda name, _event, error, failures=failures:
-                failures.append(f"template {name!r} failed: {type(error).__name__}: {error}"))
-            message = renderer.payload([renderer.embed(event, route)], route)
-            problems = payload_errors(message.body, files=len(message.files))
-            rendered.append(Rendered(renderer.shown(event), route, sink, message, matched,
-                                     problems, failures[0] if failures else None))
-        out.append((event, rendered))
+        (routed,) = pipeline.route([parsed]) or [None]
+        matched = routed is not None
+        if routed is None and route_name is not None:
+            event = pipeline.leave(parsed)[0]
+            targets = tuple((routes[0], sink) for sink in routes[0].sinks)
+        elif routed is not None:
+            event, targets = routed.event, routed.targets
+        else:
+            out.append((pipeline.leave(parsed)[0], []))
+            continue
+        shown = [Rendered(event, route, config.sinks[name],
+                          sinks[name].preview(Item(event, route)), matched)
+                 for route, name in targets]
+        out.append((event, shown))
     return out
-
-
-def readable(message: Message) -> list[str]:
-    """A message as a terminal shows it: content, then each embed as a quoted block."""
-    body = message.body
-    lines: list[str] = []
-    if content := body.get("content"):
-        lines += [f"  {row}" for row in str(content).splitlines()]
-    for embed in body.get("embeds") or ():
-        color = embed.get("color")
-        bar = "▌"
-        lines.append(f"  {bar} {embed.get('title', '')}"
-                     + (f"   [#{color:06X}]" if isinstance(color, int) else ""))
-        if author := (embed.get("author") or {}).get("name"):
-            lines.append(f"  {bar} by {author}")
-        lines += [f"  {bar} {row}" for row in str(embed.get("description", "")).splitlines()]
-        for item in embed.get("fields") or ():
-            value = str(item["value"])
-            if "\n" in value:
-                lines.append(f"  {bar} {item['name']}:")
-                lines += [f"  {bar}   {row}" for row in value.splitlines()]
-            else:
-                lines.append(f"  {bar} {item['name']}: {value}")
-        footer = [(embed.get("footer") or {}).get("text") or "", embed.get("timestamp") or ""]
-        if any(footer):
-            lines.append(f"  {bar} — {' · '.join(part for part in footer if part)}")
-    for n, attachment in enumerate(message.files):
-        lines.append(f"  📎 files[{n}] {attachment.filename} ({len(attachment.data):,} bytes)")
-    return lines
 
 
 def describe(rendered: Rendered) -> list[str]:
     """The lines `logship preview` prints for one request."""
-    sink, message = rendered.sink, rendered.message
     note = "" if rendered.matched else " (its conditions do not match this event)"
-    kind = "multipart: payload_json + " + ", ".join(
-        f"files[{n}]" for n in range(len(message.files))) if message.files else "JSON"
-    lines = [f"→ route {rendered.route.name}{note} → sink {sink.name}",
-             f"  POST {sink.url.masked}{rendered.query} ({kind})"]
-    if rendered.template_error:
-        lines.append(f"  warning: {rendered.template_error}; the default embed is sent "
-                     "instead (as the daemon does)")
-    body = orjson.dumps(message.body, option=orjson.OPT_INDENT_2).decode()
-    lines += [f"  {row}" for row in body.splitlines()]
-    if rendered.problems:
-        lines.append("  Discord would refuse it:")
-        lines += [f"    {problem}" for problem in rendered.problems]
+    shown = rendered.shown
+    lines = [f"→ route {rendered.route.name}{note} → sink {rendered.sink.name}",
+             *(f"  {row}" for row in shown.request[:1])]
+    lines += [f"  warning: {warning}" for warning in shown.warnings]
+    lines += [f"  {row}" for row in shown.request[1:]]
+    if shown.problems:
+        lines.append(f"  {shown.who} would refuse it:")
+        lines += [f"    {problem}" for problem in shown.problems]
     else:
-        lines.append("  Discord would accept it. It reads:")
-    return lines + readable(message)
+        lines.append(f"  {shown.who} would accept it." + (" It reads:" if shown.readable
+                                                          else ""))
+    return lines + shown.readable
 
 
 def run_preview(config: Config, *, lines: Sequence[bytes], path: str,

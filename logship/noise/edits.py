@@ -2,10 +2,10 @@
 
 `Deduper` (pure) decides; `RepeatEditor` acts. Its task sleeps until the deduper next has
 something due (a timer, never a polling loop), then edits each message that has new
-repeats, within the sink's rate budget: the edit takes its place in the worker's limiter,
-on the edit route's budgets (Discord limits PATCH apart from posting). A message that can
-no longer be edited (deleted, or sent inside a shared digest) gets a short summary
-message at the end of its window instead, queued to the sink like any event.
+repeats, through its sink (`Editor.edit`: Discord keeps edits within their own rate
+budget). A message that can no longer be edited (deleted, sent inside a shared digest, or
+on a sink whose messages cannot be edited) gets a short summary message at the end of its
+window instead, queued to the sink like any event.
 """
 
 from __future__ import annotations
@@ -18,14 +18,12 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import orjson
 
 from logship.event import Event
 from logship.noise.dedupe import Deduper, Repeat
-from logship.sinks.discord.client import WebhookClient
-from logship.sinks.discord.render import build_payload
+from logship.sinks.base import Outcome
 from logship.sinks.worker import Item, SinkWorker
 from logship.tail.checkpoint import atomic_write
 
@@ -55,11 +53,10 @@ def summary_event(repeat: Repeat) -> Event:
 class RepeatEditor:
     """Runs the edits and summaries the `Deduper` asks for."""
 
-    def __init__(self, deduper: Deduper, workers: Callable[[str], SinkWorker | None],
-                 client: Callable[[], WebhookClient | None]) -> None:
+    def __init__(self, deduper: Deduper, workers: Callable[[str], SinkWorker | None]
+                 ) -> None:
         self.deduper = deduper
         self._workers = workers
-        self._client = client
         self._wake = asyncio.Event()
         self.edits = 0
         self.summaries = 0
@@ -98,42 +95,23 @@ class RepeatEditor:
             self.deduper.shown(repeat, repeat.shown)  # not now: try again in EDIT_EVERY
 
     async def _edit(self, worker: SinkWorker, repeat: Repeat) -> bool:
-        client = self._client()
-        if client is None or worker.gone or repeat.message_id is None:
+        edit = getattr(worker.sink, "edit", None)  # only some sinks can (`Editor`)
+        if edit is None or worker.gone or repeat.message_id is None:
+            repeat.editable = edit is not None
             return False
-        if worker.sink.thread_name:  # each message opened a forum post whose id is not kept
+        answer = await edit(repeat.message_id, repeat_event(repeat))
+        if answer is None:  # this sink's messages cannot be edited (forum posts)
             repeat.editable = False  # a summary follows at the window's end
             return False
-        payload = edit_payload(worker, repeat)
-        await worker.limiter.acquire("edit")
-        try:
-            response = await client.edit_message(worker.sink.url, repeat.message_id, payload,
-                                                 thread_id=worker.sink.thread_id)
-        except asyncio.CancelledError:
-            worker.limiter.completed({}, "edit")
-            raise
-        worker.limiter.completed(response.headers, "edit")
-        if response.status == 200:
+        if answer.outcome is Outcome.DELIVERED:
             self.edits += 1
             return True
-        if response.status == 429:
-            worker.limiter.rate_limited(response.retry_after, response.is_global,
-                                        response.headers.get("X-RateLimit-Scope"), "edit")
-            return False
-        if response.status in (403, 404):
+        if answer.status in (403, 404):
             repeat.editable = False  # deleted: a summary will follow at the window's end
-        log.warning("sink %s: could not edit the message counting repeats (%s)",
-                    worker.name, response.describe())
+        if answer.outcome is not Outcome.RATE_LIMITED:
+            log.warning("sink %s: could not edit the message counting repeats (%s)",
+                        worker.name, answer.reason)
         return False
-
-
-def edit_payload(worker: SinkWorker, repeat: Repeat) -> dict[str, Any]:
-    """The first event's message, now with its count, as the sink shows messages:
-    redacted and private (the spool may keep raw events), as text on a plain-text sink."""
-    embed = worker.renderer.embed(repeat_event(repeat))
-    if embed.text is not None:
-        return build_payload([], content=embed.text)
-    return build_payload([embed])
 
 
 def load_state(state_dir: Path, deduper: Deduper) -> None:

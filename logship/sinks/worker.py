@@ -1,29 +1,27 @@
-"""One worker per sink: a bounded queue in, Discord requests out, the spool as fallback.
+"""One worker per sink: a bounded queue in, the sink's requests out, the spool as fallback.
 
-The worker sends as soon as the rate budget allows. Its queue holds at most
-`queue_size` events and `queue_max_bytes` bytes of them (counted from `put` until each is
-delivered or spooled): `put` waits while either is reached, and that wait is what pauses
-the tailer, so nothing is lost and memory stays bounded. While it waits for budget, events
-pile up in its queue, and the next request carries as many of them as fit (10 embeds,
-6000 characters), errors and criticals first. Each event's acknowledgement is resolved
-only once Discord answered 200 with a message, or once the event is safely in the
-spool, so the checkpoint never passes an event that could still be lost.
+The worker drives any `Sink` (`logship.sinks.base`): what is the same for every sink
+is here, what differs is the sink's. It sends as soon as the sink's budget allows. Its
+queue holds at most `queue_size` events and `queue_max_bytes` bytes of them (counted from
+`put` until each is delivered or spooled): `put` waits while either is reached, and that
+wait is what pauses the tailer, so nothing is lost and memory stays bounded. While it
+waits for budget, events pile up in its queue, and the next request carries as many of
+them as the sink packs into one (`Sink.batch`), errors and criticals first. Each event's
+acknowledgement is resolved only once the sink answered DELIVERED for the request
+holding it (Discord: 200 with a message), or once the event is safely in the spool, so
+the checkpoint never passes an event that could still be lost.
 
-When the backlog is more than two requests' worth, the worker switches to digests:
-several events share one embed, one line each, so a storm of errors goes out in the
-fewest requests the limits allow, and every event is still named.
-
-What the answers mean:
-- 429: wait `retry_after` (global ones pause every sink), send the same batch again;
-- 5xx, timeout, connection error: exponential backoff with full jitter, then spool as
-  `fallback` after `max_attempts`. `circuit_failures` failed requests in a row open the
-  circuit: events go straight to the spool until, after `circuit_cooldown`, one request
-  probes the webhook again. A timeout may have delivered: it is retried all the same
-  (at-least-once) and counted as a possible duplicate;
-- 400: never resend the same bytes: drop a username or avatar Discord blames, split the
-  batch, render a refused event plainly; what Discord still refuses is spooled as `dead`;
-- 401/403/404: the webhook is gone: stop calling it, say so loudly once, spool its events
-  as `dead` (replay sends them once the URL is fixed).
+What the answers mean (`Outcome`):
+- RATE_LIMITED: wait `retry_after` (global ones pause every sink), send the same again;
+- RETRY (5xx, timeout, connection error): exponential backoff with full jitter, then
+  spool as `fallback` after `max_attempts`. `circuit_failures` failed requests in a row
+  open the circuit: events go straight to the spool until, after `circuit_cooldown`, one
+  request probes the target again. A timeout may have delivered: it is retried all the
+  same (at-least-once) and counted as a possible duplicate;
+- REJECTED (400): never resend the same bytes: the sink's `repair` says what to send
+  instead; what it gives up on is spooled as `dead`;
+- GONE (401/403/404): the target is gone: stop calling it, say so loudly once, spool its
+  events as `dead` (replay sends them once the config is fixed).
 """
 
 from __future__ import annotations
@@ -35,30 +33,21 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
 from logship.config import RouteConfig, SinkConfig
 from logship.event import Event
 from logship.pipeline.outgoing import event_bytes
-from logship.redact.secrets import Redactor
-from logship.sinks.discord.client import Outcome, Response, WebhookClient
-from logship.sinks.discord.ratelimit import RateLimiter
-from logship.sinks.discord.render import (
-    EMBEDS_MAX,
-    Attachment,
-    Embed,
-    Message,
-    Renderer,
-    TemplateSet,
-)
-from logship.spool.store import Spool, SpoolRecord
-from logship.tail.own_log import scrub_tokens
+from logship.sinks.base import Answer, Outcome
+from logship.spool.store import SpoolRecord
+
+if TYPE_CHECKING:
+    from logship.sinks.base import Sink
 
 log = logging.getLogger("logship.sinks.worker")
 
 # How many queued events a worker looks at when it picks the next batch by priority.
 LOOKAHEAD = 200
-# A backlog of more than this many full requests is sent as digests.
-DIGEST_AFTER_REQUESTS = 2
 # Seconds between tries to write to a full spool when no drain frees space sooner.
 SPOOL_RETRY = 10.0
 
@@ -70,40 +59,32 @@ class Item:
     event: Event
     route: RouteConfig | None = None
     attempts: int = 0
-    minimal: bool = False  # Discord refused the full rendering: send the plain one
+    plain: bool = False  # the sink refused the full rendering: send the plain one
     # The spool record a drained event came from: `attempts` count this pass only (a
     # drained event gets its full retries again); spooling it anew adds the record's
     # attempts, keeps its first failure and replaces it (exempt from the byte cap).
     origin: SpoolRecord | None = None
     queued_at: float = field(default_factory=time.monotonic)
-    _embed: Embed | None = field(default=None, repr=False)
+    rendered: Any = field(default=None, repr=False)  # the sink's rendering, made once
     size: int = field(default=-1, repr=False)  # bytes, for the queue's byte cap (-1: measure)
     # A storm summary carries the events it counts (`counted`, each in full in `files`):
     # they are done when it is delivered, and spooled one by one when it is spooled.
     counted: list[Item] = field(default_factory=list, repr=False)
-    files: tuple[Attachment, ...] = field(default=(), repr=False)
+    files: tuple[Any, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         if self.size < 0:
             self.size = event_bytes(self.event) + sum(it.size for it in self.counted)
 
-    def embed(self, renderer: Renderer) -> Embed:
-        """The event's embed as its sink shows it (template, privacy, kind layout), with
-        the item's own files (a summary's events: even the plain repair keeps them)."""
-        if self.minimal:
-            return self._with_files(renderer.minimal(self.event))
-        if self._embed is None:
-            self._embed = self._with_files(renderer.embed(self.event, self.route))
-        return self._embed
-
-    def _with_files(self, embed: Embed) -> Embed:
-        if not self.files:
-            return embed
-        return Embed(embed.data, embed.size, embed.files + self.files, embed.text)
-
     def with_counted(self) -> list[Item]:
         """This item and the events it carries: what its delivery or spooling resolves."""
         return [self, *self.counted] if self.counted else [self]
+
+    def without_counted(self) -> Item:
+        """A summary's own message, its counted events and their files left out."""
+        carried = sum(it.size for it in self.counted)
+        return Item(self.event, self.route, attempts=self.attempts,
+                    size=max(0, self.size - carried))
 
     def done(self) -> None:
         for item in self.with_counted():
@@ -123,14 +104,24 @@ class BatchEnd:
 
 @dataclass(eq=False)
 class Batch:
-    """The events of one request; a digest lists them in shared embeds."""
+    """The events of one request. `body` is the sink's (a digest's embeds, made once when
+    the batch is), `message` the request as first sent: a retry resends it."""
 
     items: list[Item]
-    digest: bool = False
-    # A digest's embeds, rendered once when the batch is made: a retry sends the same
-    # thing even if the sink's rendering changed meanwhile (a reload).
-    embeds: list[Embed] = field(default_factory=list)
-    message: Message | None = None  # the request as first sent: a retry resends it
+    digest: bool = False  # several events share the request's text, one line each
+    body: Any = None
+    message: Any = None
+
+
+class SpoolLike(Protocol):
+    """Where the worker puts what it cannot deliver: the spool (`logship.spool.store`),
+    or `logship replay`'s stand-in that keeps them in memory."""
+
+    on_freed: list[Callable[[], None]]
+
+    def append(self, records: list[SpoolRecord], *, over_cap: bool = False) -> None: ...
+
+    def recount(self) -> None: ...
 
 
 @dataclass
@@ -206,38 +197,25 @@ def full_jitter(attempt: int, base: float, cap: float) -> float:
 class SinkWorker:
     """Delivers one sink's events. Run `run()` as a task; feed it with `put()`."""
 
-    def __init__(
-        self,
-        sink: SinkConfig,
-        client: WebhookClient,
-        limiter: RateLimiter,
-        spool: Spool,
-        *,
-        host: str | None = None,
-        backoff: Callable[[int, float, float], float] = full_jitter,
-        templates: TemplateSet | None = None,
-        routes: Sequence[RouteConfig] = (),
-        redactor: Redactor | None = None,
-    ) -> None:
+    def __init__(self, sink: Sink, spool: SpoolLike, *,
+                 backoff: Callable[[int, float, float], float] = full_jitter) -> None:
         self.sink = sink
-        self.client = client
-        self.limiter = limiter
         self.spool = spool
-        self.host = host
-        self.renderer = Renderer(sink, templates, host, routes, redactor=redactor)
-        self.queue: asyncio.Queue[Item] = asyncio.Queue(maxsize=sink.queue_size)
+        config = sink.config
+        self.queue: asyncio.Queue[Item] = asyncio.Queue(maxsize=config.queue_size)
         self.queued_bytes = 0  # of the events put and not yet delivered or spooled
         self._room = asyncio.Event()  # bytes were released
         self.stats = SinkStats()
-        self.gone: str | None = None  # why the webhook is unusable, once it is
+        self.gone: str | None = None  # why the target is unusable, once it is
         self._backoff = backoff
-        self.circuit = Circuit(sink.circuit_failures, sink.circuit_cooldown)
+        self.circuit = Circuit(config.circuit_failures, config.circuit_cooldown)
         self.on_recover: Callable[[], None] | None = None  # the circuit closed again
         self.on_trip: Callable[[float], None] | None = None  # it opened (cool-down, s)
         # told (sink, seconds from queued to delivered) for each delivered event
         self.on_delivered: Callable[[str, float], None] | None = None
         # told how each batch ended (delivered, spooled, dead): the delivery history
         self.on_outcome: Callable[[str, list[Item], BatchEnd], None] | None = None
+        self.last_answer: Answer | None = None  # the sink's last answer (test-webhook shows it)
         self._waiting_for_room = False  # `_spool` waits for the spool to take a batch
         self._space = asyncio.Event()
         # Batches the spool refused while the drain fed this worker: held in memory (their
@@ -245,7 +223,6 @@ class SinkWorker:
         self._held: list[_Held] = []
         self._held_retry: asyncio.TimerHandle | None = None
         spool.on_freed.append(self._space_freed)
-        self._plain_profile = False  # Discord refused the sink's username or avatar
         self._pending: list[Item] = []  # taken from the queue, not yet sent
         self._sending: list[Item] = []  # the batch being sent (or retried) now
         self._idle = asyncio.Event()
@@ -260,6 +237,10 @@ class SinkWorker:
         return self.sink.name
 
     @property
+    def config(self) -> SinkConfig:
+        return self.sink.config
+
+    @property
     def spool_blocked(self) -> bool:
         """The spool refuses this sink's events: they are held, and reading pauses."""
         return self._waiting_for_room or bool(self._held)
@@ -272,7 +253,7 @@ class SinkWorker:
     def congested(self) -> bool:
         """The queue is full, by count or by bytes: `put` would wait."""
         return (self.backlog >= self.queue.maxsize
-                or (self.queued_bytes >= self.sink.queue_max_bytes and self.backlog > 0))
+                or (self.queued_bytes >= self.config.queue_max_bytes and self.backlog > 0))
 
     def hold(self, item: Item) -> None:
         """Take `item` now, past the queue's caps (a stop must not wait for room): the
@@ -295,7 +276,7 @@ class SinkWorker:
         empty, so the cap is exceeded by at most one event. Once the worker is retired,
         `item` goes to the spool instead, so its acknowledgement still resolves."""
         self._idle.clear()
-        while (self.queued_bytes >= self.sink.queue_max_bytes and self.backlog > 0
+        while (self.queued_bytes >= self.config.queue_max_bytes and self.backlog > 0
                and self.retired is None):
             self._room.clear()
             await self._room.wait()
@@ -414,198 +395,132 @@ class SinkWorker:
             self._pending.sort(key=lambda it: -it.event.level)
 
     def _next_batch(self) -> Batch:
-        """Full embeds while they keep up; digests once a backlog builds. A storm summary
-        goes alone, first: its files are the events it counts (a digest has no room for
-        them), and its delivery resolves them all."""
-        carrier = next((n for n, it in enumerate(self._pending) if it.counted), None)
-        if carrier is not None:
-            return Batch([self._pending.pop(carrier)])
-        count = self.renderer.pack([it.embed(self.renderer)
-                                    for it in self._pending[:EMBEDS_MAX]])
-        if self.backlog > DIGEST_AFTER_REQUESTS * count:
-            return self._digest_batch(self._pending)
-        items, self._pending = self._pending[:count], self._pending[count:]
-        return Batch(items)
-
-    def _digest_batch(self, candidates: list[Item]) -> Batch:
-        """A digest of as many leading `candidates` as one message holds; the others go
-        back to the front of the pending list."""
-        embeds, count = self.renderer.digest([it.event for it in candidates])
-        count = max(1, count)
-        items, rest = candidates[:count], candidates[count:]
-        if candidates is self._pending:
-            self._pending = rest
-        else:
-            self._pending[:0] = rest
-        return Batch(items, digest=True, embeds=embeds)
+        """The sink's next request, taken out of the pending list."""
+        batch = self.sink.batch(self._pending, self.backlog)
+        taken = {id(item) for item in batch.items}
+        self._pending = [item for item in self._pending if id(item) not in taken]
+        return batch
 
     # -- sending ------------------------------------------------------------------
 
     async def _send_next(self) -> None:
-        await self.limiter.acquire()
+        await self.sink.limiter.acquire()
         self._take_queued()  # what arrived while we waited for budget rides along
         batch: Batch | None = self._next_batch()
         self._sending = batch.items
         try:
             while batch is not None:
-                response = await self._post(batch)
-                batch = await self._handle(batch, response)
+                answer = await self._post(batch)
+                batch = await self._handle(batch, answer)
                 self._sending = batch.items if batch else []
                 if batch is not None:
-                    await self.limiter.acquire()
+                    await self.sink.limiter.acquire()
         except asyncio.CancelledError:
             self._pending[:0] = self._sending  # shutdown: abandon() spools them
             self._sending = []
             raise
 
-    def _embeds(self, batch: Batch) -> list[Embed]:
-        if batch.digest:
-            return batch.embeds
-        return [it.embed(self.renderer) for it in batch.items]
-
-    async def _post(self, batch: Batch) -> Response:
-        if batch.message is None:
-            batch.message = self.renderer.payload(
-                self._embeds(batch), [it.route for it in batch.items],
-                plain_profile=self._plain_profile)
-        message = batch.message
-        try:
-            response = await self.client.execute(self.sink.url, message.body,
-                                                 files=message.files,
-                                                 thread_id=self.sink.thread_id)
-        except asyncio.CancelledError:
-            self.limiter.completed({})
-            raise
-        self.limiter.completed(response.headers)
+    async def _post(self, batch: Batch) -> Answer:
+        answer = await self.sink.send(batch)
         self.stats.requests += 1
         self.stats.digests += batch.digest
-        self.stats.by_status[response.status] = self.stats.by_status.get(response.status, 0) + 1
-        return response
+        self.stats.by_status[answer.status] = self.stats.by_status.get(answer.status, 0) + 1
+        self.last_answer = answer
+        return answer
 
-    async def _handle(self, batch: Batch, response: Response) -> Batch | None:
+    async def _handle(self, batch: Batch, answer: Answer) -> Batch | None:
         """Act on one answer; returns the batch to send next (None when done)."""
-        outcome = response.outcome
+        outcome = answer.outcome
         if outcome is Outcome.DELIVERED:
-            recovered = self.circuit.tripped
-            self.circuit.succeeded()
-            if recovered:
-                log.info("sink %s: the webhook answers again; circuit closed", self.name)
-                if self.on_recover is not None:
-                    self.on_recover()
-            delivered = [x for it in batch.items for x in it.with_counted()]
-            self.stats.delivered += len(delivered)
-            now = time.monotonic()
-            for item in batch.items:
-                item.attempts += 1
-                item.done()
-            if self.on_delivered is not None:
-                for item in delivered:
-                    self.on_delivered(self.name, now - item.queued_at)
-            self._release(batch.items)
-            if self.on_outcome is not None:
-                message_id = str(response.body["id"])
-                self.on_outcome(self.name, delivered,
-                                BatchEnd("delivered", response.status, message_id, None))
+            self._delivered(batch, answer)
             return None
         if outcome is Outcome.RATE_LIMITED:
             self.stats.rate_limited += 1
             log.warning("sink %s: rate limited (%s), waiting %.2f s", self.name,
-                        "global" if response.is_global else
-                        response.headers.get("X-RateLimit-Scope", "webhook"),
-                        response.retry_after)
-            self.limiter.rate_limited(response.retry_after, response.is_global,
-                                      response.headers.get("X-RateLimit-Scope"))
+                        "global" if answer.is_global else answer.scope or "webhook",
+                        answer.retry_after)
+            self.sink.limiter.rate_limited(answer.retry_after, answer.is_global, answer.scope)
             return batch
         if outcome is Outcome.GONE:
             for item in batch.items:
                 item.attempts += 1
-            self.gone = self._reason(response)
+            self.gone = answer.reason
             log.error("sink %s: %s; no more requests to %s, its events go to the spool as "
-                      "dead (fix the URL, then `logship replay`)", self.name, self.gone,
-                      self.sink.url.masked)
-            await self._spool(batch.items, "dead", self.gone, response.status)
+                      "dead (fix the config, then `logship replay`)", self.name, self.gone,
+                      self.sink.target)
+            await self._spool(batch.items, "dead", self.gone, answer.status)
             return None
         if outcome is Outcome.REJECTED:
-            return await self._rejected(batch, response)
-        return await self._retry(batch, response)
+            return await self._rejected(batch, answer)
+        return await self._retry(batch, answer)
 
-    async def _rejected(self, batch: Batch, response: Response) -> Batch | None:
-        """A 400: change what is sent (never the same bytes again), or give up."""
-        reason = self._reason(response)
-        if response.names_profile() and not self._plain_profile:
-            self._plain_profile = True
-            log.error("sink %s: Discord refuses its username or avatar (%s); sending "
-                      "without them", self.name, reason)
-            batch.message = None
-            return batch
-        items = batch.items
-        if len(items) > 1:
-            half = len(items) // 2
-            log.warning("sink %s: Discord refused a batch of %d (%s); sending it split",
-                        self.name, len(items), reason)
-            self._pending[:0] = items[half:]
-            if batch.digest:
-                return self._digest_batch(items[:half])
-            return Batch(items[:half])
-        (item,) = items
-        if item.counted:
-            return self._unpack(item, reason)
-        if batch.digest or not item.minimal:
-            item.minimal = True
-            log.warning("sink %s: Discord refused an event (%s); sending it plainly",
-                        self.name, reason)
-            return Batch(items)
-        log.error("sink %s: Discord refused an event for good (%s); spooled as dead",
-                  self.name, reason)
-        await self._spool(items, "dead", reason, response.status)
-        return None
+    def _delivered(self, batch: Batch, answer: Answer) -> None:
+        recovered = self.circuit.tripped
+        self.circuit.succeeded()
+        if recovered:
+            log.info("sink %s: %s answers again; circuit closed", self.name,
+                     self.sink.target)
+            if self.on_recover is not None:
+                self.on_recover()
+        delivered = [x for it in batch.items for x in it.with_counted()]
+        self.stats.delivered += len(delivered)
+        now = time.monotonic()
+        for item in batch.items:
+            item.attempts += 1
+            item.done()
+        if self.on_delivered is not None:
+            for item in delivered:
+                self.on_delivered(self.name, now - item.queued_at)
+        self._release(batch.items)
+        if self.on_outcome is not None:
+            self.on_outcome(self.name, delivered,
+                            BatchEnd("delivered", answer.status, answer.message_id, None))
 
-    def _unpack(self, summary: Item, reason: str) -> Batch:
-        """Discord refused a storm summary with its files: its events go on their own
-        (ahead of the rest, as embeds or digests), the summary without them."""
-        log.warning("sink %s: Discord refused a storm summary with its %d events attached "
-                    "(%s); sending them on their own", self.name, len(summary.counted), reason)
-        self._pending[:0] = summary.counted
-        carried = sum(it.size for it in summary.counted)
-        alone = Item(summary.event, summary.route, attempts=summary.attempts,
-                     size=max(0, summary.size - carried))
-        return Batch([alone])
+    async def _rejected(self, batch: Batch, answer: Answer) -> Batch | None:
+        """A 400: send what the sink makes of it instead (never the same bytes), or give
+        up on what it gives up on."""
+        repair = self.sink.repair(batch, answer)
+        if repair.requeue:
+            self._pending[:0] = repair.requeue
+        if repair.dead:
+            log.error("sink %s: %s (%s); spooled as dead", self.name, repair.note,
+                      answer.reason)
+            await self._spool(list(repair.dead), "dead", answer.reason, answer.status)
+        elif repair.note:
+            log.warning("sink %s: %s (%s)", self.name, repair.note, answer.reason)
+        return repair.retry
 
-    async def _retry(self, batch: Batch, response: Response) -> Batch | None:
+    async def _retry(self, batch: Batch, answer: Answer) -> Batch | None:
         items = batch.items
         for item in items:
             item.attempts += 1
-        if response.timed_out:
+        if answer.timed_out:
             self.stats.possible_duplicates += len(items)
-        reason = self._reason(response)
+        reason = answer.reason
         if self.circuit.failed():
             log.error("sink %s: %d failed requests in a row (%s); circuit open: events go "
                       "to the spool, next try in %.0f s", self.name, self.circuit.threshold,
                       reason, self.circuit.cooldown)
-            await self._spool(items, "fallback", reason, response.status)
+            await self._spool(items, "fallback", reason, answer.status)
             if self.on_trip is not None:
                 self.on_trip(self.circuit.cooldown)
             return None
-        exhausted = [it for it in items if it.attempts >= self.sink.max_attempts]
+        limit = self.config.max_attempts
+        exhausted = [it for it in items if it.attempts >= limit]
         if exhausted:  # each event by its own count: a batch may mix old and new ones
             log.error("sink %s: giving up after %d attempts (%s); %d events spooled",
-                      self.name, self.sink.max_attempts, reason, len(exhausted))
-            await self._spool(exhausted, "fallback", reason, response.status)
+                      self.name, limit, reason, len(exhausted))
+            await self._spool(exhausted, "fallback", reason, answer.status)
             if len(exhausted) == len(items):
                 return None
-            items = [it for it in items if it.attempts < self.sink.max_attempts]
-            batch = self._digest_batch(items) if batch.digest else Batch(items)
+            items = [it for it in items if it.attempts < limit]
+            batch = self.sink.rebatch(items, batch)
         attempts = max(it.attempts for it in items)
-        delay = self._backoff(attempts, self.sink.retry_base, self.sink.retry_cap)
+        delay = self._backoff(attempts, self.config.retry_base, self.config.retry_cap)
         self.stats.retries += 1
         log.warning("sink %s: %s; retry %d in %.2f s", self.name, reason, attempts, delay)
         await asyncio.sleep(delay)
         return batch
-
-    def _reason(self, response: Response) -> str:
-        """What went wrong, for the log and the spool: never the webhook's token (an
-        answer may quote the URL it was sent to)."""
-        return scrub_tokens(response.describe(), self.sink.url.token)
 
     async def _spool(self, items: list[Item], reason: str, error: str, status: int = 0
                      ) -> None:
@@ -699,7 +614,7 @@ class SinkWorker:
                      *, over_cap: bool = False) -> bool:
         """Append `items` to the spool and resolve them; False (nothing resolved, so the
         checkpoint stays before them) when the spool cannot take them."""
-        error = scrub_tokens(error, self.sink.url.token)
+        error = self.sink.scrub(error)
         spooled = [x for it in items for x in it.with_counted()]  # a summary's events too
         records = [self._record(it, reason, error) for it in spooled]
         try:
@@ -725,6 +640,6 @@ class SinkWorker:
         if origin is None:
             return SpoolRecord(event=item.event, sink=self.name, reason=reason, error=error,
                                route=route, attempts=item.attempts)
-        return SpoolRecord(event=item.event, sink=self.name, reason=reason, error=error,
+        return SpoolRecord(event=origin.event, sink=self.name, reason=reason, error=error,
                            route=route, attempts=origin.attempts + item.attempts,
                            first_failure=origin.first_failure, replaces=True)

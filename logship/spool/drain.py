@@ -24,6 +24,7 @@ import asyncio
 import logging
 from pathlib import Path
 
+from logship.redact.secrets import Redactor
 from logship.sinks.worker import Item, SinkWorker
 from logship.spool.store import (
     Spool,
@@ -47,9 +48,12 @@ CHUNK = 100  # events fed to the worker before waiting for it to catch up
 class SpoolDrainer:
     """Re-sends one sink's spooled `fallback` events when the sink is healthy."""
 
-    def __init__(self, worker: SinkWorker, spool: Spool) -> None:
+    def __init__(self, worker: SinkWorker, spool: Spool, redactor: Redactor | None = None
+                 ) -> None:
         self.worker = worker
         self.spool = spool
+        # what comes back from disk is shown redacted, whatever the spool keeps
+        self._redact = redactor.redact_event if redactor is not None else None
         self.drained = 0  # events fed again (delivered, or spooled anew if the sink failed)
         self.stopping = False  # the daemon stops: feed nothing more
         # The segment being fed (its inode) and its watermark, until its `.done` is written
@@ -159,8 +163,9 @@ class SpoolDrainer:
                         chunk = chunk[:index]
                         break
                     record.event.ack = progress.track(end, 1)
-                    route = self.worker.renderer.route(record.route)
-                    await self.worker.put(Item(record.event, route, origin=record))
+                    route = self.worker.sink.route(record.route)
+                    event = self._redact(record.event) if self._redact else record.event
+                    await self.worker.put(Item(event, route, origin=record))
                 await self.worker.drain(timeout=float("inf"))
                 self.spool.sync()  # what failed again is on disk before the mark passes it
                 mark_drained(path, progress.committed)

@@ -1,9 +1,10 @@
 """`logship replay SPOOL_DIR`: re-send what an outage (or a refusal) left in the spool.
 
-Replay reuses the daemon's `SinkWorker`, so batching, rate limits, retries and the
-handling of Discord's answers are the same, and events render with the config as it is
-now (fix a URL or a template, then replay). Only its "spool" differs: events the worker
-would spool again are collected and written back into their segment, so a segment
+Replay drives the same workers as the daemon (`logship.sinks.build_worker`), so
+batching, rate limits, retries and the handling of the sinks' answers are the same, and
+events render with the config as it is now (fix a URL or a template, then replay).
+Only its "spool" differs (`MemorySpool`): events the worker would spool again are
+collected and written back into their segment, so a segment
 keeps exactly the events still undelivered, with their new error and attempt count. An
 event leaves the spool only on the worker's word that Discord answered 200 with a
 message for the request holding it; whatever else happened to it, it stays. Once a
@@ -28,16 +29,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import aiohttp
-
 from logship.config import Config, SinkConfig
 from logship.event import Ack
 from logship.redact.secrets import Redactor
-from logship.sinks.discord.client import WebhookClient
-from logship.sinks.discord.ratelimit import RateLimits
-from logship.sinks.discord.render import digest_embeds, pack, render_embed
-from logship.sinks.worker import DIGEST_AFTER_REQUESTS, BatchEnd, Item, SinkWorker
+from logship.sinks import build_worker
+from logship.sinks.base import SinkContext
+from logship.sinks.worker import BatchEnd, Item, SinkWorker
 from logship.spool.store import (
+    MemorySpool,
     SpoolRecord,
     exclusive,
     mark_replayed,
@@ -68,22 +67,6 @@ class Selection:
         return True
 
 
-class _Collector:
-    """Stands in for the spool during replay: keeps what failed again, in memory."""
-
-    def __init__(self) -> None:
-        self.failed: dict[int, SpoolRecord] = {}
-        self.on_freed: list[Callable[[], None]] = []
-
-    def append(self, records: list[SpoolRecord], *, over_cap: bool = False) -> None:
-        """Take `records` (the worker's spooling); never full, so `over_cap` is moot."""
-        for record in records:
-            self.failed[id(record.event)] = record
-
-    def recount(self) -> None:
-        """Nothing to measure: this spool lives in memory."""
-
-
 @dataclass
 class Summary:
     delivered: int = 0
@@ -112,14 +95,11 @@ class _Replayer:
     record stays in its segment. Once a sink's circuit opens (or its webhook is gone),
     replay stops sending to it, and keeps the rest of its records as they are."""
 
-    def __init__(self, config: Config, session: aiohttp.ClientSession,
-                 advance: Callable[[int], None]) -> None:
+    def __init__(self, config: Config, advance: Callable[[int], None]) -> None:
         self.config = config
-        self.client = WebhookClient(session)
-        self.limits = RateLimits()
-        self.collector = _Collector()
-        self.redactor = Redactor(config.redact)
-        self.host = socket.gethostname()  # the footer, as the daemon's messages have it
+        self.context = SinkContext(config, socket.gethostname())  # the daemon's footer
+        self.collector = MemorySpool()
+        self.redactor = Redactor(config.redact)  # what comes back from disk: shown redacted
         self.advance = advance
         self.stopping = False
         self.stopped: dict[str, str] = {}  # sink -> why replay stopped sending to it
@@ -130,22 +110,15 @@ class _Replayer:
 
     def worker(self, sink: SinkConfig) -> SinkWorker:
         if sink.name not in self._workers:
-            limiter = self.limits.limiter(
-                channel=sink.channel or f"webhook:{sink.url.webhook_id}",
-                webhook_requests=sink.webhook_requests, webhook_window=sink.webhook_window,
-                channel_messages=sink.channel_messages, channel_window=sink.channel_window,
-                webhook=sink.url.webhook_id)
-            # spooled events may be raw (spool.redact = false): the worker redacts them
-            worker = SinkWorker(sink, self.client, limiter, self.collector,  # type: ignore[arg-type]
-                                host=self.host, templates=self.config.templates,
-                                routes=self.config.routes, redactor=self.redactor)
+            worker = build_worker(sink, self.context, self.collector)
             worker.on_outcome = self._outcome
             self._workers[sink.name] = (worker, asyncio.create_task(worker.run()))
         return self._workers[sink.name][0]
 
     def _outcome(self, sink: str, items: list[Item], end: BatchEnd) -> None:
-        """The worker's word on a batch: the only proof of delivery."""
-        ids = {id(item.event) for item in items}
+        """The worker's word on a batch: the only proof of delivery. (Items are known by
+        the record they came from: what is sent is a redacted copy of its event.)"""
+        ids = {id(item.origin.event if item.origin else item.event) for item in items}
         if end.outcome == "delivered":
             self._delivered |= ids
             return
@@ -180,7 +153,8 @@ class _Replayer:
                 record.event.ack = Ack(record.event.offset, lambda _ack: self.advance(1))
                 record.event.ack.expect(1)
                 worker = self.worker(self.config.sinks[record.sink])
-                await worker.put(Item(record.event, worker.renderer.route(record.route)))
+                await worker.put(Item(self.redactor.redact_event(record.event),
+                                      worker.sink.route(record.route), origin=record))
             for worker, _ in self._workers.values():
                 await worker.drain(timeout=float("inf"))
             self._note_stopped()
@@ -191,7 +165,8 @@ class _Replayer:
                 key = id(record.event)
                 again = self.collector.failed.pop(key, None)
                 if key in self._tried and again is not None and key not in self._delivered:
-                    result.updated[end] = _failed_again(record, again)
+                    again.replaces = False  # (it takes its own place in the segment)
+                    result.updated[end] = again
                 self._delivered.discard(key)
                 self._tried.discard(key)
         return result
@@ -200,52 +175,47 @@ class _Replayer:
         for _, task in self._workers.values():
             task.cancel()
         await asyncio.gather(*(t for _, t in self._workers.values()), return_exceptions=True)
-
-
-def _failed_again(before: SpoolRecord, now: SpoolRecord) -> SpoolRecord:
-    """The record to keep: the new error and reason, the history of the old one."""
-    now.attempts += before.attempts
-    now.first_failure = before.first_failure
-    return now
+        for worker, _ in self._workers.values():
+            worker.sink.close()
+        await self.context.close()
 
 
 async def _replay(config: Config, spool_dir: Path, selection: Selection,
                   advance: Callable[[int], None]) -> Summary:
     summary = Summary()
     loop = asyncio.get_running_loop()
-    async with aiohttp.ClientSession() as session:
-        replayer = _Replayer(config, session, advance)
+    replayer = _Replayer(config, advance)
 
-        def interrupt() -> None:
-            replayer.stopping = summary.interrupted = True
+    def interrupt() -> None:
+        replayer.stopping = summary.interrupted = True
 
-        loop.add_signal_handler(signal.SIGINT, interrupt)
-        try:
-            for path in segments(spool_dir, selection.sink):
-                if replayer.stopping:
-                    break
-                with exclusive(path) as mine:
-                    if not mine:
-                        summary.busy += 1
-                        continue
-                    # what a replay killed midway or the drain sent is left out, and
-                    # dropped when the segment is rewritten
-                    records, settled = outstanding(path)
-                    chosen = [(end, r) for end, r in records
-                              if selection.wants(r) and r.sink in config.sinks
-                              and r.sink not in replayer.stopped]
-                    summary.unknown_sinks.update(r.sink for _, r in records
-                                                 if r.sink not in config.sinks)
-                    if not chosen and not settled:
-                        continue
-                    done = await replayer.segment(path, chosen)
-                    if done.delivered or done.updated or settled:
-                        rewrite_segment(path, [done.updated.get(end, r) for end, r in records
-                                               if end not in done.delivered])
-                    summary.delivered += len(done.delivered)
-        finally:
-            loop.remove_signal_handler(signal.SIGINT)
-            await replayer.close()
+    loop.add_signal_handler(signal.SIGINT, interrupt)
+    try:
+        for path in segments(spool_dir, selection.sink):
+            if replayer.stopping:
+                break
+            with exclusive(path) as mine:
+                if not mine:
+                    summary.busy += 1
+                    continue
+                # what a replay killed midway or the drain sent is left out, and
+                # dropped when the segment is rewritten
+                records, settled = outstanding(path)
+                chosen = [(end, r) for end, r in records
+                          if selection.wants(r) and r.sink in config.sinks
+                          and r.sink not in replayer.stopped]
+                summary.unknown_sinks.update(r.sink for _, r in records
+                                             if r.sink not in config.sinks)
+                if not chosen and not settled:
+                    continue
+                done = await replayer.segment(path, chosen)
+                if done.delivered or done.updated or settled:
+                    rewrite_segment(path, [done.updated.get(end, r) for end, r in records
+                                           if end not in done.delivered])
+                summary.delivered += len(done.delivered)
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+        await replayer.close()
     for path in segments(spool_dir, selection.sink):
         summary.remaining_by_sink.update(r.sink for _, r in outstanding(path)[0]
                                          if selection.wants(r))
@@ -279,19 +249,14 @@ def count_selected(config: Config, spool_dir: Path, selection: Selection
     return by_sink
 
 
-def requests_needed(records: list[SpoolRecord]) -> int:
-    """Requests the worker would use: full embeds, or digests for a backlog."""
-    embeds = [render_embed(r.event) for r in records]
-    per_request = pack(embeds) if embeds else 1
-    if len(records) > DIGEST_AFTER_REQUESTS * per_request:
-        events, requests = [r.event for r in records], 0
-        while events:
-            events = events[digest_embeds(events)[1]:]
-            requests += 1
-        return requests
+def requests_needed(worker: SinkWorker, records: list[SpoolRecord]) -> int:
+    """How many requests the sink would use for `records`, by its own batching (full
+    messages, or digests for a backlog), sending nothing."""
+    pending = [Item(r.event, worker.sink.route(r.route)) for r in records]
     requests = 0
-    while embeds:
-        embeds = embeds[pack(embeds):]
+    while pending:
+        taken = {id(item) for item in worker.sink.batch(pending, len(pending)).items}
+        pending = [item for item in pending if id(item) not in taken]
         requests += 1
     return requests
 
@@ -299,6 +264,7 @@ def requests_needed(records: list[SpoolRecord]) -> int:
 def dry_run(config: Config, spool_dir: Path, selection: Selection, echo: Echo) -> int:
     """Print what a replay would send, and in how many requests; change nothing."""
     total = 0
+    context = SinkContext(config, socket.gethostname())
     for name, records in sorted(count_selected(config, spool_dir, selection).items()):
         reasons = Counter(r.reason for r in records)
         what = ", ".join(f"{n} {k}" for k, n in sorted(reasons.items()))
@@ -307,7 +273,9 @@ def dry_run(config: Config, spool_dir: Path, selection: Selection, echo: Echo) -
                  "they would stay")
             continue
         total += len(records)
-        echo(f"{name}: {len(records)} events ({what}) in {requests_needed(records)} requests")
+        worker = build_worker(config.sinks[name], context, MemorySpool())
+        echo(f"{name}: {len(records)} events ({what}) in {requests_needed(worker, records)} "
+             "requests")
     echo(f"dry run: {total} events would be sent; nothing was changed")
     return 0
 

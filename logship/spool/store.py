@@ -222,6 +222,24 @@ def make_folder(folder: Path) -> None:
         fsync_folder(created.parent)
 
 
+class MemorySpool:
+    """Stands in for the spool where nothing is to be written (`logship replay` writes
+    what failed again back into its segment; `logship test-webhook` only reports it):
+    keeps what a worker would spool, in memory, by event (`failed`)."""
+
+    def __init__(self) -> None:
+        self.failed: dict[int, SpoolRecord] = {}  # id(event) -> its record
+        self.on_freed: list[Callable[[], None]] = []
+
+    def append(self, records: list[SpoolRecord], *, over_cap: bool = False) -> None:
+        """Take `records`; never full, so `over_cap` is moot."""
+        for record in records:
+            self.failed[id(record.event)] = record
+
+    def recount(self) -> None:
+        """Nothing to measure: this spool lives in memory."""
+
+
 # -- reading ----------------------------------------------------------------------------
 
 

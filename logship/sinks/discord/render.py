@@ -1458,14 +1458,15 @@ class Renderer:
         self.host = host
         # told (template name, event, error) when a template fails on an event
         self.on_template_error: Callable[[str, Event, Exception], None] | None = None
-        self.text = not sink.embeds
-        self.files = sink.files
-        self.flags = SUPPRESS_NOTIFICATIONS if sink.suppress_notifications else None
-        self.thread_name = sink.thread_name
+        options = self.options = sink.options  # a DiscordOptions
+        self.text = not options.embeds
+        self.files = options.files
+        self.flags = SUPPRESS_NOTIFICATIONS if options.suppress_notifications else None
+        self.thread_name = options.thread_name
         self.privacy = sink.privacy  # member ids and names, as this sink may show them
         # bytes: one request's files, and one file (Discord answers 413 past its limit)
-        self.files_room = max(0, sink.max_request_bytes - BODY_RESERVE)
-        self.file_max = min(sink.max_file_bytes, self.files_room)
+        self.files_room = max(0, options.max_request_bytes - BODY_RESERVE)
+        self.file_max = min(options.max_file_bytes, self.files_room)
         routes = tuple(routes)
         self.routes = {route.name: route for route in routes}
         mentions = [m for route in routes if sink.name in route.sinks for m in route.mention]
@@ -1610,8 +1611,8 @@ class Renderer:
             content = prefix or None
         body = build_payload(
             embeds,
-            username=None if plain_profile else self.sink.username,
-            avatar_url=None if plain_profile else self.sink.avatar_url,
+            username=None if plain_profile else self.options.username,
+            avatar_url=None if plain_profile else self.options.avatar_url,
             allowed_mentions=allowed, content=content, thread_name=self.thread_name,
             flags=self.flags, files=files)
         return Message(body, files)

@@ -67,6 +67,7 @@ from jinja2 import ChainableUndefined, DictLoader, TemplateSyntaxError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import concat
 
+from logship.errors import ConfigError
 from logship.event import Event, Level
 from logship.sinks.discord.render import (
     KINDS,
@@ -98,15 +99,13 @@ _NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 _HEX = re.compile(r"^(?:#|0x)([0-9a-fA-F]{1,6})$")
 
 
-class TemplateError(ValueError):
+class TemplateError(ConfigError):
     """A template that cannot be used: `key` is the config key (templates.NAME.part),
-    `path` the template's file when it came from `templates_dir`."""
+    `path` the template's file when it came from `templates_dir` (else the config's,
+    once `within` placed it)."""
 
-    def __init__(self, key: str, problem: str, path: Path | None = None) -> None:
-        super().__init__(f"{key}: {problem}")
-        self.key = key
-        self.problem = problem
-        self.path = path
+    def __init__(self, key: str, problem: str, path: Path | str | None = None) -> None:
+        super().__init__(path, key, problem)
 
 
 def parse_color(text: str | int) -> int:
