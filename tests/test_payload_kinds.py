@@ -28,11 +28,11 @@ from logship.sinks.discord.render import (
     Embed,
     Message,
     Renderer,
-    embed_text,
-    fit_text,
-    mention_parts,
     render_embed,
 )
+from logship.sinks.discord.render.embed import embed_text
+from logship.sinks.discord.render.message import mention_parts
+from logship.sinks.discord.render.text import fit_text
 from logship.sinks.discord.url import WebhookURL
 from tests.discord_schema import embed_size, execute_webhook_errors
 

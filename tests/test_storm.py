@@ -19,7 +19,7 @@ from logship.noise.storm import Storm
 from logship.redact.secrets import Redactor
 from logship.sinks.discord.client import WebhookClient
 from logship.sinks.discord.ratelimit import RateLimits
-from logship.sinks.discord.render import event_log_files
+from logship.sinks.discord.render.eventlog import event_log_files
 from logship.sinks.discord.url import WebhookURL
 from logship.sinks.worker import Item, SinkWorker
 from logship.spool.store import Spool, read_segment, segments
