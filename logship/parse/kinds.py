@@ -233,20 +233,25 @@ def rule_for(message: str) -> Rule | None:
 # -- error --------------------------------------------------------------------------------
 
 def error_type(text: str) -> str | None:
-    """The exception type a traceback or an error text ends with, if it names one.
+    """The exception type a traceback or an error text ends with, if it names one: the
+    last line's `Name: message` (or a lone `Name`), where a name is a type when Python
+    would print it so, capitalised (the builtins) or dotted (`socket.timeout`). The one
+    reading of exception types: rendering asks it too, for events no parser made.
 
     >>> error_type("Traceback ...\\ndiscord.errors.HTTPException: 503 Service Unavailable")
     'discord.errors.HTTPException'
     >>> error_type("HTTPException: 503 (error code: 0): upstream"), error_type("it broke")
     ('HTTPException', None)
+    >>> error_type("socket.timeout: timed out"), error_type("error: connection refused")
+    ('socket.timeout', None)
     """
     last = text.rstrip().rpartition("\n")[2].strip()
     found = _EXCEPTION_HEAD.match(last)
     if found is None:
         return None
     name = found[1]
-    if found.end() == len(last) and not (name[:1].isupper() or "." in name):
-        return None  # a bare lowercase word is no exception type
+    if not (name[:1].isupper() or "." in name):
+        return None  # a bare lowercase word starts a message, it is no exception type
     return name
 
 
