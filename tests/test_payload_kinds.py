@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from logship.config import RouteConfig, SinkConfig
 from logship.emulator.server import FakeDiscord, payload_errors
 from logship.event import Event, Level
+from logship.parse.kinds import classify
 from logship.sinks.discord.client import Outcome, WebhookClient
 from logship.sinks.discord.render import (
     CONTENT_MAX,
@@ -268,6 +269,30 @@ def test_status_events(message: str, level: Level, title: str, color: int) -> No
     assert embed.data["title"].startswith(title)
     assert embed.data["color"] == color
     assert fields_of(embed) == {"cpu": "0.3%", "threads": "12"}
+
+
+def test_events_no_parser_made_are_read_as_the_parser_reads_them() -> None:
+    # One reading of a message, the parser's: the same message gets the same title whether
+    # a parser made the event (with the fields it sets) or not (a spooled or synthetic
+    # event, a template forcing a layout). A second set of rules read "disconnected" as a
+    # stop, "Bot is online after reconnect" as a reconnect, and missed "Shutting down".
+    for message, title in [("disconnected from voice", "🔁 Reconnect"),
+                           ("Bot is online after reconnect", "🟢 Started"),
+                           ("Shutting down", "🔚 Stopped")]:
+        parsed = event(message, level=Level.INFO)
+        parsed.kind = classify(parsed)
+        bare = event(message, level=Level.INFO, kind="status")
+        assert (parsed.kind, parsed.fields.keys()) == ("status", {"event_type"})
+        assert render_embed(bare).data["title"] == render_embed(parsed).data["title"]
+        assert render_embed(bare).data["title"] == f"{title}: {message}"
+    leaving = render_embed(event("Member leaving the server", level=Level.INFO, kind="member"))
+    assert leaving.data["title"] == "⬅️ Member leave"
+    # logship's own storm summary lists the errors it counts: their words are not its status
+    summary = event("⛈️ storm on alerts: 40 events in 30 s\n×38 Failed to update heartbeat\n"
+                    "×2 Gateway disconnected", kind="status", source="logship",
+                    fields={"storm": "alerts"})
+    assert (render_embed(summary).data["title"]
+            == "ℹ️ Status · ERROR: ⛈️ storm on alerts: 40 events in 30 s")
 
 
 def test_unknown_kinds_render_as_plain_log() -> None:

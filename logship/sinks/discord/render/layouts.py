@@ -8,6 +8,11 @@ unban, each its own colour, with the member data the sink's privacy left), "stat
 colour (an integer), the event's time as the ISO `timestamp`, and a footer naming the
 source and the host (`embed.compose` fits a layout into Discord's limits). A route may
 name a template instead (`templates.py`). `render_minimal` is the plain repair layout.
+
+Kinds are worked out once, by the parser (`logship.parse.kinds`): a layout reads the
+event's `kind` and the fields `classify` set (`event_type`, `error_type`). An event no
+parser made (a synthetic or spooled one, or a template forcing a layout) is read with
+the parser's own functions (`event_type_of`, `error_type`), never a second set of rules.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from logship.event import Event, Level
+from logship.parse.kinds import ERROR, KINDS, LOG, MEMBER, PERFORMANCE, STATUS, error_type
+from logship.parse.kinds import event_type_of as _event_type_of
 from logship.sinks.discord.render.embed import (
     Embed,
     Layout,
@@ -149,13 +156,15 @@ def _log_layout(event: Event) -> Layout:
 
 # -- error ------------------------------------------------------------------------------
 
-_EXCEPTION_LINE = re.compile(r"([A-Za-z_][\w.]*)(?::|$)")
 _TYPE_KEYS = ("error_type", "exc_type", "exception_type")
 
 
 def exception_type(event: Event, exception: str | None = None) -> str | None:
-    """The exception's type name (without its module): from an `error_type` field, else
-    the last line of the traceback, else an `error` field such as "HTTPException: 503".
+    """The exception's type name, without its module, as a title shows it: the type the
+    parser found (`error_type`) or the record names, else what the parser's own reading
+    (`parse.kinds.error_type`) finds in the traceback (`exception`, by default the
+    event's) or in an `error` field such as "HTTPException: 503", for an event no parser
+    typed (a spooled or synthetic one, a template forcing the error layout).
 
     >>> exception_type(Event(None, Level.ERROR, "x", exception="Traceback (most recent "
     ...     "call last):\\n  File 'a.py'\\ndiscord.errors.HTTPException: 503 Unavailable"))
@@ -167,28 +176,13 @@ def exception_type(event: Event, exception: str | None = None) -> str | None:
     """
     fields = event.fields
     _, named = _first(fields, _TYPE_KEYS)
-    if isinstance(named, str):
-        return truncate(named.strip().rsplit(".", 1)[-1], 100)
-    for text in (exception if exception is not None else event.exception, fields.get("error")):
-        if isinstance(text, str) and (found := _type_in(text)):
-            return found
-    return None
-
-
-def _type_in(text: str) -> str | None:
-    """The type named by the last unindented line of a traceback (or a one-line error)."""
-    end = len(text)
-    while end > 0:  # from the end, line by line: a traceback can be long
-        start = text.rfind("\n", 0, end) + 1
-        line, end = text[start:end], start - 1
-        if not line.strip() or line[:1].isspace():
-            continue
-        match = _EXCEPTION_LINE.match(line.strip())
-        if match is None or match.group(1) == "Traceback":
-            return None
-        name = match.group(1).rsplit(".", 1)[-1]
-        return truncate(name, 100) if name[:1].isupper() else None
-    return None
+    if not isinstance(named, str):
+        named = None
+        for text in (exception if exception is not None else event.exception,
+                     fields.get("error")):
+            if isinstance(text, str) and (named := error_type(text)) is not None:
+                break
+    return truncate(named.strip().rsplit(".", 1)[-1], 100) if named else None
 
 
 def _error_layout(event: Event) -> Layout:
@@ -313,9 +307,7 @@ _MEMBER_ACTIONS: dict[str, tuple[str, int]] = {
     "unban": ("🕊️", 0x1ABC9C),  # teal
 }
 _MEMBER_OTHER = ("👤", 0x9B59B6)  # purple
-_MEMBER_WORDS = re.compile(r"\b(unban|ban|join|leave|left|kick)", re.IGNORECASE)
-_MEMBER_ALIASES = {"left": "leave", "kick": "leave"}
-_ACTION_KEYS = ("event_type", "action", "event", "type")
+_ACTION_KEYS = ("event_type", "action", "event", "type")  # not shown: the title says it
 MEMBER_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Member", ("member_name", "username", "member", "user", "name")),
     ("ID", ("member_id", "user_id", "id")),
@@ -325,26 +317,11 @@ MEMBER_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-def member_action(event: Event) -> str | None:
-    """join, leave, ban or unban: from the `event_type` (or `action`) field, else the
-    message.
-
-    >>> member_action(Event(None, Level.INFO, "⬅️ Member Leave"))
-    'leave'
-    """
-    _, named = _first(event.fields, _ACTION_KEYS)
-    for text in (named, event.message):
-        if isinstance(text, str) and (match := _MEMBER_WORDS.search(text)):
-            word = match.group(1).lower()
-            return _MEMBER_ALIASES.get(word, word)
-    return None
-
-
 def _member_layout(event: Event) -> Layout:
     """A member event: only the member data left in the event after the sink's privacy
     settings (usernames dropped, ids masked or hashed) is there to be shown."""
     fields = event.fields
-    action = member_action(event)
+    action = _event_type_of(MEMBER, fields, event.message)  # join, leave, ban or unban
     emoji, color = _MEMBER_ACTIONS.get(action or "", _MEMBER_OTHER)
     items: list[tuple[str, str]] = []
     used = set(_ACTION_KEYS)
@@ -362,46 +339,19 @@ def _member_layout(event: Event) -> Layout:
 
 # -- status -----------------------------------------------------------------------------
 
-_STATUS_KEYS = ("event_type", "status", "event", "action")
-_STATUSES: tuple[tuple[str, str, str, int, re.Pattern[str]], ...] = (
-    # (status, label, emoji, colour at INFO and below, what the text says)
-    ("reconnect", "Reconnect", "🔁", 0xF1C40F, re.compile(r"reconnect", re.I)),
-    ("heartbeat", "Heartbeat", "💓", 0xE91E63, re.compile(r"heartbeat", re.I)),
-    ("stop", "Stopped", "🔚", 0x95A5A6,
-     re.compile(r"end of session|\bstop|shut ?down|\bexit|offline|disconnect", re.I)),
-    ("start", "Started", "🟢", 0x2ECC71,
-     re.compile(r"new bot run session|\bstart|\bready\b|online|\bconnected|logged in", re.I)),
-)
-
-
-def status_of(event: Event) -> str | None:
-    """start, stop, heartbeat or reconnect: from the `event_type` (or `status`) field,
-    else the message.
-
-    >>> status_of(Event(None, Level.CRITICAL, "Maximum reconnection attempts reached, "
-    ...                 "bot will exit"))
-    'reconnect'
-    """
-    return _status(event)[0]
-
-
-_STATUS_TYPES = {"run_start": "start", "run_end": "stop", "reconnect_failed": "reconnect"}
-
-
-def _status(event: Event) -> tuple[str | None, str, str, int]:
-    _, named = _first(event.fields, _STATUS_KEYS)
-    if isinstance(named, str):
-        named = _STATUS_TYPES.get(named, named)
-    for text in (named, event.message):
-        if isinstance(text, str):
-            for status, label, emoji, color, pattern in _STATUSES:
-                if pattern.search(text):
-                    return status, label, emoji, color
-    return None, "Status", "ℹ️", level_style(event.level)[1]
+_STATUSES: dict[str, tuple[str, str, int]] = {
+    # a status (parse.kinds.STATUS_TYPES): its label, emoji, colour at INFO and below
+    "run_start": ("Started", "🟢", 0x2ECC71),
+    "run_end": ("Stopped", "🔚", 0x95A5A6),
+    "heartbeat": ("Heartbeat", "💓", 0xE91E63),
+    "reconnect": ("Reconnect", "🔁", 0xF1C40F),
+    "reconnect_failed": ("Reconnect", "🔁", 0xF1C40F),
+}
 
 
 def _status_layout(event: Event) -> Layout:
-    _, label, emoji, color = _status(event)
+    status = _event_type_of(STATUS, event.fields, event.message)
+    label, emoji, color = _STATUSES.get(status or "", ("Status", "ℹ️", level_style(event.level)[1]))
     head = f"{emoji} {label}"
     if event.level >= Level.WARNING:  # trouble: the level says how bad, and its colour
         head += f" · {level_name(event.level)}"
@@ -411,10 +361,10 @@ def _status_layout(event: Event) -> Layout:
 
 
 _LAYOUTS: dict[str, Callable[[Event], Layout]] = {
-    "log": _log_layout,
-    "error": _error_layout,
-    "performance": _performance_layout,
-    "member": _member_layout,
-    "status": _status_layout,
+    LOG: _log_layout,
+    ERROR: _error_layout,
+    PERFORMANCE: _performance_layout,
+    MEMBER: _member_layout,
+    STATUS: _status_layout,
 }
-KINDS = tuple(_LAYOUTS)  # the kinds with a layout of their own (anything else: "log")
+assert set(_LAYOUTS) == set(KINDS)  # every kind the parser gives has its layout
