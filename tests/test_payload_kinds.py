@@ -7,7 +7,10 @@ limits it misses), and for requests that really go out, the emulator's own check
 from __future__ import annotations
 
 import dataclasses
+import gc
 import re
+import weakref
+from collections import Counter
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -240,6 +243,44 @@ def test_the_sink_s_privacy_settings_apply_before_rendering() -> None:
     (digest,), _ = renderer.digest([e])
     assert "alice" not in str(digest.data)
     assert "alice" not in str(renderer.minimal(e).data)
+
+
+def test_an_event_is_redacted_and_masked_once_per_sink() -> None:
+    # The embed, the digest and the storm summary's events.log of one sink all show the
+    # same redacted, masked event: it is worked out once, not once per rendering.
+    from logship.redact.secrets import Privacy, PrivacyConfig, RedactConfig, Redactor
+
+    calls: Counter[str] = Counter()
+
+    class CountingRedactor(Redactor):
+        def redact_event(self, event: Event) -> Event:
+            calls["redact"] += 1
+            return super().redact_event(event)
+
+    class CountingPrivacy(Privacy):
+        def apply(self, event: Event) -> Event:
+            calls["privacy"] += 1
+            return super().apply(event)
+
+    renderer = Renderer(sink(privacy=CountingPrivacy(PrivacyConfig(ids="mask"))),
+                        redactor=CountingRedactor(RedactConfig()))
+    e = event("login token=abcdefghijklmnopqrstuvwxyz012345 for 123456789012345678",
+              fields={"member_id": "123456789012345678"})
+    clean = event("nothing to hide here")
+    embed = renderer.embed(e)
+    (digest,), _ = renderer.digest([e, clean])
+    ((log,), _), = renderer.event_logs([e])
+    renderer.embed(clean)
+    renderer.minimal(e)
+    assert calls == {"redact": 2, "privacy": 2}  # e and clean, once each
+    for shown in (str(embed.data), str(digest.data), log.data.decode()):
+        assert "abcdefghijklmnopqrstuvwxyz012345" not in shown
+        assert "123456789012345678" not in shown and "1234…5678" in shown
+    # what the renderer remembers lives as long as the event, not longer
+    gone = weakref.ref(e)
+    del e, embed, digest, log
+    gc.collect()
+    assert gone() is None
 
 
 def test_member_shows_only_what_privacy_left() -> None:

@@ -11,7 +11,9 @@ Everything here is a pure function of its arguments: no I/O, no clock, no enviro
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from logship.event import Event
@@ -88,6 +90,8 @@ class Renderer:
         self.sink = sink
         # secrets out of every event shown, whatever the spool kept (spool.redact = false)
         self.redactor = redactor
+        # id(event) -> (a weak reference to it, its shown copy; None: the event itself)
+        self._shown: dict[int, tuple[weakref.ref[Event], Event | None]] = {}
         self.templates = templates
         self.host = host
         # told (template name, event, error) when a template fails on an event
@@ -159,10 +163,33 @@ class Renderer:
 
     def shown(self, event: Event) -> Event:
         """`event` as this sink may show it: redacted, its privacy settings applied (a
-        copy; the event itself when there is nothing to change)."""
+        copy; the event itself when there is nothing to change).
+
+        Worked out once per event: its embed, the digests it is listed in, the
+        `events.log` of a storm summary and the plain repair all show the same copy. The
+        copy is remembered as long as the event lives, not longer (a weak reference to
+        the event drops it): events come and go by the hundred thousand a second.
+        """
+        if self.redactor is None and self.privacy is None:
+            return event
+        key = id(event)
+        known = self._shown.get(key)
+        if known is not None and known[0]() is event:
+            return event if known[1] is None else known[1]
+        view = event
         if self.redactor is not None:
-            event = self.redactor.redact_event(event)
-        return event if self.privacy is None else self.privacy.apply(event)
+            view = self.redactor.redact_event(view)
+        if self.privacy is not None:
+            view = self.privacy.apply(view)
+        forget = partial(self._forget, key)
+        self._shown[key] = (weakref.ref(event, forget), None if view is event else view)
+        return view
+
+    def _forget(self, key: int, gone: weakref.ref[Event]) -> None:
+        """Drop what `shown` remembered of an event that no longer lives."""
+        known = self._shown.get(key)
+        if known is not None and known[0] is gone:
+            del self._shown[key]
 
     def _finish(self, embed: Embed) -> Embed:
         if any(len(f.data) > self.file_max for f in embed.files):
