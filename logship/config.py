@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from logship.event import Level
-from logship.redact.secrets import (
+from logship.redact import (
     Privacy,
     RedactConfig,
     RedactConfigError,

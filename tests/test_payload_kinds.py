@@ -230,7 +230,7 @@ def test_performance_and_status_with_the_parser_s_fields() -> None:
 
 
 def test_the_sink_s_privacy_settings_apply_before_rendering() -> None:
-    from logship.redact.secrets import Privacy, PrivacyConfig
+    from logship.redact import Privacy, PrivacyConfig
 
     e = event("Member join recorded: alice#0", level=Level.INFO, kind="member",
               fields={"member_id": "123456789012345678", "member_name": "alice#0",
@@ -248,7 +248,7 @@ def test_the_sink_s_privacy_settings_apply_before_rendering() -> None:
 def test_an_event_is_redacted_and_masked_once_per_sink() -> None:
     # The embed, the digest and the storm summary's events.log of one sink all show the
     # same redacted, masked event: it is worked out once, not once per rendering.
-    from logship.redact.secrets import Privacy, PrivacyConfig, RedactConfig, Redactor
+    from logship.redact import Privacy, PrivacyConfig, RedactConfig, Redactor
 
     calls: Counter[str] = Counter()
 

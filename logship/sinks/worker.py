@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from logship.config import RouteConfig, SinkConfig
 from logship.event import Event
 from logship.pipeline.outgoing import event_bytes
+from logship.redact.scrub import scrub_tokens
 from logship.redact.secrets import Redactor
 from logship.sinks.discord.client import Outcome, Response, WebhookClient
 from logship.sinks.discord.ratelimit import RateLimiter
@@ -51,7 +52,6 @@ from logship.sinks.discord.render import (
     TemplateSet,
 )
 from logship.spool.store import Spool, SpoolRecord
-from logship.tail.own_log import scrub_tokens
 
 log = logging.getLogger("logship.sinks.worker")
 
