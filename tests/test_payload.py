@@ -523,7 +523,7 @@ def test_docstring_examples() -> None:
 
 
 def test_the_emulator_accepts_the_same_payloads() -> None:
-    fake_discord = pytest.importorskip("logship.emulator.server")
+    fake_discord = pytest.importorskip("logship.emulator.validate")
     embeds = [render_embed(event("m\n" + "x" * (i * 331 % 7000), exception=TRACEBACK,
                                  fields={f"f{j}": "v" * j for j in range(i % 30)}))
               for i in range(40)]

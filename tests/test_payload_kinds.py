@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from logship.config import RouteConfig, SinkConfig
-from logship.emulator.server import FakeDiscord, payload_errors
+from logship.emulator import FakeDiscord, payload_errors
 from logship.event import Event, Level
 from logship.parse.kinds import classify
 from logship.sinks.discord.client import Outcome, WebhookClient

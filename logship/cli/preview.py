@@ -94,7 +94,7 @@ def render(config: Config, events: Sequence[Event], *, route_name: str | None = 
     the requests the daemon would make for it (an empty list: it matches no route). With
     `route_name`, only that route, rendered even when its conditions do not match
     (`Rendered.matched` says so)."""
-    from logship.emulator.server import payload_errors  # Discord's checks, offline
+    from logship.emulator.validate import payload_errors  # Discord's checks, offline
     from logship.redact.secrets import Redactor
 
     routes = config.routes
