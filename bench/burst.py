@@ -44,7 +44,8 @@ from typing import Any
 import orjson
 import tomli_w
 
-from logship.emulator.server import EMBED_TOTAL_MAX, EMBEDS_MAX, FakeDiscord, Received
+from logship.emulator.server import FakeDiscord, Received
+from logship.emulator.validate import EMBED_TOTAL_MAX, EMBEDS_MAX
 
 ROOT = Path(__file__).resolve().parent.parent
 WEBHOOK_ID = "300000000000000001"

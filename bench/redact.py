@@ -31,7 +31,7 @@ import orjson
 from logship.emulator.sample_bot import sample_lines
 from logship.event import Event
 from logship.parse import make_parser
-from logship.redact.secrets import Privacy, PrivacyConfig, RedactConfig, Redactor
+from logship.redact import Privacy, PrivacyConfig, RedactConfig, Redactor
 
 SECRET = b"bench-secret-bench-secret-bench!"
 _TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"

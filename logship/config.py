@@ -23,7 +23,7 @@ from typing import Any
 
 from logship.errors import ConfigError
 from logship.event import Level
-from logship.redact.secrets import (
+from logship.redact import (
     Privacy,
     RedactConfig,
     RedactConfigError,

@@ -38,7 +38,7 @@ from logship.observe.metrics import (
 )
 from logship.observe.sdnotify import Notifier
 from logship.pipeline import Pipeline
-from logship.redact.secrets import Redactor
+from logship.redact import Redactor
 from logship.sinks import build_worker
 from logship.sinks.base import SinkContext
 from logship.sinks.registry import sink_type

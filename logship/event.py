@@ -87,14 +87,16 @@ class Ack:
             self._on_done(self)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, weakref_slot=True)
 class Event:
     """One log record, parsed.
 
     `offset` is the byte offset just past the record in its file: the value the
     checkpoint may advance to once this event is done. `fields` hold the record's
     structured data with snowflake ids as text. `kind` is a coarse class used by routes
-    and templates ("error", "performance", "member", "status", "log").
+    and templates ("error", "performance", "member", "status", "log"). An event takes
+    weak references: what is worked out from it (a sink's redacted copy) can be
+    remembered for exactly as long as it lives.
     """
 
     ts: datetime | None

@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from logship.emulator.server import FakeDiscord, payload_errors
+from logship.emulator import FakeDiscord, payload_errors
 from logship.event import Event, Level
 from logship.spool.store import Spool, SpoolRecord, segments
 from tests.e2e import TOKEN, WEBHOOK_IDS, Bot, Inbox, Logship, run_cli, write_config

@@ -11,14 +11,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from logship.emulator.server import (
-    Answer,
-    FakeDiscord,
-    Received,
-    payload_errors,
-    pinging_mentions,
-    serve,
-)
+from logship.emulator.server import Answer, FakeDiscord, Received, serve
+from logship.emulator.validate import payload_errors, pinging_mentions
 
 HOOK = "123456789012345678"
 OTHER = "223456789012345678"

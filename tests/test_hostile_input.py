@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from logship.event import Event
 from logship.parse import PARSERS, make_parser
 from logship.pipeline.outgoing import cap_event, event_bytes
-from logship.redact.secrets import Redactor
+from logship.redact import Redactor
 from logship.sinks.discord.options import discord_sink
 from logship.sinks.discord.render import Renderer
 from logship.sinks.discord.url import WebhookURL

@@ -15,7 +15,8 @@ from logship.cli.check import warnings
 from logship.config import ConfigError, SinkConfig, parse_config
 from logship.event import Event, Level
 from logship.pipeline.outgoing import cap_event, capped, event_bytes
-from logship.redact.secrets import Redactor
+from logship.redact import Redactor
+from logship.redact.scrub import ScrubbingFormatter, scrub_tokens
 from logship.sinks.discord.client import Response
 from logship.sinks.discord.options import discord_sink
 from logship.sinks.discord.ratelimit import RateLimits
@@ -24,7 +25,7 @@ from logship.sinks.discord.url import WebhookURL
 from logship.sinks.worker import Item, SinkWorker
 from logship.spool.store import Spool, read_segment, segments
 from logship.tail.checkpoint import FileProgress
-from logship.tail.own_log import OwnLog, ScrubbingFormatter, check_sources, scrub_tokens
+from logship.tail.own_log import OwnLog, check_sources
 from tests.discord_schema import execute_webhook_errors
 from tests.workers import discord_worker
 

@@ -203,6 +203,18 @@ def test_structlog_record() -> None:
     assert event.fields == {"key": "guild:1", "error_type": "discord.errors.HTTPException"}
 
 
+def test_an_error_text_names_a_type_only_as_python_prints_one() -> None:
+    # Python prints an exception's type capitalised (the builtins) or dotted
+    # (socket.timeout): a bare lowercase word before a colon starts a message, not a type
+    vague = one("json", '{"level": "ERROR", "msg": "x", "error": "error: connection refused"}\n')
+    assert vague.kind == "error"
+    assert "error_type" not in vague.fields
+    dotted = one("json", '{"level": "ERROR", "msg": "x", "error": "socket.timeout: timed out"}\n')
+    assert dotted.fields["error_type"] == "socket.timeout"
+    assert kinds.error_type("warning: disk almost full") is None
+    assert kinds.error_type("Traceback (most recent call last):\nKeyError: 'x'") == "KeyError"
+
+
 def test_error_dict_gives_summary_or_its_traceback() -> None:
     summary = one("json", '{"msg": "x", "error": {"type": "ValueError", "message": "bad"}}\n')
     assert summary.exception == "ValueError: bad"

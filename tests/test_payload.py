@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import doctest
+import importlib
+import pkgutil
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -19,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from logship.event import Event, Level
-from logship.sinks.discord import render as payload_module
+from logship.sinks.discord import render as render_package
 from logship.sinks.discord.render import (
     CONTENT_MAX,
     DESCRIPTION_MAX,
@@ -32,11 +34,12 @@ from logship.sinks.discord.render import (
     TOTAL_MAX,
     Embed,
     build_payload,
-    build_text_payload,
     pack,
     render_embed,
-    truncate,
 )
+from logship.sinks.discord.render.digest import render_digest
+from logship.sinks.discord.render.message import build_text_payload
+from logship.sinks.discord.render.text import truncate
 from tests.discord_schema import embed_size, execute_webhook_errors
 
 TS = datetime(2025, 7, 15, 20, 42, 7, 902000, tzinfo=UTC)
@@ -510,13 +513,17 @@ def test_truncate_any_text(text: str, limit: int, keep: Any) -> None:
 
 
 def test_docstring_examples() -> None:
-    result = doctest.testmod(payload_module)
-    assert result.attempted > 0
-    assert result.failed == 0
+    attempted = 0
+    for module in pkgutil.iter_modules(render_package.__path__):
+        name = f"{render_package.__name__}.{module.name}"
+        result = doctest.testmod(importlib.import_module(name))
+        assert result.failed == 0, name
+        attempted += result.attempted
+    assert attempted > 0
 
 
 def test_the_emulator_accepts_the_same_payloads() -> None:
-    fake_discord = pytest.importorskip("logship.emulator.server")
+    fake_discord = pytest.importorskip("logship.emulator.validate")
     embeds = [render_embed(event("m\n" + "x" * (i * 331 % 7000), exception=TRACEBACK,
                                  fields={f"f{j}": "v" * j for j in range(i % 30)}))
               for i in range(40)]
@@ -528,7 +535,7 @@ def test_a_digest_shows_a_time_only_when_it_changes() -> None:
     at = datetime(2025, 7, 16, 12, 0, 0, tzinfo=UTC)
     events = [Event(at + timedelta(milliseconds=100 * n), Level.ERROR, f"e{n}")
               for n in range(12)]
-    embed, taken = payload_module.render_digest(events)
+    embed, taken = render_digest(events)
     assert taken == 12
     assert embed.data["description"].splitlines()[:3] == ["`12:00:00` 🔴 e0", "🔴 e1", "🔴 e2"]
     assert embed.data["description"].splitlines()[10] == "`12:00:01` 🔴 e10"

@@ -7,7 +7,10 @@ limits it misses), and for requests that really go out, the emulator's own check
 from __future__ import annotations
 
 import dataclasses
+import gc
 import re
+import weakref
+from collections import Counter
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -16,8 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from logship.config import RouteConfig, SinkConfig
-from logship.emulator.server import FakeDiscord, payload_errors
+from logship.emulator import FakeDiscord, payload_errors
 from logship.event import Event, Level
+from logship.parse.kinds import classify
 from logship.sinks.discord.client import Outcome, WebhookClient
 from logship.sinks.discord.options import discord_sink
 from logship.sinks.discord.render import (
@@ -29,11 +33,11 @@ from logship.sinks.discord.render import (
     Embed,
     Message,
     Renderer,
-    embed_text,
-    fit_text,
-    mention_parts,
     render_embed,
 )
+from logship.sinks.discord.render.embed import embed_text
+from logship.sinks.discord.render.message import mention_parts
+from logship.sinks.discord.render.text import fit_text
 from logship.sinks.discord.url import WebhookURL
 from tests.discord_schema import embed_size, execute_webhook_errors
 
@@ -227,7 +231,7 @@ def test_performance_and_status_with_the_parser_s_fields() -> None:
 
 
 def test_the_sink_s_privacy_settings_apply_before_rendering() -> None:
-    from logship.redact.secrets import Privacy, PrivacyConfig
+    from logship.redact import Privacy, PrivacyConfig
 
     e = event("Member join recorded: alice#0", level=Level.INFO, kind="member",
               fields={"member_id": "123456789012345678", "member_name": "alice#0",
@@ -240,6 +244,44 @@ def test_the_sink_s_privacy_settings_apply_before_rendering() -> None:
     (digest,), _ = renderer.digest([e])
     assert "alice" not in str(digest.data)
     assert "alice" not in str(renderer.minimal(e).data)
+
+
+def test_an_event_is_redacted_and_masked_once_per_sink() -> None:
+    # The embed, the digest and the storm summary's events.log of one sink all show the
+    # same redacted, masked event: it is worked out once, not once per rendering.
+    from logship.redact import Privacy, PrivacyConfig, RedactConfig, Redactor
+
+    calls: Counter[str] = Counter()
+
+    class CountingRedactor(Redactor):
+        def redact_event(self, event: Event) -> Event:
+            calls["redact"] += 1
+            return super().redact_event(event)
+
+    class CountingPrivacy(Privacy):
+        def apply(self, event: Event) -> Event:
+            calls["privacy"] += 1
+            return super().apply(event)
+
+    renderer = Renderer(sink(privacy=CountingPrivacy(PrivacyConfig(ids="mask"))),
+                        redactor=CountingRedactor(RedactConfig()))
+    e = event("login token=abcdefghijklmnopqrstuvwxyz012345 for 123456789012345678",
+              fields={"member_id": "123456789012345678"})
+    clean = event("nothing to hide here")
+    embed = renderer.embed(e)
+    (digest,), _ = renderer.digest([e, clean])
+    ((log,), _), = renderer.event_logs([e])
+    renderer.embed(clean)
+    renderer.minimal(e)
+    assert calls == {"redact": 2, "privacy": 2}  # e and clean, once each
+    for shown in (str(embed.data), str(digest.data), log.data.decode()):
+        assert "abcdefghijklmnopqrstuvwxyz012345" not in shown
+        assert "123456789012345678" not in shown and "1234…5678" in shown
+    # what the renderer remembers lives as long as the event, not longer
+    gone = weakref.ref(e)
+    del e, embed, digest, log
+    gc.collect()
+    assert gone() is None
 
 
 def test_member_shows_only_what_privacy_left() -> None:
@@ -269,6 +311,30 @@ def test_status_events(message: str, level: Level, title: str, color: int) -> No
     assert embed.data["title"].startswith(title)
     assert embed.data["color"] == color
     assert fields_of(embed) == {"cpu": "0.3%", "threads": "12"}
+
+
+def test_events_no_parser_made_are_read_as_the_parser_reads_them() -> None:
+    # One reading of a message, the parser's: the same message gets the same title whether
+    # a parser made the event (with the fields it sets) or not (a spooled or synthetic
+    # event, a template forcing a layout). A second set of rules read "disconnected" as a
+    # stop, "Bot is online after reconnect" as a reconnect, and missed "Shutting down".
+    for message, title in [("disconnected from voice", "🔁 Reconnect"),
+                           ("Bot is online after reconnect", "🟢 Started"),
+                           ("Shutting down", "🔚 Stopped")]:
+        parsed = event(message, level=Level.INFO)
+        parsed.kind = classify(parsed)
+        bare = event(message, level=Level.INFO, kind="status")
+        assert (parsed.kind, parsed.fields.keys()) == ("status", {"event_type"})
+        assert render_embed(bare).data["title"] == render_embed(parsed).data["title"]
+        assert render_embed(bare).data["title"] == f"{title}: {message}"
+    leaving = render_embed(event("Member leaving the server", level=Level.INFO, kind="member"))
+    assert leaving.data["title"] == "⬅️ Member leave"
+    # logship's own storm summary lists the errors it counts: their words are not its status
+    summary = event("⛈️ storm on alerts: 40 events in 30 s\n×38 Failed to update heartbeat\n"
+                    "×2 Gateway disconnected", kind="status", source="logship",
+                    fields={"storm": "alerts"})
+    assert (render_embed(summary).data["title"]
+            == "ℹ️ Status · ERROR: ⛈️ storm on alerts: 40 events in 30 s")
 
 
 def test_unknown_kinds_render_as_plain_log() -> None:

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from logship.event import Ack, Event, Level
-from logship.redact.secrets import (
+from logship.redact import (
     BUILTINS,
     DEFAULT_BUILTINS,
     MAX_DEPTH,

@@ -15,11 +15,11 @@ from logship.emulator.server import FakeDiscord, Received
 from logship.event import Event, Level
 from logship.noise import summary_items
 from logship.noise.storm import Storm
-from logship.redact.secrets import Redactor
+from logship.redact import Redactor
 from logship.sinks.discord.client import WebhookClient
 from logship.sinks.discord.options import discord_sink
 from logship.sinks.discord.ratelimit import RateLimits
-from logship.sinks.discord.render import event_log_files
+from logship.sinks.discord.render.eventlog import event_log_files
 from logship.sinks.discord.url import WebhookURL
 from logship.sinks.worker import Item, SinkWorker
 from logship.spool.store import Spool, read_segment, segments

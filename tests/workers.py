@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from logship.config import SinkConfig
-from logship.redact.secrets import Redactor
+from logship.redact import Redactor
 from logship.sinks.base import SinkContext
 from logship.sinks.discord.ratelimit import RateLimiter, RateLimits
 from logship.sinks.discord.sink import DiscordSink

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from logship.tail.own_log import ScrubbingFormatter
+from logship.redact.scrub import ScrubbingFormatter
 
 if TYPE_CHECKING:
     from logship.config import Config

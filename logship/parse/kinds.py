@@ -189,6 +189,38 @@ def seen_rules() -> tuple[Callable[[str, Any], Any], Any]:
     return _RULES_SEEN.get, _UNSEEN
 
 
+MEMBER_ACTIONS = ("join", "leave", "ban", "unban")
+STATUS_TYPES = ("run_start", "run_end", "heartbeat", "reconnect", "reconnect_failed")
+_EVENT_TYPES: dict[str, tuple[str, ...]] = {MEMBER: MEMBER_ACTIONS, STATUS: STATUS_TYPES,
+                                            PERFORMANCE: ("slow_operation", "high_usage")}
+
+
+def event_type_of(kind: str, fields: dict[str, Any], message: str) -> str | None:
+    """What an event of `kind` is, in `classify`'s words (the `event_type` table of the
+    module doc): the `event_type` field when it names one of that kind's (`classify` set
+    it, or the record had it), else what `classify` reads in the message when it reads
+    that kind there; None when neither says.
+
+    For the readers of a decided kind (rendering): an event no parser made (a synthetic
+    status, a spooled record from an older version, a route's template that forces a
+    layout) is read the way the parser reads one, not by a second set of rules.
+
+    >>> event_type_of(MEMBER, {}, "⬅️ Member Leave"), event_type_of(STATUS, {}, "Cache ok")
+    ('leave', None)
+    >>> event_type_of(STATUS, {"event_type": "run_end"}, "Maximum reconnect attempts")
+    'run_end'
+    """
+    named = fields.get("event_type")
+    types = _EVENT_TYPES.get(kind, ())
+    if named in types:
+        return named  # type: ignore[no-any-return]
+    rule = rule_of(message)
+    if rule is None or rule[0] != kind:
+        return None
+    said = rule[1].get("event_type")
+    return said if said in types else None
+
+
 def rule_of(message: str) -> Rule | None:
     """`rule_for(message)`, remembered for messages of up to 256 characters (4096 of them):
     a log repeats its messages, and a dict lookup costs far less than the regexes."""
@@ -233,20 +265,25 @@ def rule_for(message: str) -> Rule | None:
 # -- error --------------------------------------------------------------------------------
 
 def error_type(text: str) -> str | None:
-    """The exception type a traceback or an error text ends with, if it names one.
+    """The exception type a traceback or an error text ends with, if it names one: the
+    last line's `Name: message` (or a lone `Name`), where a name is a type when Python
+    would print it so, capitalised (the builtins) or dotted (`socket.timeout`). The one
+    reading of exception types: rendering asks it too, for events no parser made.
 
     >>> error_type("Traceback ...\\ndiscord.errors.HTTPException: 503 Service Unavailable")
     'discord.errors.HTTPException'
     >>> error_type("HTTPException: 503 (error code: 0): upstream"), error_type("it broke")
     ('HTTPException', None)
+    >>> error_type("socket.timeout: timed out"), error_type("error: connection refused")
+    ('socket.timeout', None)
     """
     last = text.rstrip().rpartition("\n")[2].strip()
     found = _EXCEPTION_HEAD.match(last)
     if found is None:
         return None
     name = found[1]
-    if found.end() == len(last) and not (name[:1].isupper() or "." in name):
-        return None  # a bare lowercase word is no exception type
+    if not (name[:1].isupper() or "." in name):
+        return None  # a bare lowercase word starts a message, it is no exception type
     return name
 
 

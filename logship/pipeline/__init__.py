@@ -39,7 +39,7 @@ from logship.pipeline.route import Router, Target
 if TYPE_CHECKING:
     from logship.config import Config
     from logship.noise import NoiseControl
-    from logship.redact.secrets import Redactor
+    from logship.redact import Redactor
     from logship.sinks.worker import SinkWorker
     from logship.tail.checkpoint import FileProgress
 
@@ -67,7 +67,7 @@ class Pipeline:
     def __init__(self, config: Config | None = None, *, routes: Sequence[RouteConfig] = (),
                  redactor: Redactor | None = None, workers: Workers | None = None,
                  noise: NoiseControl | None = None, count: Counter | None = None) -> None:
-        from logship.redact.secrets import Redactor
+        from logship.redact import Redactor
 
         self.config = config
         self.router = Router(config.routes if config is not None else routes)

@@ -148,7 +148,7 @@ def outgoing(event: Event, redact: Callable[[Event], Event] | None,
     what it sends.
 
     >>> from logship.event import Level
-    >>> from logship.redact.secrets import Redactor
+    >>> from logship.redact import Redactor
     >>> event, size = outgoing(Event(None, Level.ERROR, "login token=hunter22"),
     ...                        Redactor().redact_event, 4096)
     >>> event.message, size

@@ -1,28 +1,24 @@
-"""Secrets and personal data, removed before anything leaves the host.
+"""Secrets, removed before anything leaves the host: the `Redactor`.
 
 A bot's log lines end up in a Discord channel that more people can read than the host's
 log folder, and Discord keeps them forever. So every event a route sends somewhere passes
-through a `Redactor` (once, before it is queued or spooled) and, per sink, through a
-`Privacy` filter:
+through a `Redactor` (once, before it is queued or spooled): it replaces secrets (bot
+tokens, webhook tokens, bearer tokens and JWTs, `password=`/`token=`/`api_key=` values,
+AWS keys, private key blocks, and optionally e-mail and IP addresses) in the message, the
+exception and every string in the fields, with `[redacted:NAME]`. A field whose *key* is
+sensitive (password, token, secret, api_key, authorization, ...) loses its whole value.
+The logger name is left alone. (Per-sink member ids and usernames: `privacy.py`.)
 
-- `Redactor` replaces secrets (bot tokens, webhook tokens, bearer tokens and JWTs,
-  `password=`/`token=`/`api_key=` values, AWS keys, private key blocks, and optionally
-  e-mail and IP addresses) in the message, the exception and every string in the fields,
-  with `[redacted:NAME]`. A field whose *key* is sensitive (password, token, secret,
-  api_key, authorization, ...) loses its whole value. The logger name is left alone.
-- `Privacy` treats member ids (keep, mask `1234…5678`, or keyed hash) and usernames
-  (keep or drop) the way one sink's channel needs.
+The redactor is pure: it reads nothing, never mutates the event it is given (one event
+can go to several sinks), and returns the very same event when there is nothing to
+change. Redaction is built for the ingest hot path: a string is first checked for the
+cheap substrings every pattern needs ("webhooks/", "eyJ", "token", ...) and only the
+patterns so triggered run, as one precompiled regex, in one pass. Every built-in pattern
+runs in linear time (no nested quantifiers that can match the same text two ways), so a
+hostile 1 MB line costs milliseconds, not hours.
 
-Both are pure: they read nothing (a hashing secret is passed in as bytes), never mutate
-the event they are given (one event can go to several sinks), and return the very same
-event when there is nothing to change. Redaction is built for the ingest hot path: a
-string is first checked for the cheap substrings every pattern needs ("webhooks/",
-"eyJ", "token", ...) and only the patterns so triggered run, as one precompiled regex,
-in one pass. Every built-in pattern runs in linear time (no nested quantifiers that can
-match the same text two ways), so a hostile 1 MB line costs milliseconds, not hours.
-
-Configuration (`parse_redact` reads `[redact]`, `parse_privacy` a sink's `privacy`;
-both raise `RedactConfigError(key, problem)` with `key` relative to that table):
+Configuration (`parse_redact` reads `[redact]`; problems raise
+`RedactConfigError(key, problem)` with `key` relative to that table):
 
     [redact]
     # enabled = true
@@ -36,8 +32,8 @@ both raise `RedactConfigError(key, problem)` with `key` relative to that table):
     stripe = "sk_live_[A-Za-z0-9]{24}"
     internal = { regex = "corp-(?P<secret>[0-9a-f]{32})", triggers = ["corp-"] }
 
-    [sinks.members]
-    privacy = { ids = "hash", usernames = "drop", secret_file = "/run/credentials/x" }
+This module also holds what per-sink privacy shares with it: the config error, reading a
+table's keys, key names in snake case, and the event copy.
 
 >>> redactor = Redactor()
 >>> redactor.redact_text("login with token=hunter22 failed")
@@ -45,48 +41,37 @@ both raise `RedactConfigError(key, problem)` with `key` relative to that table):
 >>> redactor.counts
 {'secret_value': 1}
 """
-
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import ipaddress
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from operator import attrgetter
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from logship.event import Event
 
 __all__ = [
     "BUILTINS",
     "DEFAULT_BUILTINS",
-    "DEFAULT_ID_KEYS",
     "DEFAULT_SENSITIVE_KEYS",
-    "DEFAULT_USERNAME_KEYS",
-    "DEFAULT_USERNAME_PATTERN",
     "MAX_DEPTH",
-    "MIN_SECRET_BYTES",
     "OPTIONAL_BUILTINS",
     "CustomPattern",
-    "Privacy",
-    "PrivacyConfig",
     "RedactConfig",
     "RedactConfigError",
     "Redactor",
-    "mask_id",
-    "parse_privacy",
     "parse_redact",
 ]
 
 MAX_DEPTH: Final = 32
 """Fields nested deeper than this are replaced whole (`[redacted:too_deep]`)."""
 
-_CACHE_MAX = 8192  # clean short strings and key verdicts remembered (then forgotten at once)
-_CACHE_LEN = 256  # strings longer than this are never cached
+CACHE_MAX = 8192  # clean short strings and key verdicts remembered (then forgotten at once)
+CACHE_LEN = 256  # strings longer than this are never cached
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
@@ -342,23 +327,23 @@ def parse_redact(table: Mapping[str, Any]) -> RedactConfig:
     """
     known = {"enabled", "builtins", "disable", "patterns", "emails", "ips", "sensitive_keys",
              "extra_sensitive_keys"}
-    _no_unknown(table, known)
+    no_unknown_keys(table, known)
     builtins = _names(table, "builtins", DEFAULT_BUILTINS)
     disabled = set(_names(table, "disable", ()))
-    keys = _strings(table, "sensitive_keys", DEFAULT_SENSITIVE_KEYS)
-    extra = _strings(table, "extra_sensitive_keys", ())
+    keys = string_list(table, "sensitive_keys", DEFAULT_SENSITIVE_KEYS)
+    extra = string_list(table, "extra_sensitive_keys", ())
     patterns = _custom_patterns(table.get("patterns", {}))
     return RedactConfig(
         builtins=tuple(name for name in builtins if name not in disabled),
         patterns=patterns,
         emails=_bool(table, "emails", False) and "email" not in disabled,
         ips=_bool(table, "ips", False) and not {"ipv4", "ipv6"} <= disabled,
-        sensitive_keys=tuple(dict.fromkeys(_normal_key(k) for k in keys + extra)),
+        sensitive_keys=tuple(dict.fromkeys(normal_key(k) for k in keys + extra)),
         enabled=_bool(table, "enabled", True),
     )
 
 
-def _no_unknown(table: Mapping[str, Any], known: set[str]) -> None:
+def no_unknown_keys(table: Mapping[str, Any], known: set[str]) -> None:
     if not isinstance(table, Mapping):
         raise RedactConfigError("", "must be a table")
     for key in table:
@@ -374,7 +359,7 @@ def _bool(table: Mapping[str, Any], key: str, default: bool) -> bool:
     return value
 
 
-def _strings(table: Mapping[str, Any], key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+def string_list(table: Mapping[str, Any], key: str, default: tuple[str, ...]) -> tuple[str, ...]:
     value = table.get(key, default)
     if isinstance(value, str):
         value = [value]
@@ -384,7 +369,7 @@ def _strings(table: Mapping[str, Any], key: str, default: tuple[str, ...]) -> tu
 
 
 def _names(table: Mapping[str, Any], key: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    names = _strings(table, key, default)
+    names = string_list(table, key, default)
     for name in names:
         if name not in _SPEC_BY_NAME:
             raise RedactConfigError(
@@ -411,22 +396,22 @@ def _custom_patterns(value: Any) -> tuple[CustomPattern, ...]:
         if not isinstance(regex, str):
             raise RedactConfigError(f"{key}.regex", "must be a regex string")
         try:
-            triggers = _strings(spec, "triggers", ())
+            triggers = string_list(spec, "triggers", ())
         except RedactConfigError as exc:
             raise RedactConfigError(f"{key}.triggers", exc.problem) from None
         out.append(CustomPattern(name, regex, tuple(t.lower() for t in triggers if t)))
-        _compile_custom(out[-1], key)
+        compile_pattern(out[-1], key)
     return tuple(out)
 
 
 def _no_unknown_at(table: Mapping[str, Any], where: str, known: set[str]) -> None:
     try:
-        _no_unknown(table, known)
+        no_unknown_keys(table, known)
     except RedactConfigError as exc:
         raise RedactConfigError(f"{where}.{exc.key}", exc.problem) from None
 
 
-def _compile_custom(pattern: CustomPattern, key: str) -> re.Pattern[str]:
+def compile_pattern(pattern: CustomPattern, key: str) -> re.Pattern[str]:
     try:
         compiled = re.compile(pattern.regex)
     except re.error as exc:
@@ -527,7 +512,7 @@ class Redactor:
         self.config = config = config or RedactConfig()
         self._counts: dict[str, int] = dict.fromkeys(
             (*config.active, *(p.name for p in config.patterns)), 0)
-        self._keys = frozenset(_normal_key(k) for k in config.sensitive_keys)
+        self._keys = frozenset(normal_key(k) for k in config.sensitive_keys)
         self._key_cache: dict[Any, bool] = {}
         self._clean: set[str] = set()
         self._regexes: dict[int, _Combined] = {}
@@ -569,7 +554,7 @@ class Redactor:
             self._shortest = min(self._shortest, spec.min_length)
             lengths.append((spec.min_length, bit))
         for custom in config.patterns:
-            compiled = _compile_custom(custom, f"patterns.{custom.name}")
+            compiled = compile_pattern(custom, f"patterns.{custom.name}")
             self._shortest = 1
             if _separate(custom.regex, compiled):
                 secrets = tuple(n for g, n in compiled.groupindex.items()
@@ -618,8 +603,8 @@ class Redactor:
         if self._separate:
             out = self._separately(out)
         if out == text:
-            if len(text) <= _CACHE_LEN:
-                if len(self._clean) >= _CACHE_MAX:
+            if len(text) <= CACHE_LEN:
+                if len(self._clean) >= CACHE_MAX:
                     self._clean.clear()
                 self._clean.add(text)
             return text
@@ -677,7 +662,7 @@ class Redactor:
             fields = self._dict(fields, 0) or fields
         if message is event.message and exception is event.exception and fields is event.fields:
             return event
-        return _with(event, message, exception, fields)
+        return event_with(event, message, exception, fields)
 
     def redact_value(self, value: Any) -> Any:
         """`value` (a string, list, dict or scalar) redacted; the same object if clean."""
@@ -698,7 +683,7 @@ class Redactor:
                 if value in clean or len(value) < shortest:  # the common case, inlined
                     continue
                 new = text(value)
-            elif value is None or type(value) in _SCALARS:
+            elif value is None or type(value) in SCALARS:
                 continue
             else:
                 new = self._value(value, depth)
@@ -735,22 +720,22 @@ class Redactor:
 
     def _sensitive(self, key: Any) -> bool:
         verdict = _key_matches(str(key), self._keys)
-        if type(key) is str and len(key) <= _CACHE_LEN:
-            if len(self._key_cache) >= _CACHE_MAX:
+        if type(key) is str and len(key) <= CACHE_LEN:
+            if len(self._key_cache) >= CACHE_MAX:
                 self._key_cache.clear()
             self._key_cache[key] = verdict
         return verdict
 
 
 _HIDDEN: Final = "[redacted:sensitive_key]"
-_SCALARS: Final = frozenset({int, float, bool})
+SCALARS: Final = frozenset({int, float, bool})
 _EVENT_FIELDS: Final = tuple(f.name for f in fields(Event))
 _event_values = attrgetter(*_EVENT_FIELDS)
 _MESSAGE, _EXCEPTION, _FIELDS = (_EVENT_FIELDS.index(n) for n in ("message", "exception",
                                                                   "fields"))
 
 
-def _with(event: Event, message: str, exception: str | None, fields: dict[str, Any]) -> Event:
+def event_with(event: Event, message: str, exception: str | None, fields: dict[str, Any]) -> Event:
     """A shallow copy of `event` (same ack) with these three attributes."""
     values = list(_event_values(event))
     values[_MESSAGE], values[_EXCEPTION], values[_FIELDS] = message, exception, fields
@@ -769,10 +754,10 @@ def _separate(regex: str, compiled: re.Pattern[str]) -> bool:
     return False
 
 
-def _normal_key(key: str) -> str:
+def normal_key(key: str) -> str:
     """The last dotted part of a field key in snake case: lowercase, '_' between words.
 
-    >>> _normal_key("context.X-Api-Key"), _normal_key("memberId"), _normal_key("user.ID")
+    >>> normal_key("context.X-Api-Key"), normal_key("memberId"), normal_key("user.ID")
     ('x_api_key', 'member_id', 'id')
     """
     return _CAMEL.sub("_", key.rsplit(".", 1)[-1]).lower().replace("-", "_")
@@ -785,396 +770,9 @@ def _key_matches(key: str, names: frozenset[str]) -> bool:
     >>> [_key_matches(k, keys) for k in ("db_password", "clientSecret", "max_tokens", "oauth")]
     [True, True, False, False]
     """
-    last = _normal_key(key)
+    last = normal_key(key)
     if last in names:
         return True
     return any(
         last.endswith("_" + name) or (len(name) >= 5 and last.endswith(name)) for name in names
     )
-
-
-# --------------------------------------------------------------------------- privacy
-
-DEFAULT_ID_KEYS: Final[tuple[str, ...]] = ("member_id", "user_id", "author_id")
-DEFAULT_USERNAME_KEYS: Final[tuple[str, ...]] = (
-    "username", "user_name", "member_name", "display_name",
-)
-DEFAULT_USERNAME_PATTERN: Final = r"(?<![\w#@])[\w.]{2,32}#(?:0|\d{4})(?![\w#])"
-"""A Discord tag in text (`alice#0`, `bob#1234`): dropped with usernames."""
-MIN_SECRET_BYTES: Final = 16
-
-IdMode = Literal["keep", "mask", "hash"]
-NameMode = Literal["keep", "drop"]
-
-
-@dataclass(frozen=True)
-class PrivacyConfig:
-    """How one sink treats member ids and usernames.
-
-    Keys match a field's last dotted part in snake case (`context.memberId` is
-    `member_id`). `member_id_keys`/`member_username_keys` count as id/username keys too,
-    but only in member events (`kind == "member"`), where tree_log sections say `id:` and
-    `member:` (parse/kinds.py renames most of these to member_id and member_name).
-    The secret for `ids = "hash"` comes from `secret` (text) or `secret_file` (which the
-    caller reads); it never shows in `repr`.
-    """
-
-    ids: IdMode = "keep"
-    usernames: NameMode = "keep"
-    id_keys: tuple[str, ...] = DEFAULT_ID_KEYS
-    username_keys: tuple[str, ...] = DEFAULT_USERNAME_KEYS
-    member_id_keys: tuple[str, ...] = ("id",)
-    member_username_keys: tuple[str, ...] = ("member", "user", "name")
-    username_pattern: str | None = DEFAULT_USERNAME_PATTERN
-    hash_chars: int = 12
-    secret: str | None = field(default=None, repr=False)
-    secret_file: str | None = None
-
-    @property
-    def is_noop(self) -> bool:
-        return self.ids == "keep" and self.usernames == "keep"
-
-
-def parse_privacy(table: Mapping[str, Any]) -> PrivacyConfig:
-    """A sink's `privacy` table as a `PrivacyConfig`; problems raise `RedactConfigError`.
-
-    >>> parse_privacy({"ids": "mask", "usernames": "drop"}).ids
-    'mask'
-    >>> parse_privacy({"ids": "hash"})
-    Traceback (most recent call last):
-    ...
-    logship.redact.secrets.RedactConfigError: ids: "hash" needs 'secret' or 'secret_file'
-    """
-    known = {"ids", "usernames", "id_keys", "username_keys", "member_id_keys",
-             "member_username_keys", "username_pattern", "hash_chars", "secret", "secret_file"}
-    _no_unknown(table, known)
-    ids = _choice(table, "ids", ("keep", "mask", "hash"))
-    usernames = _choice(table, "usernames", ("keep", "drop"))
-    secret = _optional_string(table, "secret")
-    secret_file = _optional_string(table, "secret_file")
-    if secret is not None and secret_file is not None:
-        raise RedactConfigError("secret", "set 'secret' or 'secret_file', not both")
-    if ids == "hash" and secret is None and secret_file is None:
-        raise RedactConfigError("ids", "\"hash\" needs 'secret' or 'secret_file'")
-    if secret is not None and len(secret.encode()) < MIN_SECRET_BYTES:
-        raise RedactConfigError("secret", f"must be at least {MIN_SECRET_BYTES} bytes "
-                                          "(e.g. `head -c 32 /dev/urandom | base64`)")
-    pattern = table.get("username_pattern", DEFAULT_USERNAME_PATTERN)
-    if not isinstance(pattern, str):
-        raise RedactConfigError("username_pattern", "must be a regex string (\"\" for none)")
-    if pattern:
-        _compile_custom(CustomPattern("username_pattern", pattern), "username_pattern")
-    hash_chars = table.get("hash_chars", 12)
-    if type(hash_chars) is not int or not 8 <= hash_chars <= 64:
-        raise RedactConfigError("hash_chars", "must be a whole number from 8 to 64")
-    keys = {name: tuple(_normal_key(k) for k in _strings(table, name, getattr(PrivacyConfig, name)))
-            for name in ("id_keys", "username_keys", "member_id_keys", "member_username_keys")}
-    return PrivacyConfig(ids=ids, usernames=usernames, username_pattern=pattern or None,  # type: ignore[arg-type]
-                         hash_chars=hash_chars, secret=secret, secret_file=secret_file,
-                         **keys)
-
-
-def _choice(table: Mapping[str, Any], key: str, choices: tuple[str, ...]) -> str:
-    value = table.get(key, choices[0])
-    if value not in choices:
-        raise RedactConfigError(key, f"{value!r} is not one of: {', '.join(choices)}")
-    return value  # type: ignore[no-any-return]
-
-
-def _optional_string(table: Mapping[str, Any], key: str) -> str | None:
-    value = table.get(key)
-    if value is not None and not isinstance(value, str):
-        raise RedactConfigError(key, f"must be a string, not {type(value).__name__}")
-    return value
-
-
-def mask_id(value: str) -> str:
-    """An id with its middle hidden: enough to tell two apart, not to look one up.
-
-    >>> mask_id("123456789012345678"), mask_id("4242")
-    ('1234…5678', '****')
-    """
-    return f"{value[:4]}…{value[-4:]}" if len(value) >= 9 else "****"
-
-
-class Privacy:
-    """One sink's treatment of member ids and usernames, applied to copies of events.
-
-    Fields under id keys are kept, masked or hashed; fields under username keys are
-    dropped. In the message, the exception and other string fields, the same happens to
-    `member_id=...`/`username=...` forms, to every id or name those fields held, and
-    (usernames dropped) to Discord tags like `alice#0`.
-
-    >>> from logship.event import Level
-    >>> privacy = Privacy(PrivacyConfig(ids="hash", usernames="drop"), b"0" * 32)
-    >>> event = Event(ts=None, level=Level.INFO, message="Member join recorded: alice#0",
-    ...               fields={"member_id": "123456789012345678", "username": "alice#0"})
-    >>> out = privacy.apply(event)
-    >>> out.message, out.fields
-    ('Member join recorded: [username]', {'member_id': '9d7f438ffbc7'})
-    >>> privacy.apply(event).fields == out.fields  # same user, same hash
-    True
-    """
-
-    def __init__(self, config: PrivacyConfig, secret: bytes | None = None) -> None:
-        if config.ids == "hash":
-            if not secret:
-                raise RedactConfigError("ids", "\"hash\" needs a secret")
-            if len(secret) < MIN_SECRET_BYTES:
-                raise RedactConfigError("secret", f"must be at least {MIN_SECRET_BYTES} bytes")
-        self.config = config
-        self._secret = secret or b""
-        self._hide_ids = config.ids != "keep"
-        self._drop_names = config.usernames == "drop"
-        self._pseudonyms: dict[str, str] = {}
-        self._key_kinds: dict[Any, int] = {}
-        # strings with no key=value form and no tag in them: in other events, in member events
-        self._plain: tuple[set[str], set[str]] = (set(), set())
-        ids = _key_set(config.id_keys) if self._hide_ids else frozenset()
-        names = _key_set(config.username_keys) if self._drop_names else frozenset()
-        member_ids = ids | _key_set(config.member_id_keys) if ids else ids
-        member_names = names | _key_set(config.member_username_keys) if names else names
-        self._keys = (ids, names, member_ids, member_names)
-        self._forms = (
-            (_kv_regex(ids, _ID_VALUE), _kv_regex(names, _NAME_VALUE)),
-            (_kv_regex(member_ids, _ID_VALUE), _kv_regex(member_names, _NAME_VALUE)),
-        )
-        pattern = config.username_pattern if self._drop_names else None
-        self._tag = re.compile(pattern) if pattern else None
-
-    def pseudonym(self, value: str) -> str:
-        """What an id becomes on this sink: itself, masked, or its keyed hash.
-
-        >>> Privacy(PrivacyConfig(ids="mask")).pseudonym("123456789012345678")
-        '1234…5678'
-        """
-        mode = self.config.ids
-        if mode == "keep":
-            return value
-        if mode == "mask":
-            return mask_id(value)
-        cached = self._pseudonyms.get(value)
-        if cached is None:
-            digest = hmac.new(self._secret, value.encode(), hashlib.sha256).hexdigest()
-            cached = digest[: self.config.hash_chars]
-            if len(self._pseudonyms) >= _CACHE_MAX:
-                self._pseudonyms.clear()
-            self._pseudonyms[value] = cached
-        return cached
-
-    def apply(self, event: Event) -> Event:
-        """A copy of `event` as this sink may show it (or `event` when nothing changes)."""
-        if not self._hide_ids and not self._drop_names:
-            return event
-        seen = _Seen(event.kind == "member")
-        fields = event.fields
-        if type(fields) is dict and fields:
-            fields = self._fields(fields, seen, 0)
-            fields = self._strings(fields, seen, 0)
-        message = event.message
-        if type(message) is str:
-            message = self._text(message, seen)
-        exception = event.exception
-        if exception:
-            exception = self._text(exception, seen)
-        if message is event.message and exception is event.exception and fields is event.fields:
-            return event
-        return _with(event, message, exception, fields)
-
-    # ---- fields: the keys that hold ids or names
-
-    def _kind(self, key: Any, member: bool) -> int:
-        """_KIND_ID, _KIND_NAME or 0 for a field key (cached: a logger uses few keys)."""
-        cache_key = (key, member)
-        kind = self._key_kinds.get(cache_key)
-        if kind is None:
-            ids, names, member_ids, member_names = self._keys
-            name = _normal_key(key) if type(key) is str else ""
-            if name in (member_names if member else names):
-                kind = _KIND_NAME
-            elif name in (member_ids if member else ids):
-                kind = _KIND_ID
-            else:
-                kind = 0
-            if len(self._key_kinds) >= _CACHE_MAX:
-                self._key_kinds.clear()
-            self._key_kinds[cache_key] = kind
-        return kind
-
-    def _fields(self, fields: dict[Any, Any], seen: _Seen, depth: int) -> dict[Any, Any]:
-        """`fields` without username keys and with ids replaced (a copy if any changed)."""
-        out: dict[Any, Any] | None = None
-        for key, value in fields.items():
-            kind = self._kind(key, seen.member)
-            if kind == _KIND_NAME:
-                seen.names.update(_texts_in(value))
-                if out is None:
-                    out = dict(fields)
-                del out[key]
-                continue
-            if kind == _KIND_ID:
-                new = self._id_value(value, seen)
-            elif type(value) is dict and depth < MAX_DEPTH:
-                new = self._fields(value, seen, depth + 1)
-            else:
-                continue
-            if new is not value:
-                if out is None:
-                    out = dict(fields)
-                out[key] = new
-        return fields if out is None else out
-
-    def _id_value(self, value: Any, seen: _Seen) -> Any:
-        if type(value) is int or type(value) is str:
-            text = str(value)
-            if not text:
-                return value
-            seen.ids.add(text)
-            return self.pseudonym(text)
-        if type(value) is list:
-            return [self._id_value(item, seen) for item in value]
-        return value
-
-    def _strings(self, value: Any, seen: _Seen, depth: int) -> Any:
-        """`_text` applied to every string in `value` but those under id keys."""
-        kind = type(value)
-        if kind is str:
-            return self._text(value, seen)
-        if depth >= MAX_DEPTH or (kind is not dict and kind is not list):
-            return value
-        if kind is list:
-            items = [self._strings(item, seen, depth + 1) for item in value]
-            return value if all(a is b for a, b in zip(items, value, strict=True)) else items
-        out: dict[Any, Any] | None = None
-        for key, item in value.items():
-            if type(item) in _SCALARS or item is None or self._kind(key, seen.member) == _KIND_ID:
-                continue
-            new = self._strings(item, seen, depth + 1)
-            if new is not item:
-                if out is None:
-                    out = dict(value)
-                out[key] = new
-        return value if out is None else out
-
-    # ---- text: key=value forms, known values, Discord tags
-
-    def _text(self, text: str, seen: _Seen) -> str:
-        out = text
-        if text not in self._plain[seen.member]:
-            out = self._forms_in(text, seen.member)
-        for value in seen.ids:
-            if value in out:
-                out = _replace_word(out, value, self.pseudonym(value))
-        for value in seen.names_longest_first():
-            if value in out:
-                out = _replace_word(out, value, "[username]")
-        return text if out == text else out
-
-    def _forms_in(self, text: str, member: bool) -> str:
-        """`key=value` forms of id and username keys, and Discord tags, replaced."""
-        (ids, id_needles), (names, name_needles) = self._forms[member]
-        low = text.lower()
-        out = text
-        if ids is not None and _any_in(id_needles, low):
-            out = _sub_value(ids, out, self.pseudonym)
-        if names is not None and _any_in(name_needles, low):
-            out = _sub_value(names, out, _dropped)
-        if self._tag is not None and "#" in out:
-            out = self._tag.sub("[username]", out)
-        if out == text and len(text) <= _CACHE_LEN and not _any_in(id_needles, low) \
-                and not _any_in(name_needles, low) and (self._tag is None or "#" not in text):
-            plain = self._plain[member]
-            if len(plain) >= _CACHE_MAX:
-                plain.clear()
-            plain.add(text)
-        return out
-
-
-def _key_set(keys: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(_normal_key(key) for key in keys)
-
-
-_KIND_ID = 1
-_KIND_NAME = 2
-_ID_VALUE = r"\d{1,25}"
-_NAME_VALUE = r"[^\s,;)\]}\"']+"
-
-
-@dataclass(slots=True)
-class _Seen:
-    """What one event's fields said: is it a member event, which ids and names it held."""
-
-    member: bool
-    ids: set[str] = field(default_factory=set)
-    names: set[str] = field(default_factory=set)
-
-    def names_longest_first(self) -> list[str]:
-        return sorted(self.names, key=len, reverse=True) if self.names else []
-
-
-def _dropped(_: str) -> str:
-    return "[username]"
-
-
-def _any_in(needles: tuple[str, ...], text: str) -> bool:
-    return any(map(text.__contains__, needles))
-
-
-def _kv_regex(keys: frozenset[str], value: str) -> tuple[re.Pattern[str] | None, tuple[str, ...]]:
-    """`key=value`, `key: value` or `"key": "value"` for any of `keys` (group 1: the value),
-    and the lowercase substrings a text needs to hold for it to match at all."""
-    if not keys:
-        return None, ()
-    ordered = sorted(keys, key=len, reverse=True)
-    names = "|".join(re.escape(k) for k in ordered)
-    regex = re.compile(
-        rf"(?<![A-Za-z0-9_])(?i:{names})(?![A-Za-z0-9_])[\"']?[ \t]*[:=][ \t]*[\"']?({value})"
-    )
-    return regex, tuple(ordered)
-
-
-def _sub_value(regex: re.Pattern[str] | None, text: str, new: Callable[[str], str]) -> str:
-    if regex is None:
-        return text
-
-    def one(match: re.Match[str]) -> str:
-        start, end = match.span(1)
-        base = match.start()
-        whole = match.group(0)
-        return whole[: start - base] + new(match.group(1)) + whole[end - base:]
-
-    return regex.sub(one, text)
-
-
-def _texts_in(value: Any) -> list[str]:
-    """The strings a dropped username field held (to find them in text), 3+ chars only."""
-    items = value if type(value) is list else [value]
-    return [str(v) for v in items if type(v) in (str, int) and len(str(v)) >= 3]
-
-
-def _replace_word(text: str, value: str, new: str) -> str:
-    """`text` with each whole-word occurrence of `value` replaced by `new`.
-
-    >>> _replace_word("bob met bobby; bob#0 left", "bob", "X")
-    'X met bobby; X#0 left'
-    """
-    if len(value) < 3 or value not in text:
-        return text
-    parts: list[str] = []
-    start = 0
-    while (at := text.find(value, start)) >= 0:
-        end = at + len(value)
-        before = text[at - 1] if at else " "
-        after = text[end] if end < len(text) else " "
-        if (_word_char(before) and _word_char(value[0])) or (
-                _word_char(after) and _word_char(value[-1])):
-            parts.append(text[start:end])
-        else:
-            parts.append(text[start:at] + new)
-        start = end
-    parts.append(text[start:])
-    return "".join(parts)
-
-
-def _word_char(char: str) -> bool:
-    return char.isalnum() or char == "_"

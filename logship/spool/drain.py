@@ -24,7 +24,7 @@ import asyncio
 import logging
 from pathlib import Path
 
-from logship.redact.secrets import Redactor
+from logship.redact import Redactor
 from logship.sinks.worker import Item, SinkWorker
 from logship.spool.store import (
     Spool,

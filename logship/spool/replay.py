@@ -31,7 +31,7 @@ from pathlib import Path
 
 from logship.config import Config, SinkConfig
 from logship.event import Ack
-from logship.redact.secrets import Redactor
+from logship.redact import Redactor
 from logship.sinks import build_worker
 from logship.sinks.base import SinkContext
 from logship.sinks.worker import BatchEnd, Item, SinkWorker

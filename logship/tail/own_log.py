@@ -10,18 +10,13 @@ shipped, and logged about again: a loop that floods the channel. So:
 - the tailer refuses to open a file with stderr's identity whatever name it has now
   (a rename, or a glob that matches it later): `is_own_log`.
 
-Delivery failures are only ever logged here (stderr), never queued to a sink.
-
-`scrub_tokens` is the last guard on what logship writes about webhooks: any webhook URL
-in a log line or a spooled error keeps its id and loses its token. `ScrubbingFormatter`
-applies it to every line of logship's own log.
+Delivery failures are only ever logged here (stderr), never queued to a sink. (What
+keeps webhook tokens out of those lines: `logship.redact.scrub`.)
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import re
 import stat
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -30,7 +25,6 @@ if TYPE_CHECKING:
     from logship.config import Config
 
 STDERR = 2
-_WEBHOOK_TOKEN = re.compile(r"(webhooks/\d{1,25}/)[^\s/?#\"'<>]+", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -101,25 +95,3 @@ def check_sources(config: Config, own: OwnLog | None) -> None:
                       f"matches {path}, logship's own log (its stderr): logship would ship "
                       "its own lines, and log about shipping them, in a loop; send "
                       "logship's log elsewhere or add it to this source's exclude")
-
-
-def scrub_tokens(text: str, token: str | None = None) -> str:
-    """`text` with the token of every webhook URL in it (and `token` itself) masked.
-
-    >>> scrub_tokens("POST http://127.0.0.1:8030/api/v10/webhooks/1234/s3cr3t?wait=true")
-    'POST http://127.0.0.1:8030/api/v10/webhooks/1234/****?wait=true'
-    >>> scrub_tokens("the token s3cr3t leaked", token="s3cr3t")
-    'the token **** leaked'
-    """
-    if token and token in text:
-        text = text.replace(token, "****")
-    if "ebhooks/" in text or "EBHOOKS/" in text:
-        text = _WEBHOOK_TOKEN.sub(r"\1****", text)
-    return text
-
-
-class ScrubbingFormatter(logging.Formatter):
-    """A formatter whose lines (tracebacks included) carry no webhook token."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return scrub_tokens(super().format(record))

@@ -16,9 +16,9 @@ from typing import Any
 import aiohttp
 import orjson
 
+from logship.redact.scrub import scrub_tokens
 from logship.sinks.discord.render import Attachment
 from logship.sinks.discord.url import WebhookURL
-from logship.tail.own_log import scrub_tokens
 
 RATE_LIMIT_HEADERS = (
     "X-RateLimit-Limit",

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 def preview(sink: DiscordSink, item: Item) -> Preview:
     """The message `item` would make on its own, as `sink` renders it."""
-    from logship.emulator.server import payload_errors  # Discord's checks, offline
+    from logship.emulator.validate import payload_errors  # Discord's checks, offline
 
     renderer = sink.renderer
     failures: list[str] = []

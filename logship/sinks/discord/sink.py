@@ -20,6 +20,7 @@ from typing import Any
 
 from logship.config import RouteConfig, SinkConfig
 from logship.event import Event
+from logship.redact.scrub import scrub_tokens
 from logship.sinks.base import Answer, Outcome, Preview, Repair, SinkContext
 from logship.sinks.discord import compiled_templates
 from logship.sinks.discord.client import Outcome as HttpOutcome
@@ -28,7 +29,6 @@ from logship.sinks.discord.options import DiscordOptions
 from logship.sinks.discord.ratelimit import RateLimiter, RateLimits
 from logship.sinks.discord.render import EMBEDS_MAX, Attachment, Embed, Renderer, build_payload
 from logship.sinks.worker import Batch, Item
-from logship.tail.own_log import scrub_tokens
 
 DIGEST_AFTER_REQUESTS = 2
 """A backlog of more than this many full messages is sent as digests."""

@@ -45,7 +45,7 @@ bar), `discord_time(style="f")` (a Discord timestamp). Colours: an integer, "#RR
 black, white) or a level name (debug … critical).
 
 Templates run in Jinja's immutable sandbox: they read the event, nothing else, and
-change nothing. Whatever they make is cut to Discord's limits (`payload.fit_embed`).
+change nothing. Whatever they make is cut to Discord's limits (`render.embed.fit_embed`).
 A template with a syntax error is a config error (`TemplateError`, naming
 `templates.NAME.part`); one that fails on an event at run time gives that event the
 default embed, and is counted in `Templates.failures`.
@@ -69,15 +69,12 @@ from jinja2.utils import concat
 
 from logship.errors import ConfigError
 from logship.event import Event, Level
-from logship.sinks.discord.render import (
-    KINDS,
-    Embed,
+from logship.sinks.discord.render import KINDS, Embed
+from logship.sinks.discord.render.layouts import exception_type, level_style, ratio_bar
+from logship.sinks.discord.render.text import (
     code_block,
-    exception_type,
     head_lines,
     iso_timestamp,
-    level_style,
-    ratio_bar,
     render_value,
     split_message,
     tail_lines,
@@ -272,7 +269,7 @@ class Templates:
                route: str | None = None, sink: str | None = None, attached: bool = False,
                default: Callable[[str | None], Embed]) -> dict[str, Any]:
         """The embed data template `name` makes of `event` (not yet cut to Discord's
-        limits: `payload.fit_embed` does that). `default(kind)` renders the built-in
+        limits: `render.embed.fit_embed` does that). `default(kind)` renders the built-in
         layout, asked for only when a part or the template needs it. Raises whatever
         the template raises."""
         compiled = self._compiled[name]
