@@ -995,3 +995,31 @@ async def test_a_file_truncated_refilled_and_renamed_while_stopped_is_read_whole
     await second.collector.wait_for(lambda: len(second.collector.events) >= 3)
     await asyncio.sleep(0.3)
     assert second.collector.messages == ["after stop", "after the truncation", "the new file"]
+
+
+async def test_the_file_rotated_away_just_before_an_empty_one_is_no_copy_of_it(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    """An empty file's copy is told by time; the file rotated away just before it was
+    created was written to just before too, but logship follows it (or has its
+    checkpoint): it is never taken for the empty file's copy (the chaos test, seed
+    1403233044, sent its lines twice after a restart)."""
+    log = tmp_path / "bot.log"
+    append(log, "[INFO] one", "[INFO] two")
+    first = tail()
+    await first.collector.wait_for(lambda: len(first.collector.events) == 2)
+    os.rename(log, tmp_path / "bot.log.1")  # rename+create: an empty new file
+    log.touch()
+    await _until(lambda: any(f.path == str(log) and f.reader.identity.head_len == 0
+                             for f in first.tailer.files()))
+    later = time.time() + 5  # as if written to after the new file was seen empty
+    os.utime(tmp_path / "bot.log.1", (later, later))
+    saved = await first.finish()  # within the old file's linger: both are checkpointed
+    assert len(saved) == 2
+    os.rename(tmp_path / "bot.log.1", tmp_path / "bot.log.2")  # rotated again, stopped
+    os.rename(log, tmp_path / "bot.log.1")
+    append(log, "[INFO] three")
+    second = tail(saved=saved)
+    await second.collector.wait_for(lambda: len(second.collector.events) >= 1)
+    await asyncio.sleep(0.3)
+    assert second.collector.messages == ["three"]

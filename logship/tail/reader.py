@@ -383,7 +383,8 @@ def is_rotated_name(name: str, candidate: str) -> bool:
 
 def find_copy(path: str, identity: FileIdentity, mark: Mark | None, position: int, *,
               empty_since: float | None = None, current: int | None = None,
-              exclude: Collection[tuple[int, int, int]] = ()) -> str | None:
+              exclude: Collection[tuple[int, int, int]] = (),
+              known: Collection[int] = ()) -> str | None:
     """The rotated copy of the file at `path` that `identity` and `mark` describe,
     holding at least its first `position` bytes: what logrotate's copytruncate leaves
     before it truncates (plain or compressed), or a renamed file compressed since.
@@ -396,8 +397,10 @@ def find_copy(path: str, identity: FileIdentity, mark: Mark | None, position: in
     A file last seen empty (`identity` has no head) has no content to compare: its copy
     is one written since then (`empty_since`, wall-clock seconds), holding bytes, that
     the file itself (`current`, a descriptor) does not still begin with (logrotate's
-    `copy` leaves the file as it was), and not one of `exclude` (copies read already,
-    by `copy_key`). Without `empty_since` there is none.
+    `copy` leaves the file as it was), and neither one of `exclude` (copies read
+    already, by `copy_key`) nor a file logship follows or has a checkpoint of (`known`,
+    their inodes: a file rotated away just before this one was created is no copy of
+    it). Without `empty_since` there is none.
     """
     directory, name = os.path.split(path)
     try:
@@ -407,7 +410,8 @@ def find_copy(path: str, identity: FileIdentity, mark: Mark | None, position: in
     except OSError:
         return None
     if identity.head_len == 0:
-        return _written_since([e for e in entries if copy_key(e) not in exclude],
+        return _written_since([e for e in entries if copy_key(e) not in exclude
+                               and e.inode() not in known],
                               empty_since, current)
     for entry in sorted(entries, key=_copy_order):
         if is_copy(entry.path, identity, mark, position):

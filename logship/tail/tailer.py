@@ -463,7 +463,8 @@ class Tailer:
         next time). False when there is no copy. `current`: the file now under its
         name, open (a copy it still begins with is no copy of lost lines)."""
         copy = find_copy(saved.path, saved.identity, saved.mark, saved.offset,
-                         empty_since=saved.empty_at, current=current, exclude=self._copied)
+                         empty_since=saved.empty_at, current=current, exclude=self._copied,
+                         known=self._known_inodes())
         if copy is None:
             return False
         if self._follows(copy):
@@ -736,7 +737,8 @@ class Tailer:
             reader.path = old.path
             tracked.reader = reader
         elif (copy := find_copy(old.path, old.identity, old.mark(), old.position,
-                                empty_since=old.empty_at, exclude=self._copied)) is not None:
+                                empty_since=old.empty_at, exclude=self._copied,
+                                known=self._known_inodes())) is not None:
             if not self._follows(copy):  # renamed and compressed at once
                 await self._read_copy(tracked, copy)
         else:
@@ -783,13 +785,19 @@ class Tailer:
             tracked.flush_at = now + tracked.source.idle_flush
         return at_end
 
+    def _known_inodes(self) -> set[int]:
+        """The inodes of the files followed, let go of lately or checkpointed: none of
+        them is a copy of a file last seen empty."""
+        known = {c.identity.inode for entries in self._saved.values() for c in entries}
+        return known | {f.reader.identity.inode for f in self._all()}
+
     def _emptied_into_copy(self, reader: TailedFile) -> bool:
         """A file seen empty, written to and copytruncated before it could be read: no
         size or head tells, only a copy written since it was seen empty."""
         return (reader.identity.head_len == 0 and reader.position == 0
                 and find_copy(reader.path, reader.identity, None, 0,
                               empty_since=reader.empty_at, current=reader.fd,
-                              exclude=self._copied) is not None)
+                              exclude=self._copied, known=self._known_inodes()) is not None)
 
     async def _retire_old_content(self, tracked: TrackedFile) -> None:
         """`tracked`'s file was truncated in place. Its old content lives on as a retired
@@ -805,7 +813,7 @@ class Tailer:
         reader = old.reader
         copy = find_copy(reader.path, reader.identity, reader.mark(), reader.position,
                          empty_since=reader.empty_at, current=tracked.reader.fd,
-                         exclude=self._copied)
+                         exclude=self._copied, known=self._known_inodes())
         if copy is None:
             await self._flush(old)  # an unfinished last line too: nothing can finish it
             return
