@@ -205,7 +205,7 @@ def _redact(r: Reader, t: Mapping[str, Any]) -> RedactConfig:
     try:
         return parse_redact(t)
     except RedactConfigError as exc:
-        raise ConfigError(r.file, f"redact.{exc.key}", exc.problem) from None
+        raise exc.within(r.file, "redact") from None
 
 
 def _privacy(r: Reader, t: Mapping[str, Any], key: str) -> Privacy | None:
@@ -225,7 +225,7 @@ def _privacy(r: Reader, t: Mapping[str, Any], key: str) -> Privacy | None:
                                   f"cannot read {path}: {exc.strerror or exc}") from None
         return Privacy(config, secret)
     except RedactConfigError as exc:
-        raise ConfigError(r.file, f"{key}.privacy.{exc.key}", exc.problem) from None
+        raise exc.within(r.file, f"{key}.privacy") from None
 
 
 def _spool(r: Reader, t: Mapping[str, Any]) -> SpoolConfig:

@@ -53,9 +53,22 @@ class ConfigError(LogshipError):
 
 
 class StateDirBusy(LogshipError):
-    """Another logship daemon holds the state dir."""
+    """Another live process holds the state dir's lock (`logship.state_lock`)."""
 
     exit_status = 2
+
+    def __init__(self, state_dir: Path, pid: int | None, lock: Path) -> None:
+        self.state_dir = state_dir
+        self.pid = pid
+        holder = f"pid {pid}" if pid is not None else "a process whose pid it did not record"
+        super().__init__(
+            f"another logship ({holder}) is running with state_dir {state_dir} "
+            f"(it holds {lock}); stop it first, or give this daemon another state_dir")
+
+
+class PayloadError(LogshipError, ValueError):
+    """A message logship was asked to build that Discord would refuse (too many embeds,
+    an empty body, a username Discord bans): the caller's to change before sending."""
 
 
 class UsageError(LogshipError):

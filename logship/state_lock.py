@@ -17,20 +17,12 @@ import os
 from pathlib import Path
 from types import TracebackType
 
+from logship.errors import StateDirBusy
+
 LOCK_FILE = "logship.lock"
 
 
-class StateDirBusy(Exception):
-    """Another live process holds the state dir's lock."""
-
-    def __init__(self, state_dir: Path, pid: int | None) -> None:
-        self.state_dir = state_dir
-        self.pid = pid
-        holder = f"pid {pid}" if pid is not None else "a process whose pid it did not record"
-        super().__init__(
-            f"another logship ({holder}) is running with state_dir {state_dir} "
-            f"(it holds {state_dir / LOCK_FILE}); stop it first, or give this daemon "
-            f"another state_dir")
+__all__ = ["LOCK_FILE", "StateDirBusy", "StateLock"]
 
 
 class StateLock:
@@ -50,7 +42,7 @@ class StateLock:
         except BlockingIOError:
             pid = _read_pid(fd)
             os.close(fd)
-            raise StateDirBusy(self.state_dir, pid) from None
+            raise StateDirBusy(self.state_dir, pid, self.state_dir / LOCK_FILE) from None
         except BaseException:
             os.close(fd)
             raise

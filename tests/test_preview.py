@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from logship.cli import app
-from logship.cli.preview import parse_lines, pick_source, render
 from logship.config import load_config
+from logship.pipeline.preview import parse_lines, pick_source, render
 
 ROLE = "111111111111111111"
 CONFIG = f"""

@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import stat
+from typing import TYPE_CHECKING
 
-from logship.config import Config
-from logship.pipeline.route import describe as describe_routes
-from logship.sinks.registry import sink_type
-from logship.tail.globs import PathMatcher
+import typer
+
+from logship.cli.app import ConfigOption, command, load
+
+if TYPE_CHECKING:
+    from logship.config import Config
+
+
+@command()
+def check(config: ConfigOption = None) -> None:
+    """Validate the config and print its sources, sinks and routes."""
+    for line in describe(load(config, own_log=True)):
+        typer.echo(line)
 
 
 def describe(config: Config) -> list[str]:
     """The lines `logship check` prints for a config that loaded without error."""
+    from logship.pipeline.route import describe as describe_routes
+    from logship.sinks.registry import sink_type
+    from logship.tail.globs import PathMatcher
+
     lines = [f"config {config.path}: OK", ""]
     lines.append("sources:")
     for source in config.sources:

@@ -52,6 +52,7 @@ from dataclasses import dataclass, fields
 from operator import attrgetter
 from typing import Any, Final
 
+from logship.errors import ConfigError
 from logship.event import Event
 
 __all__ = [
@@ -75,17 +76,16 @@ CACHE_LEN = 256  # strings longer than this are never cached
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
-class RedactConfigError(ValueError):
-    """A `[redact]` or `privacy` setting is wrong: `key` is relative to that table.
+class RedactConfigError(ConfigError, ValueError):
+    """A `[redact]` or `privacy` setting is wrong: `key` is relative to that table (the
+    config places it: `within`).
 
     >>> str(RedactConfigError("patterns.x", "invalid regex"))
     'patterns.x: invalid regex'
     """
 
     def __init__(self, key: str, problem: str) -> None:
-        super().__init__(f"{key}: {problem}" if key else problem)
-        self.key = key
-        self.problem = problem
+        super().__init__(None, key, problem)
 
 
 # --------------------------------------------------------------------------- patterns

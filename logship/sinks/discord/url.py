@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from logship.errors import ConfigError
+
 DISCORD_HOSTS = frozenset(
     {
         "discord.com",
@@ -25,8 +27,11 @@ _PATH = re.compile(r"^/api(?:/v\d+)?/webhooks/(\d{15,21})/([A-Za-z0-9_\-.]{1,200
 _API_VERSION = "v10"
 
 
-class WebhookURLError(ValueError):
-    """The text is not a webhook URL logship will post to."""
+class WebhookURLError(ConfigError, ValueError):
+    """The text is not a webhook URL logship will post to (the config places it)."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(None, "", problem)
 
 
 def is_loopback_host(host: str) -> bool:

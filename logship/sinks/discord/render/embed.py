@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from logship.errors import PayloadError
 from logship.event import Event
 from logship.sinks.discord.render.limits import (
     ATTACHMENT_DESCRIPTION_MAX,
@@ -358,7 +359,7 @@ def fit_embed(data: Mapping[str, Any], files: tuple[Attachment, ...] = ()) -> Em
         out["footer"] = {"text": truncate(footer, FOOTER_MAX)}
     _keep_total(out)
     if embed_size(out) == 0:
-        raise ValueError("the embed has no title, description, fields, footer or author")
+        raise PayloadError("the embed has no title, description, fields, footer or author")
     return Embed.of(out, files)
 
 

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, NamedTuple
 
+from logship.errors import PayloadError
 from logship.sinks.discord.render.embed import Attachment, Embed
 from logship.sinks.discord.render.limits import (
     ATTACHMENT_DESCRIPTION_MAX,
@@ -84,12 +85,12 @@ def build_payload(
     {'embeds': [{'title': 'hi'}], 'username': 'logs', 'allowed_mentions': {'parse': []}}
     """
     if len(embeds) > EMBEDS_MAX:
-        raise ValueError(f"{len(embeds)} embeds: a message holds at most {EMBEDS_MAX}")
+        raise PayloadError(f"{len(embeds)} embeds: a message holds at most {EMBEDS_MAX}")
     total = sum(e.size for e in embeds)
     if total > TOTAL_MAX:
-        raise ValueError(f"embeds hold {total} characters: a message holds at most {TOTAL_MAX}")
+        raise PayloadError(f"embeds hold {total} characters: a message holds at most {TOTAL_MAX}")
     if len(files) > FILES_MAX:
-        raise ValueError(f"{len(files)} files: a message holds at most {FILES_MAX}")
+        raise PayloadError(f"{len(files)} files: a message holds at most {FILES_MAX}")
     body: dict[str, Any] = {}
     if content is not None and content.strip():
         body["content"] = fit_text(content, CONTENT_MAX)
@@ -98,10 +99,10 @@ def build_payload(
     if files:
         body["attachments"] = [_attachment_entry(n, f) for n, f in enumerate(files)]
     if not body:
-        raise ValueError("empty message: it needs content or at least one embed")
+        raise PayloadError("empty message: it needs content or at least one embed")
     if thread_name is not None:
         if not 0 < len(thread_name) <= THREAD_NAME_MAX or not thread_name.strip():
-            raise ValueError(f"thread_name must be 1 to {THREAD_NAME_MAX} characters")
+            raise PayloadError(f"thread_name must be 1 to {THREAD_NAME_MAX} characters")
         body["thread_name"] = clean(thread_name)
     if flags:
         body["flags"] = flags
@@ -145,18 +146,18 @@ def check_username(username: str) -> str:
     >>> check_username("Discord Bot")
     Traceback (most recent call last):
     ...
-    ValueError: Discord rejects a username containing 'discord': 'Discord Bot'
+    logship.errors.PayloadError: Discord rejects a username containing 'discord': 'Discord Bot'
     """
     if not 1 <= len(username) <= USERNAME_MAX or not username.strip():
-        raise ValueError(f"a username must be 1 to {USERNAME_MAX} characters: {username!r}")
+        raise PayloadError(f"a username must be 1 to {USERNAME_MAX} characters: {username!r}")
     lowered = username.lower()
     for part in _BANNED_USERNAME_PARTS:
         if part in lowered:
-            raise ValueError(f"Discord rejects a username containing {part!r}: {username!r}")
+            raise PayloadError(f"Discord rejects a username containing {part!r}: {username!r}")
     if lowered.strip() in _BANNED_USERNAMES:
-        raise ValueError(f"Discord rejects the username {username!r}")
+        raise PayloadError(f"Discord rejects the username {username!r}")
     if clean(username) != username:
-        raise ValueError(f"a username must be valid Unicode: {username!r}")
+        raise PayloadError(f"a username must be valid Unicode: {username!r}")
     return username
 
 
@@ -170,7 +171,7 @@ def _mentions(allowed_mentions: Mapping[str, Any] | None) -> dict[str, Any]:
     parse = mentions.get("parse") or []
     for kind in ("users", "roles"):
         if kind in parse and mentions.get(kind):
-            raise ValueError(f"allowed_mentions cannot have {kind!r} in parse and a {kind} list")
+            raise PayloadError(f"allowed_mentions cannot have {kind!r} in parse and a {kind} list")
     return mentions
 
 
@@ -182,7 +183,7 @@ def _options(
         body["username"] = check_username(username)
     if avatar_url is not None:
         if not 0 < len(avatar_url) <= AVATAR_URL_MAX:
-            raise ValueError(f"avatar_url must be 1 to {AVATAR_URL_MAX} characters")
+            raise PayloadError(f"avatar_url must be 1 to {AVATAR_URL_MAX} characters")
         body["avatar_url"] = avatar_url
     body["allowed_mentions"] = _mentions(allowed_mentions)
     return body
