@@ -25,7 +25,7 @@ from pathlib import Path
 
 from logship.config import Config, ConfigError, SinkConfig, load_config
 from logship.event import Event
-from logship.noise import NoiseControl
+from logship.noise.control import NoiseControl
 from logship.observe.history import HistoryEntry, HistoryJournal, entries_json, tail
 from logship.observe.metrics import (
     Metrics,

@@ -157,3 +157,16 @@ def test_messages_are_remembered_only_where_the_message_alone_decides() -> None:
         assert sinks(router, event(Level.INFO, "Member joined", fields={"guild": 7})) == [
             "m", "g"]
         assert sinks(router, event(Level.INFO, "Member joined", fields={"guild": 8})) == ["m"]
+
+
+def test_a_route_can_match_on_the_fingerprint() -> None:
+    """A route's `match = { fingerprint = ... }` sees the fingerprint (worked out when it
+    is asked for: routing comes before noise control, which sets it too)."""
+    from logship.noise.fingerprint import fingerprint
+
+    boom = Event(ts=None, level=Level.ERROR, message="Failed to fetch user 123456789012345678")
+    wanted = fingerprint(boom)
+    router = Router([RouteConfig(name="one", sinks=("s",), match={"fingerprint": f"^{wanted}$"})])
+    other = Event(ts=None, level=Level.ERROR, message="Failed to fetch user 987654321098765432")
+    assert [sink for _, sink in router.match(other)] == ["s"]  # the same error, another user
+    assert router.match(Event(ts=None, level=Level.ERROR, message="disk full")) == []

@@ -13,7 +13,7 @@ import orjson
 
 from logship.emulator.server import FakeDiscord, Received
 from logship.event import Event, Level
-from logship.noise import summary_items
+from logship.noise.control import summary_items
 from logship.noise.storm import Storm
 from logship.redact import Redactor
 from logship.sinks.discord.client import WebhookClient

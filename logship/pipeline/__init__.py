@@ -38,7 +38,7 @@ from logship.pipeline.route import Router, Target
 
 if TYPE_CHECKING:
     from logship.config import Config
-    from logship.noise import NoiseControl
+    from logship.noise.control import NoiseControl
     from logship.redact import Redactor
     from logship.sinks.worker import SinkWorker
     from logship.tail.checkpoint import FileProgress

@@ -20,8 +20,15 @@ from operator import attrgetter
 
 from logship.config import RouteConfig
 from logship.event import Event, Level
+from logship.noise.fingerprint import fingerprint
 
 Target = tuple[RouteConfig, str]
+
+
+def _fingerprint(event: Event) -> str:
+    """The event's fingerprint, worked out now (and kept: noise control reads it too)."""
+    event.fingerprint = fingerprint(event)
+    return event.fingerprint
 
 Getter = Callable[[Event], object]
 
@@ -33,7 +40,7 @@ _ATTRIBUTES: dict[str, Getter] = {
     "source": attrgetter("source"),
     "path": attrgetter("path"),
     "exception": attrgetter("exception"),
-    "fingerprint": attrgetter("fingerprint"),
+    "fingerprint": lambda e: e.fingerprint or _fingerprint(e),
 }
 
 
