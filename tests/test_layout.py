@@ -4,7 +4,8 @@
   `if TYPE_CHECKING:` blocks and imports inside functions are not loaded with it);
 - the pure core (the event, parsing, routing and the size cap, redaction, the Discord
   rendering) imports nothing that does I/O, at load time or later;
-- `config` knows no sink type: it names them only through `logship.sinks.registry`.
+- `config` knows no sink type: it names them only through `logship.sinks.registry`;
+- `tail` and `sinks` never import each other (an event's `Ack` joins them).
 """
 
 from __future__ import annotations
@@ -86,6 +87,16 @@ def test_config_knows_no_sink_type() -> None:
     targets = set(imports(known["logship.config"], "logship.config", at_load=False))
     assert not {t for t in targets if t.startswith("logship.sinks.")} - {
         "logship.sinks.registry"}
+
+
+def test_tail_and_sinks_never_import_each_other() -> None:
+    known = modules()
+    for side, other in (("logship.tail", "logship.sinks"), ("logship.sinks", "logship.tail")):
+        crossing = [f"{name} imports {target}" for name, path in known.items()
+                    if name.startswith(side)
+                    for target in imports(path, name, at_load=False)
+                    if target == other or target.startswith(other + ".")]
+        assert crossing == []
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
