@@ -32,8 +32,9 @@ from logship.redact import (
 )
 from logship.sinks import registry
 
-__all__ = ["Config", "ConfigError", "DaemonConfig", "Reader", "RouteConfig", "SinkConfig",
-           "SourceConfig", "SpoolConfig", "find_config", "load_config", "parse_config"]
+__all__ = ["ClusterConfig", "Config", "ConfigError", "DaemonConfig", "Reader", "RouteConfig",
+           "SinkConfig", "SourceConfig", "SpoolConfig", "find_config", "load_config",
+           "parse_config"]
 
 DEFAULT_LOCATIONS = (Path("config.toml"), Path("/etc/logship/config.toml"))
 FORMATS = ("auto", "json", "tree", "text")
@@ -59,6 +60,22 @@ class SpoolConfig:
     segment_bytes: int = 8 << 20  # a segment rolls (and is fsynced) at this size
     # False: records keep the raw event (secrets included); payloads are redacted anyway
     redact: bool = True
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """`[cluster]`: many hosts sharing Discord's budgets and noise windows on Redis.
+    `redis` is a secret (it may hold a password): `masked_redis` is what is shown."""
+
+    redis: str
+    name: str = "logship"  # the key namespace: several bots may share one Redis
+    host: str = ""  # this sidecar's name in messages ("on 3 hosts"); "" = the hostname
+    fallback_share: float = 1 / 3  # of the limits each host keeps while Redis is down
+
+    @property
+    def masked_redis(self) -> str:
+        """The Redis URL without its password: `redis://:****@host:6379/0`."""
+        return _mask_password(self.redis)
 
 
 MAX_EVENT_BYTES = 1 << 20
@@ -129,6 +146,7 @@ class Config:
     templates_dir: Path | None = None
     # [templates.NAME] tables as written (a sink type that renders with them compiles them)
     templates: Mapping[str, Any] = field(default_factory=dict)
+    cluster: ClusterConfig | None = None  # [cluster]: None, this host works alone
 
     def max_event_bytes(self, source: str) -> int:
         """The `max_event_bytes` of the source named `source` (the default for a name
@@ -174,7 +192,7 @@ def parse_config(data: Mapping[str, Any], path: Path, env: Mapping[str, str]) ->
     """Validate already-decoded TOML `data` (pure apart from reading `url_file`s)."""
     reader = Reader(path, env)
     reader.no_unknown(data, "", {"daemon", "spool", "redact", "sources", "sinks", "routes",
-                                 "templates", "templates_dir"})
+                                 "templates", "templates_dir", "cluster"})
     daemon = _daemon(reader, reader.table(data, "daemon", "daemon"))
     spool = _spool(reader, reader.table(data, "spool", "spool"))
     sources = tuple(
@@ -195,10 +213,61 @@ def parse_config(data: Mapping[str, Any], path: Path, env: Mapping[str, str]) ->
     config = Config(path=path, daemon=daemon, sources=sources, sinks=sinks, routes=routes,
                     spool=spool, templates_dir=_templates_dir(reader, data),
                     templates=reader.table(data, "templates", "templates"),
-                    redact=_redact(reader, reader.table(data, "redact", "redact")))
+                    redact=_redact(reader, reader.table(data, "redact", "redact")),
+                    cluster=_cluster(reader, data))
     for name in registry.names():  # each type checks what is its (a route's template)
         registry.sink_type(name).check(config)
     return config
+
+
+def _cluster(r: Reader, data: Mapping[str, Any]) -> ClusterConfig | None:
+    """`[cluster]`, when there is one: `redis` (or `redis_file`), `name`, `host`,
+    `fallback_share`."""
+    if "cluster" not in data:
+        return None
+    t = r.table(data, "cluster", "cluster")
+    r.no_unknown(t, "cluster", {"redis", "redis_file", "name", "host", "fallback_share"})
+    if ("redis" in t) == ("redis_file" in t):
+        raise r.fail("cluster", "set exactly one of 'redis' or 'redis_file'")
+    which = "redis" if "redis" in t else "redis_file"
+    url = (r.string(t, "redis", "cluster", default=None) if which == "redis"
+           else r.secret_file(t, "redis_file", "cluster"))
+    assert url is not None
+    problem = _redis_url_problem(url)
+    if problem:
+        raise r.fail(f"cluster.{which}", f"{problem}: {_mask_password(url)!r}")
+    name = r.string(t, "name", "cluster", default="logship")
+    if not _NAME.match(name):
+        raise r.fail("cluster.name", "may use letters, digits, '_', '-' and '.'")
+    share = r.number(t, "fallback_share", "cluster", 1 / 3, minimum=0.01)
+    if share > 1:
+        raise r.fail("cluster.fallback_share", "must be at most 1 (a share of the limits)")
+    return ClusterConfig(redis=url, name=name, host=r.string(t, "host", "cluster", default=""),
+                         fallback_share=float(share))
+
+
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def _redis_url_problem(url: str) -> str | None:
+    """Why `url` is no Redis URL, or None."""
+    if not url.startswith(_REDIS_SCHEMES):
+        return "not a Redis URL (redis://host:6379/0, rediss://…, unix:///path)"
+    return None
+
+
+def _mask_password(url: str) -> str:
+    """A URL with its password (user info) masked.
+
+    >>> _mask_password("redis://:s3cret@127.0.0.1:6379/0")
+    'redis://****@127.0.0.1:6379/0'
+    >>> _mask_password("redis://127.0.0.1:6379")
+    'redis://127.0.0.1:6379'
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest.split("/", 1)[0]:
+        return url
+    return f"{scheme}://****@{rest.split('@', 1)[1]}"
 
 
 def _redact(r: Reader, t: Mapping[str, Any]) -> RedactConfig:

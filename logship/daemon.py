@@ -23,11 +23,13 @@ import socket
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from logship.cluster.link import RedisLink
 from logship.config import Config, ConfigError, SinkConfig, load_config
 from logship.event import Event
 from logship.noise.control import NoiseControl
 from logship.observe.history import HistoryEntry, HistoryJournal, entries_json, tail
 from logship.observe.metrics import (
+    ClusterFigures,
     Metrics,
     MetricsServer,
     Snapshot,
@@ -86,9 +88,11 @@ class Daemon:
         self._spool_usage = SpoolUsage(config.daemon.spool_dir)
         self._metrics_server: MetricsServer | None = None
         self._background: list[asyncio.Task[None]] = []
-        self.noise = NoiseControl(self._worker_named)
+        self.cluster = RedisLink(config.cluster) if config.cluster is not None else None
+        self.noise = NoiseControl(self._worker_named, self.cluster)
         self.pipeline = self._pipeline(config)
-        self.context = SinkContext(config, self.host, self._shown_redactor(config))
+        self.context = SinkContext(config, self.host, self._shown_redactor(config),
+                                   cluster=self.cluster)
         self.history = HistoryJournal(config.daemon.state_dir,
                                       max_bytes=config.daemon.history_max_bytes,
                                       keep=config.daemon.history_keep)
@@ -110,7 +114,14 @@ class Daemon:
     def snapshot(self) -> Snapshot:
         """The live figures /metrics, /health and systemd's STATUS= show."""
         workers = {name: running.worker for name, running in self.sinks.items()}
-        return take_snapshot(self.tailer, workers, self._spool_usage)
+        return take_snapshot(self.tailer, workers, self._spool_usage, self._cluster_figures())
+
+    def _cluster_figures(self) -> ClusterFigures | None:
+        link = self.cluster
+        if link is None:
+            return None
+        return ClusterFigures(link.up, link.host, link.reason, link.failures,
+                              link.config.fallback_share)
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -120,6 +131,8 @@ class Daemon:
         self.config.daemon.state_dir.mkdir(parents=True, exist_ok=True)
         saved = self.store.load()
         self.noise.load(self.config.daemon.state_dir)
+        if self.cluster is not None:
+            await self.cluster.start()  # down: each host on its share until it answers
         try:
             for sink in self.config.sinks.values():
                 self._start_worker(sink)
@@ -133,6 +146,8 @@ class Daemon:
             await self._shutdown(tail_task, saver)
         finally:
             await self.context.close()
+            if self.cluster is not None:
+                await self.cluster.close()
         return self._exit_status(tail_task)
 
     @staticmethod
@@ -362,15 +377,19 @@ class Daemon:
 
     def _apply_reload(self, new: Config) -> None:
         path = self.config.path
-        if new.daemon != self.config.daemon or new.spool != self.config.spool:
-            log.warning("reload: changes to [daemon] and [spool] take effect at restart")
+        if (new.daemon != self.config.daemon or new.spool != self.config.spool
+                or new.cluster != self.config.cluster):
+            log.warning("reload: changes to [daemon], [spool] and [cluster] take effect at "
+                        "restart")
         self.context.config = new
         self.context.redactor = self._shown_redactor(self.config)  # ([spool] stays)
         self._reload_sinks(new)
-        self.pipeline = self._pipeline(replace(new, spool=self.config.spool))
+        self.pipeline = self._pipeline(replace(new, spool=self.config.spool,
+                                               cluster=self.config.cluster))
         if new.sources != self.config.sources and self.tailer is not None:
             self.tailer.set_sources(new.sources)
-        self.config = replace(new, daemon=self.config.daemon, spool=self.config.spool)
+        self.config = replace(new, daemon=self.config.daemon, spool=self.config.spool,
+                              cluster=self.config.cluster)
         log.info("reloaded %s: %d sources, %d sinks, %d routes", path, len(new.sources),
                  len(new.sinks), len(new.routes))
 

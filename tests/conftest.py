@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -15,6 +16,7 @@ from aiohttp import ClientResponse
 
 from logship.emulator.server import FakeDiscord
 from tests.e2e import Inbox
+from tests.redis_server import RedisServer, running_redis
 
 
 class _ResponseWithWriter(ClientResponse):
@@ -53,4 +55,12 @@ async def inbox() -> Inbox:
 async def fake(inbox: Inbox) -> AsyncIterator[FakeDiscord]:
     """The emulator on 127.0.0.1, every accepted message also in `inbox`."""
     async with FakeDiscord(host="127.0.0.1", port=0, on_message=inbox) as server:
+        yield server
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A real Redis on a loopback port of its own (skipped if none is installed, except
+    under CI)."""
+    with running_redis(tmp_path / "redis") as server:
         yield server

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import stat
 from typing import TYPE_CHECKING
 
@@ -44,8 +45,39 @@ def describe(config: Config) -> list[str]:
         lines.append(f"  (no route sends to: {', '.join(sorted(unrouted))})")
     lines += ["", f"state: {config.daemon.state_dir} (checkpoints.json), "
                   f"spool: {config.daemon.spool_dir}"]
+    if config.cluster is not None:
+        lines += ["", *cluster_lines(config)]
     lines += warnings(config)
     return lines
+
+
+def cluster_lines(config: Config) -> list[str]:
+    """`[cluster]`, and whether its Redis answers now."""
+    import asyncio
+    import socket
+
+    from logship.cluster.link import RedisLink
+
+    cluster = config.cluster
+    assert cluster is not None
+    link = RedisLink(cluster)
+    logging.getLogger("logship.cluster").disabled = True  # its own words, said below
+    try:
+        up = asyncio.run(_answers(link))
+    finally:
+        logging.getLogger("logship.cluster").disabled = False
+    host = cluster.host or socket.gethostname()
+    answer = "Redis answers" if up else f"Redis does not answer ({link.reason}): each " \
+        f"host would keep to {cluster.fallback_share:.0%} of the limits until it does"
+    return [f"cluster: {cluster.masked_redis}, namespace {cluster.name!r}, this host "
+            f"{host!r}: {answer}"]
+
+
+async def _answers(link: object) -> bool:
+    try:
+        return await link.start()  # type: ignore[attr-defined, no-any-return]
+    finally:
+        await link.close()  # type: ignore[attr-defined]
 
 
 def warnings(config: Config) -> list[str]:

@@ -8,15 +8,21 @@ checkpoints (`dedupe.json`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+from logship.cluster.backlog import SharedBacklog
+from logship.cluster.link import Down, RedisLink
+from logship.cluster.windows import SharedWindows
 from logship.config import RouteConfig
 from logship.event import Event
-from logship.noise.dedupe import Deduper
+from logship.noise.dedupe import Deduper, Repeat
 from logship.noise.edits import RepeatEditor, load_state, save_state
+from logship.noise.fingerprint import fingerprint
 from logship.noise.storm import Storm
 from logship.sinks.worker import BatchEnd, Item, SinkWorker
 
@@ -28,9 +34,11 @@ Workers = Callable[[str], SinkWorker | None]
 class NoiseControl:
     """Dedupe windows and storm mode for one process's sinks (`workers`: by name)."""
 
-    def __init__(self, workers: Workers) -> None:
+    def __init__(self, workers: Workers, cluster: RedisLink | None = None) -> None:
         self.deduper = Deduper()
-        self.repeats = RepeatEditor(self.deduper, workers)
+        self.windows = SharedWindows(cluster) if cluster is not None else None
+        self.backlog = SharedBacklog(cluster) if cluster is not None else None
+        self.repeats = RepeatEditor(self.deduper, workers, self._refresh)
         self._storms: dict[SinkWorker, Storm] = {}  # by worker: a summary goes to the
         # worker whose events it counts (a retired one spools it)
         self._wake = asyncio.Event()
@@ -73,13 +81,50 @@ class NoiseControl:
 
     # -- the pipeline step ----------------------------------------------------------
 
-    def admit(self, route: RouteConfig, sink: str, event: Event) -> bool:
+    async def admit(self, route: RouteConfig, sink: str, event: Event) -> bool:
         """True when `event` goes to `sink`; False when `route`'s dedupe window counted it
-        as a repeat (its message will be edited to show it)."""
+        as a repeat (its message will be edited to show it). In a cluster the window is
+        the cluster's (`SharedWindows`), this host's alone while Redis is down."""
+        window = route.dedupe_window
+        if window is None:
+            return True
+        if self.windows is None or not self.windows.link.up:
+            return self._counted_locally(route, sink, event)
+        if event.fingerprint is None:
+            event.fingerprint = fingerprint(event)
+        mine = self.deduper.window(route, sink, event.fingerprint)
+        try:
+            verdict = await self.windows.admit(route.name, sink, event.fingerprint, window,
+                                               holding_first=mine is not None)
+        except Down:
+            return self._counted_locally(route, sink, event)
+        if verdict.send:  # this host sends the window's first, and owns its message
+            self.deduper.admit(route, sink, event)
+            repeat = self.deduper.window(route, sink, event.fingerprint)
+            if repeat is not None:
+                repeat.shared, repeat.count, repeat.hosts = True, verdict.count, verdict.hosts
+            return True
+        if mine is not None:  # counted here too (the message is ours to edit)
+            self.deduper.admit(route, sink, event)
+            mine.shared = True
+            mine.count, mine.hosts = max(mine.count, verdict.count), verdict.hosts
+            self.repeats.poke()
+        return False
+
+    def _counted_locally(self, route: RouteConfig, sink: str, event: Event) -> bool:
         if self.deduper.admit(route, sink, event):
             return True
         self.repeats.poke()
         return False
+
+    async def _refresh(self, repeat: Repeat) -> None:
+        """A shared window's count and hosts as the cluster has them (before an edit)."""
+        if not repeat.shared or self.windows is None or not self.windows.link.up:
+            return
+        with contextlib.suppress(Down):
+            count, hosts = await self.windows.totals(repeat.route, repeat.sink,
+                                                     repeat.fingerprint)
+            repeat.count, repeat.hosts = max(repeat.count, count), max(repeat.hosts, hosts)
 
     async def queue(self, worker: SinkWorker, item: Item) -> None:
         """Put `item` in `worker`'s queue, or, while its sink is in storm mode, count it
@@ -89,7 +134,7 @@ class NoiseControl:
         if storm is None:
             await worker.put(item)
             return
-        notice = storm.observe(worker.congested, worker.stats.delivered)
+        notice = storm.observe(self._congested(worker), worker.stats.delivered)
         if notice is not None:
             log.warning("sink %s: storm mode: summaries every %.0f s instead of each event",
                         worker.name, storm.every)
@@ -107,12 +152,27 @@ class NoiseControl:
         be edited from now on; one spooled is resolved too (saved with its counts)."""
         events: Iterable[Event] = (item.event for item in items)
         if end.outcome == "delivered":
-            if self.deduper.delivered(sink, events, end.message_id, shared=len(items) > 1):
+            firsts = self.deduper.delivered(sink, events, end.message_id, shared=len(items) > 1)
+            if firsts:
                 self.repeats.poke()  # its message can be edited now
+            for repeat in firsts:
+                if repeat.shared and self.windows is not None and end.message_id:
+                    _spawn(self.windows.sent(repeat.route, sink, repeat.fingerprint,
+                                             end.message_id))
         else:
             self.deduper.spooled(sink, events)
 
     # -- storms ---------------------------------------------------------------------
+
+    def _congested(self, worker: SinkWorker) -> bool:
+        """The sink's queue is full; in a cluster, or the channel's backlog over every
+        host is as large as one full queue."""
+        if worker.congested:
+            return True
+        if self.backlog is None:
+            return False
+        channel = getattr(worker.sink, "channel_key", worker.name)
+        return self.backlog.total(channel, worker.backlog) >= worker.config.queue_size
 
     def _storm_of(self, worker: SinkWorker) -> Storm | None:
         """`worker`'s storm bookkeeping; None where storm mode cannot be: a sink whose
@@ -180,3 +240,10 @@ def summary_items(worker: SinkWorker, summary: Event, counted: list[Item]) -> li
         items.append(Item(event, counted=counted[start:start + taken], files=files))
         start += taken
     return items
+
+
+def _spawn(call: Any) -> None:
+    """Run cluster bookkeeping without waiting for it; a Redis gone meanwhile only
+    loses what a local window keeps anyway."""
+    task = asyncio.ensure_future(call)
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())

@@ -50,6 +50,8 @@ class Repeat:
     shown: int = 1  # the count the message shows now
     edited_at: float = 0.0
     resolved: bool = False  # the first was delivered or spooled: the window may be saved
+    shared: bool = False  # a cluster's window: the count and hosts are Redis's (`cluster`)
+    hosts: int = 1  # hosts that saw the error (a cluster's window)
 
     @property
     def key(self) -> Key:
@@ -58,7 +60,8 @@ class Repeat:
     def note(self) -> str:
         """What the message says about the repeats, e.g. "×1000, last at 12:00:09"."""
         last = datetime.fromtimestamp(self.last_at, UTC).strftime("%H:%M:%S")
-        return f"×{self.count}, last at {last} UTC"
+        where = f" on {self.hosts} hosts" if self.hosts > 1 else ""
+        return f"×{self.count}{where}, last at {last} UTC"
 
     def to_state(self) -> dict[str, Any]:
         return {"route": self.route, "sink": self.sink, "fingerprint": self.fingerprint,
@@ -100,6 +103,13 @@ class Deduper:
     def repeats(self) -> list[Repeat]:
         return list(self._repeats.values())
 
+    def window(self, route: RouteConfig, sink: str, fingerprint: str) -> Repeat | None:
+        """This host's open window for the error `fingerprint` through `route` to `sink`."""
+        repeat = self._repeats.get((route.name, sink, fingerprint))
+        if repeat is None or self._clock() >= repeat.window_end:
+            return None
+        return repeat
+
     def admit(self, route: RouteConfig, sink: str, event: Event) -> bool:
         """True when `event` is to be sent to `sink`; False when it was counted."""
         window = route.dedupe_window
@@ -124,10 +134,10 @@ class Deduper:
         return False
 
     def delivered(self, sink: str, events: Iterable[Event], message_id: str | None,
-                  shared: bool) -> bool:
-        """Discord answered for a message holding `events` (several when `shared`); True
-        when one of them is a first whose message may now be edited."""
-        found = False
+                  shared: bool) -> list[Repeat]:
+        """Discord answered for a message holding `events` (several when `shared`); the
+        windows of the firsts among them (their messages may now be edited)."""
+        found: list[Repeat] = []
         for event in events:
             repeat = self._by_first.pop((id(event), sink), None)
             if repeat is None or repeat.first is not event:
@@ -135,7 +145,8 @@ class Deduper:
             repeat.message_id = message_id
             repeat.editable = not shared and message_id is not None
             repeat.resolved = True
-            self.changed = found = True
+            self.changed = True
+            found.append(repeat)
         return found
 
     def spooled(self, sink: str, events: Iterable[Event]) -> None:
@@ -164,10 +175,11 @@ class Deduper:
                 del self._repeats[key]
                 self._by_first.pop((id(repeat.first), repeat.sink), None)
                 self.changed = True
-                if grew:
+                if grew or repeat.shared:  # (a shared count may have grown elsewhere)
                     yield repeat, True
-            elif grew and repeat.message_id and now - repeat.edited_at >= EDIT_EVERY:
-                yield repeat, False
+            elif ((grew or repeat.shared) and repeat.message_id
+                  and now - repeat.edited_at >= EDIT_EVERY):
+                yield repeat, False  # (a shared count may have grown on other hosts)
 
     def shown(self, repeat: Repeat, count: int) -> None:
         """The message (or a summary) now shows `count`."""
@@ -184,7 +196,7 @@ class Deduper:
         now = self._clock()
         waits = [r.window_end - now for r in self._repeats.values()]
         waits += [r.edited_at + EDIT_EVERY - now for r in self._repeats.values()
-                  if r.count > r.shown and r.message_id]
+                  if (r.count > r.shown or r.shared) and r.message_id]
         return max(0.0, min(waits))
 
     def to_state(self) -> list[dict[str, Any]]:

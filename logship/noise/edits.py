@@ -15,7 +15,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -53,10 +53,11 @@ def summary_event(repeat: Repeat) -> Event:
 class RepeatEditor:
     """Runs the edits and summaries the `Deduper` asks for."""
 
-    def __init__(self, deduper: Deduper, workers: Callable[[str], SinkWorker | None]
-                 ) -> None:
+    def __init__(self, deduper: Deduper, workers: Callable[[str], SinkWorker | None],
+                 refresh: Callable[[Repeat], Awaitable[None]] | None = None) -> None:
         self.deduper = deduper
         self._workers = workers
+        self._refresh = refresh  # a cluster's window: its count from the other hosts
         self._wake = asyncio.Event()
         self.edits = 0
         self.summaries = 0
@@ -83,6 +84,11 @@ class RepeatEditor:
         worker = self._workers(repeat.sink)
         if worker is None:
             return  # the sink was removed by a reload
+        if self._refresh is not None:
+            await self._refresh(repeat)
+        if repeat.count <= repeat.shown:  # (a shared window that did not grow elsewhere)
+            self.deduper.shown(repeat, repeat.shown)
+            return
         count = repeat.count
         if repeat.editable and repeat.message_id and await self._edit(worker, repeat):
             self.deduper.shown(repeat, count)

@@ -84,6 +84,17 @@ class FileFigures:
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterFigures:
+    """Cluster mode's state: is Redis answering, and how often it went away."""
+
+    up: bool
+    host: str
+    reason: str = ""  # why it is down
+    failures: int = 0  # times it went down
+    fallback_share: float = 1 / 3
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """Everything the scrape-time figures are made of."""
 
@@ -91,6 +102,7 @@ class Snapshot:
     lines_cut: int = 0
     sinks: Mapping[str, SinkFigures] = field(default_factory=dict)
     files: Sequence[FileFigures] = ()
+    cluster: ClusterFigures | None = None  # None: this host works alone
 
 
 # -- reading those figures from the daemon's objects (duck-typed: no import of them) ----
@@ -224,6 +236,7 @@ def take_snapshot(
     tailer: TailerView | None,
     workers: Mapping[str, WorkerView],
     spool: SpoolUsage | None = None,
+    cluster: ClusterFigures | None = None,
 ) -> Snapshot:
     """The daemon's figures now: call it from the callable given to `Metrics`.
 
@@ -240,9 +253,9 @@ def take_snapshot(
     for name in usage.keys() - sinks.keys():  # spooled for a sink no longer configured
         sinks[name] = SinkFigures(spool_bytes=usage[name][0], spool_events=usage[name][1])
     if tailer is None:
-        return Snapshot(sinks=sinks)
+        return Snapshot(sinks=sinks, cluster=cluster)
     files = [f for f in map(_file_figures, tailer.files()) if f is not None]
-    return Snapshot(tailer.lines_read, tailer.lines_cut, sinks, files)
+    return Snapshot(tailer.lines_read, tailer.lines_cut, sinks, files, cluster)
 
 
 def _sink_figures(worker: WorkerView, spool_bytes: int, spool_events: int) -> SinkFigures:
@@ -358,6 +371,12 @@ def _families(snap: Snapshot, events: Mapping[tuple[str, str], int]) -> Iterator
     for f in snap.files:
         lag.add_metric([f.source, f.path], f.lag)
     yield lag
+    if snap.cluster is not None:
+        yield GaugeMetricFamily("logship_cluster_up", "1 while the cluster's Redis answers "
+                                "(budgets and noise windows shared), 0 while each host keeps "
+                                "to its fallback share.", value=float(snap.cluster.up))
+        yield CounterMetricFamily("logship_cluster_outages", "Times the cluster's Redis "
+                                  "stopped answering.", value=snap.cluster.failures)
 
 
 _SINK_COUNTERS = (
@@ -432,6 +451,11 @@ def assess_health(snapshot: Snapshot) -> tuple[bool, dict[str, Any]]:
                        "spool_events": fig.spool_events, "delivered": fig.delivered}
     body: dict[str, Any] = {"sinks": sinks, "files": len(snapshot.files),
                             "lines_read": snapshot.lines_read}
+    cluster = snapshot.cluster
+    if cluster is not None:  # Redis away is no outage: delivery goes on, on a share
+        body["cluster"] = {"host": cluster.host, "redis": "up" if cluster.up else
+                           f"down ({cluster.reason}): each host keeps to "
+                           f"{cluster.fallback_share:.0%} of the limits"}
     if reasons:
         body["reasons"] = reasons
     return not reasons, body
@@ -456,6 +480,9 @@ def status_line(snapshot: Snapshot) -> str:
             parts.append(f"{name}: webhook gone")
         elif fig.circuit_open:
             parts.append(f"{name}: circuit open")
+    if snapshot.cluster is not None and not snapshot.cluster.up:
+        parts.append(f"cluster: Redis down, {snapshot.cluster.fallback_share:.0%} of the "
+                     "limits")
     return "; ".join(parts)
 
 

@@ -117,9 +117,11 @@ class Pipeline:
 
         for routed in self.route(events):
             event = routed.event
-            queued = [(route, worker) for route, sink in routed.targets
-                      if self._admit(route, sink, event)
-                      and (worker := self._workers(sink)) is not None]
+            queued = []
+            for route, sink in routed.targets:
+                if await self._admit(route, sink, event) and (
+                        worker := self._workers(sink)) is not None:
+                    queued.append((route, worker))
             if not queued:
                 continue
             event.ack = progress.track(event.offset, len(queued))
@@ -130,5 +132,5 @@ class Pipeline:
                 else:
                     await worker.put(item)
 
-    def _admit(self, route: RouteConfig, sink: str, event: Event) -> bool:
-        return self.noise is None or self.noise.admit(route, sink, event)
+    async def _admit(self, route: RouteConfig, sink: str, event: Event) -> bool:
+        return self.noise is None or await self.noise.admit(route, sink, event)

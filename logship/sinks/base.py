@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from logship.event import Event
 
 if TYPE_CHECKING:
+    from logship.cluster.link import RedisLink
     from logship.config import Config, RouteConfig, SinkConfig, Table
     from logship.redact import Redactor
     from logship.sinks.worker import Batch, Item
@@ -179,6 +180,7 @@ class SinkContext:
     config: Config | None = None  # None: no routes or templates (a sink made in code)
     host: str | None = None
     redactor: Redactor | None = None  # secrets out of what is shown (spool.redact = false)
+    cluster: RedisLink | None = None  # [cluster]: budgets shared with the other hosts
     shared: dict[str, Any] = field(default_factory=dict)  # per sink type: clients, budgets
 
     def one(self, key: str, make: Any) -> Any:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from logship.cluster.link import RedisLink
 from logship.config import Config, SinkConfig
 from logship.event import Ack
 from logship.redact import Redactor
@@ -97,7 +98,9 @@ class _Replayer:
 
     def __init__(self, config: Config, advance: Callable[[int], None]) -> None:
         self.config = config
-        self.context = SinkContext(config, socket.gethostname())  # the daemon's footer
+        # the daemon's footer; in a cluster, the budgets every sidecar shares
+        self.cluster = RedisLink(config.cluster) if config.cluster is not None else None
+        self.context = SinkContext(config, socket.gethostname(), cluster=self.cluster)
         self.collector = MemorySpool()
         self.redactor = Redactor(config.redact)  # what comes back from disk: shown redacted
         self.advance = advance
@@ -178,6 +181,8 @@ class _Replayer:
         for worker, _ in self._workers.values():
             worker.sink.close()
         await self.context.close()
+        if self.cluster is not None:
+            await self.cluster.close()
 
 
 async def _replay(config: Config, spool_dir: Path, selection: Selection,
@@ -185,6 +190,8 @@ async def _replay(config: Config, spool_dir: Path, selection: Selection,
     summary = Summary()
     loop = asyncio.get_running_loop()
     replayer = _Replayer(config, advance)
+    if replayer.cluster is not None:
+        await replayer.cluster.start()
 
     def interrupt() -> None:
         replayer.stopping = summary.interrupted = True

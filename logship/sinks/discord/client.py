@@ -58,6 +58,8 @@ class Response:
             return Outcome.RATE_LIMITED
         if status in (401, 403, 404):
             return Outcome.GONE
+        if status == 408:  # a REST proxy's timeout (nirn-proxy): try again
+            return Outcome.RETRY
         if 400 <= status < 500:
             return Outcome.REJECTED
         return Outcome.RETRY

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from logship.config import Reader, SinkConfig
 from logship.sinks.discord.url import WebhookURL, WebhookURLError
@@ -39,6 +40,7 @@ class DiscordOptions:
     embeds: bool = True  # False: plain text messages (2000 characters, several events)
     suppress_notifications: bool = False  # message flag 4096: no push notification
     files: bool = True  # attach what does not fit an embed (a long traceback) as a file
+    api_base: str | None = None  # a Discord REST proxy (nirn-proxy) to send through
 
     @property
     def channel_key(self) -> str:
@@ -52,7 +54,8 @@ NUMBERS = {  # option: minimum
     "timeout": 0.1,
 }
 KEYS = frozenset({"url", "url_file", "username", "avatar_url", "channel", "thread_id",
-                  "thread_name", "embeds", "suppress_notifications", "files", *NUMBERS})
+                  "thread_name", "embeds", "suppress_notifications", "files", "api_base",
+                  *NUMBERS})
 
 
 def parse_options(r: Reader, t: Mapping[str, Any], key: str) -> DiscordOptions:
@@ -64,7 +67,11 @@ def parse_options(r: Reader, t: Mapping[str, Any], key: str) -> DiscordOptions:
     username = r.string(t, "username", key, default=None)
     if username is not None:
         check_username(r, username, f"{key}.username")
-    return DiscordOptions(url=webhook_url(r, t, key), username=username,
+    url = webhook_url(r, t, key)
+    api_base = proxy_base(r, t, key)
+    if api_base is not None:
+        url = replace(url, base=api_base)  # Discord's paths, the proxy's host
+    return DiscordOptions(url=url, username=username, api_base=api_base,
                           avatar_url=r.string(t, "avatar_url", key, default=None),
                           channel=r.string(t, "channel", key, default=None),
                           **numbers, **_message_options(r, t, key))
@@ -82,6 +89,19 @@ def webhook_url(r: Reader, t: Mapping[str, Any], key: str) -> WebhookURL:
         return WebhookURL.parse(url)
     except WebhookURLError as exc:
         raise r.fail(f"{key}.{which}", str(exc)) from None
+
+
+def proxy_base(r: Reader, t: Mapping[str, Any], key: str) -> str | None:
+    """`api_base`: a Discord REST rate-limit proxy that keeps Discord's paths (nirn-proxy
+    and its kin), as scheme://host[:port]; the webhook's token goes to it."""
+    text = r.string(t, "api_base", key, default=None)
+    if text is None:
+        return None
+    parts = urlsplit(text.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/"):
+        raise r.fail(f"{key}.api_base", "must be http(s)://host[:port] (a proxy that keeps "
+                                        f"Discord's paths), not {text!r}")
+    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
 
 
 def check_username(r: Reader, username: str, key: str) -> None:

@@ -57,13 +57,27 @@ class DiscordSink:
         self.plain_profile = False  # Discord refused the username or avatar: send without
 
     def _limiter(self, context: SinkContext) -> RateLimiter:
-        """This webhook's budgets, its channel's shared with the other sinks of it."""
+        """This webhook's budgets, its channel's shared with the other sinks of it; in a
+        cluster, shared with every sidecar through Redis (and, while Redis is down, each
+        host's `fallback_share` of them)."""
         limits: RateLimits = context.one("discord.rate_limits", RateLimits)
         options = self.options
-        return limits.limiter(
-            channel=options.channel_key, webhook_requests=options.webhook_requests,
-            webhook_window=options.webhook_window, channel_messages=options.channel_messages,
+        link = context.cluster
+        share = link.config.fallback_share if link is not None else 1.0
+        local = limits.limiter(
+            channel=options.channel_key,
+            webhook_requests=max(1, int(options.webhook_requests * share)),
+            webhook_window=options.webhook_window,
+            channel_messages=max(1, int(options.channel_messages * share)),
             channel_window=options.channel_window, webhook=options.url.webhook_id)
+        if link is None:
+            return local
+        from logship.cluster.budget import SharedLimiter
+
+        return SharedLimiter(  # type: ignore[return-value]
+            link, local, webhook=options.url.webhook_id, channel=options.channel_key,
+            webhook_requests=options.webhook_requests, webhook_window=options.webhook_window,
+            channel_messages=options.channel_messages, channel_window=options.channel_window)
 
     @property
     def name(self) -> str:
@@ -78,6 +92,11 @@ class DiscordSink:
     @property
     def target(self) -> str:
         return self.options.url.masked
+
+    @property
+    def channel_key(self) -> str:
+        """What its channel budget is shared by (and, in a cluster, its backlog)."""
+        return self.options.channel_key
 
     @property
     def carries_files(self) -> bool:
