@@ -15,7 +15,18 @@ import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from bench import burst, chaos, ingest, latency, memory, redact, render, startup, torture
+from bench import (
+    burst,
+    chaos,
+    cluster,
+    ingest,
+    latency,
+    memory,
+    redact,
+    render,
+    startup,
+    torture,
+)
 from bench import parse as parse_bench
 
 
@@ -58,6 +69,7 @@ BENCHES: dict[str, tuple[str, Callable[[bool], Iterable[str]]]] = {
     "latency": ("latency: an ERROR line to the local webhook", latency.run),
     "burst": ("burst: error storms under Discord's limits", _burst),
     "memory": ("memory: a 1,000,000-line burst to a webhook answering in 2 s", memory.run),
+    "cluster": ("cluster: three hosts, one webhook, with and without Redis", cluster.run),
     "torture": ("torture: rotation, truncation, kill -9, idle", _torture),
     "chaos": ("chaos: random host events, nothing lost after each step", _chaos),
 }

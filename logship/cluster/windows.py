@@ -78,8 +78,9 @@ class Verdict:
 class SharedWindows:
     """The cluster's dedupe windows (raises `Down` when Redis does not answer)."""
 
-    def __init__(self, link: RedisLink) -> None:
+    def __init__(self, link: RedisLink, claim_after: float = CLAIM_AFTER_MS / 1000) -> None:
         self.link = link
+        self.claim_after_ms = int(claim_after * 1000)
 
     def _keys(self, route: str, sink: str, fingerprint: str) -> tuple[str, str]:
         key = self.link.key("dedupe", route, sink, fingerprint)
@@ -91,7 +92,8 @@ class SharedWindows:
         this host has the window's first event in hand (not a re-read after a crash)."""
         send, count, hosts = await self.link.script(
             "dedupe-admit", ADMIT, self._keys(route, sink, fingerprint),
-            (self.link.host, int(window * 1000), CLAIM_AFTER_MS, "1" if holding_first else "0"))
+            (self.link.host, int(window * 1000), self.claim_after_ms,
+             "1" if holding_first else "0"))
         return Verdict(bool(int(send)), int(count), int(hosts))
 
     async def sent(self, route: str, sink: str, fingerprint: str, message_id: str) -> None:
