@@ -1246,3 +1246,30 @@ async def test_a_crash_while_rotated_generations_are_in_flight_reads_only_those_
     in_flight = crashed.tailer.checkpoints()  # what a save just before a kill -9 holds
     await crashed.finish()
     assert await read_after_restart(tail, in_flight, [held]) == [held]
+
+
+async def test_a_rotated_file_written_late_is_not_taken_for_a_later_generation(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    """A writer that still had the old file open writes once more into it after the new
+    file's first line (several processes logging to one file): logship reads that line
+    before it lets the old file go, and after a restart that follows more rotations it
+    does not read the old file again for having been modified after the new one."""
+    log = tmp_path / "bot.log"
+    append(log, "[INFO] one")
+    first = tail()
+    await first.collector.wait_for(lambda: len(first.collector.events) == 1)
+    rename_create(log)
+    after_the_clock_ticks(tmp_path)
+    append(log, "[INFO] two")
+    await first.collector.wait_for(lambda: len(first.collector.events) == 2)
+    after_the_clock_ticks(tmp_path)
+    append(tmp_path / "bot.log.1", "[INFO] late")
+    await first.collector.wait_for(lambda: len(first.collector.events) == 3)
+    await asyncio.sleep(ROTATED_LINGER + 0.2)  # the old file is let go
+    saved = await first.finish()
+    after_the_clock_ticks(tmp_path)
+    append(log, "[INFO] three")
+    rename_create(log)
+    append(log, "[INFO] four")
+    assert await read_after_restart(tail, saved, ["three", "four"]) == ["three", "four"]

@@ -111,12 +111,21 @@ class TailedFile:
         if position:
             self.seek(position)
 
-    def _identify(self) -> None:
+    def _identify(self, *, anew: bool = True) -> None:
         """Read the identity, and the modification time just before: a write in between
         makes the time older than the head read, never newer (what was written after
-        that time is not taken for content the head stands for)."""
-        self.mtime_ns = os.fstat(self.fd).st_mtime_ns
+        that time is not taken for content the head stands for). `anew`: the file holds
+        new content (opened, truncated); else the time only moves on."""
+        mtime_ns = os.fstat(self.fd).st_mtime_ns
         self.identity = read_identity(self.fd)
+        if anew or self.mtime_ns is None or mtime_ns > self.mtime_ns:
+            self.mtime_ns = mtime_ns
+
+    def seen_after(self, mtime_ns: int) -> None:
+        """The file is known to have been current at `mtime_ns` (the file it replaced
+        was written to then, and read): no rotation older than that is new to it."""
+        if self.mtime_ns is None or mtime_ns > self.mtime_ns:
+            self.mtime_ns = mtime_ns
 
     @classmethod
     def stand_in(cls, path: str, identity: FileIdentity, position: int, mark: Mark | None,
@@ -226,7 +235,7 @@ class TailedFile:
         """Re-read the head hash while the file is still shorter than HEAD_BYTES (and
         note the time when it is still empty)."""
         if self.identity.head_len < HEAD_BYTES:
-            self._identify()
+            self._identify(anew=False)
             self.empty_at = time.time() if self.identity.head_len == 0 else None
 
     def read_lines(self, limit: int = CHUNK_BYTES) -> Lines | None:

@@ -774,6 +774,10 @@ class Tailer:
         reader = tracked.reader
         if not reader.closed and not reader.was_truncated() and await self._pump(tracked):
             await self._flush(tracked)
+        if not reader.closed and (successor := self._files.get(tracked.path)) is not None:
+            # a late write went into this file after its successor was first seen: this
+            # file, read, is not one of the successor's later generations after a restart
+            successor.reader.seen_after(os.fstat(reader.fd).st_mtime_ns)
         reader.close()
         log.info("let go of %s (rotated or deleted) at offset %d", tracked.path, reader.position)
 
