@@ -23,7 +23,9 @@ id (`line #N;`) and is, for the sink that takes every line ("main"):
 - *pending*: it still exists, in a file whose checkpoint (`checkpoints.json`: path,
   identity.dev, identity.inode, offset) is at or before it, so it will be read. A copy
   made by copytruncate is read on from where its original's checkpoint was when it was
-  made; a file without any checkpoint is read from its start if a glob matches it.
+  made, or from a checkpoint of its original saved since whose mark (the bytes where
+  reading stopped) is the copy's (the old content of a file logship saw truncated); a
+  file without any checkpoint is read from its start if a glob matches it.
 
 A line that is none of these is LOST. A line found nowhere while logship runs gets a few
 seconds to turn up (logship may have just read a file, or not yet saved the checkpoint
@@ -60,6 +62,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import gzip
+import hashlib
 import json
 import os
 import random
@@ -114,6 +117,7 @@ QUIET = 10.0  # ... unless nothing at all moved for this long
 REPLAY_WAIT = 60.0  # seconds for `logship replay` to end
 
 Key = tuple[int, int]  # (device, inode)
+Marked = tuple[int, int, str]  # a checkpoint's mark: end, length, hash of those bytes
 
 
 class HarnessError(Exception):
@@ -414,6 +418,7 @@ class Observation:
 
     entries: dict[Key, list[int]]  # checkpoint offsets by (device, inode)
     checkpoints_inode: int | None
+    marks: dict[Key, list[tuple[int, Marked]]]  # offsets with the bytes they were read at
     spooled: Counter[tuple[int, str]]  # outstanding spool records by (id, sink)
     delivered: Counter[tuple[int, str]]  # accepted messages holding each (id, sink)
 
@@ -427,6 +432,7 @@ class Invariant:
         self.collector = collector
         self.state_dir = root / "state"
         self.spool_dir = root / "state" / "spool"
+        self._copies: dict[Key, bytes] = {}  # the content of copies, read once
 
     def observe(self) -> Observation:
         """Read the checkpoints, then the spool, then the deliveries.
@@ -442,7 +448,7 @@ class Invariant:
         deliveries, or checkpointed just after we looked at the spool, would be found
         nowhere. The deliveries are recorded by this process's event loop, which does not
         run while this (synchronous) function does."""
-        entries, inode = self._checkpoints()
+        entries, marks, inode = self._checkpoints()
         spooled = self._spool()
         delivered: Counter[tuple[int, str]] = Counter()
         for key, count in self.collector.counts.items():
@@ -451,9 +457,10 @@ class Invariant:
         for key in entries:  # a file a checkpoint names is one logship knew
             if key in self.model.files:
                 self.model.files[key].seen = True
-        return Observation(entries, inode, spooled, delivered)
+        return Observation(entries, inode, marks, spooled, delivered)
 
-    def _checkpoints(self) -> tuple[dict[Key, list[int]], int | None]:
+    def _checkpoints(self) -> tuple[dict[Key, list[int]], dict[Key, list[tuple[int, Marked]]],
+                                    int | None]:
         path = self.state_dir / "checkpoints.json"
         for _ in range(20):  # written by rename: a read may meet the old file or the new
             try:
@@ -461,16 +468,21 @@ class Invariant:
                     inode = os.fstat(f.fileno()).st_ino
                     data = orjson.loads(f.read())
             except FileNotFoundError:
-                return {}, None
+                return {}, {}, None
             except orjson.JSONDecodeError:
                 time.sleep(0.01)
                 continue
             entries: dict[Key, list[int]] = {}
+            marks: dict[Key, list[tuple[int, Marked]]] = {}
             for entry in data.get("files", []):
                 identity = entry["identity"]
                 key = (int(identity["dev"]), int(identity["inode"]))
                 entries.setdefault(key, []).append(int(entry["offset"]))
-            return entries, inode
+                if (mark := entry.get("mark")) is not None:
+                    marks.setdefault(key, []).append(
+                        (int(entry["offset"]), (int(mark["end"]), int(mark["length"]),
+                                                str(mark["hash"]))))
+            return entries, marks, inode
         raise HarnessError(f"{path} stays unreadable")
 
     def _spool(self) -> Counter[tuple[int, str]]:
@@ -497,7 +509,8 @@ class Invariant:
         if not setup.follows(file.source):
             return NOT_FOLLOWED
         # a copy (copytruncate) is read on from where its original's checkpoint was
-        offsets = self.own_offsets(file, obs) + (file.inherited or [])
+        offsets = (self.own_offsets(file, obs) + (file.inherited or [])
+                   + self.carried_offsets(file, obs))
         if offsets:
             return PENDING if min(offsets) <= location.start else COVERED
         if file.inherited is not None:
@@ -506,6 +519,31 @@ class Invariant:
         if setup.matches(file.path, self.root):
             return PENDING  # no checkpoint: read from its start (start_at = "beginning")
         return COVERED if file.seen else UNSEEN  # renamed: forgotten, or never known
+
+    def carried_offsets(self, file: LogFile, obs: Observation) -> list[int]:
+        """The offsets of a copy's originals' checkpoints that describe the copy's
+        content: the bytes marked where it was read are the copy's. logship keeps the
+        old content of a file it saw truncated (copytruncate while it runs) under its
+        own checkpoint until that content's events are done, saved after the copy was
+        made (maybe before logship had saved any checkpoint of the file), and after a
+        restart reads the copy on from there."""
+        offsets = []
+        for origin in file.origins:
+            for offset, (end, length, digest) in obs.marks.get(origin, []):
+                if self._marked(file, end, length) == digest:
+                    offsets.append(offset)
+        return offsets
+
+    def _marked(self, file: LogFile, end: int, length: int) -> str | None:
+        """The hash logship's checkpoint marks take (blake2b, 16 bytes) of the bytes of
+        `file` (decompressed) from `end - length` to `end`; None if it is shorter. A
+        copy's content never changes: it is read once."""
+        if file.key not in self._copies:
+            self._copies[file.key] = read_content(file.path or "", file.pin)
+        content = self._copies[file.key]
+        if len(content) < end:
+            return None
+        return hashlib.blake2b(content[end - length:end], digest_size=16).hexdigest()
 
     def own_offsets(self, file: LogFile, obs: Observation) -> list[int]:
         """The checkpoint offsets of `file` that describe its content now: not those

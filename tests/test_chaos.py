@@ -12,20 +12,32 @@ steps; the daemon's timing still varies).
 
 from __future__ import annotations
 
+import gzip
 import os
 import random
 from pathlib import Path
 
 import pytest
 
-from bench.chaos import Runner
-from bench.torture import LOGROTATE
-
-pytestmark = pytest.mark.e2e
+from bench.chaos import (
+    BOT,
+    DELIVERED,
+    MAIN,
+    Invariant,
+    Location,
+    Model,
+    Runner,
+    Setup,
+    json_line,
+)
+from bench.torture import LOGROTATE, Collector
+from logship.tail.checkpoint import Checkpoint, CheckpointStore
+from logship.tail.reader import read_identity, read_mark
 
 STEPS = 40  # 15-25 s here (2 cores): a run's length depends on the steps it draws
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(not Path(LOGROTATE).exists(), reason="logrotate is not installed")
 async def test_random_host_events_lose_no_line_and_repeat_only_what_kills_allow(
     tmp_path: Path,
@@ -37,3 +49,46 @@ async def test_random_host_events_lose_no_line_and_repeat_only_what_kills_allow(
         pytest.fail(result.violation, pytrace=False)
     assert result.lost == []
     assert result.duplicates <= result.bound
+
+
+def test_a_checkpoint_of_truncated_content_keeps_its_copy_pending(tmp_path: Path) -> None:
+    """The harness's judgement (seed 1124567443): copytruncate while logship runs, before
+    it saved any checkpoint of the file. logship then keeps the old content's checkpoint
+    (its identity and mark) until that content's events are done, and after a kill -9
+    reads the copy on from there: the copy's lines past it are pending, and the kill
+    allows them to come again."""
+    model = Model(tmp_path)
+    live, copy = tmp_path / "logs.json", tmp_path / "logs.json.1.gz"
+    lines = [model.new_line("line", BOT, 1, lambda n: json_line(n, "INFO", "fine"))
+             for _ in range(3)]
+    data = b"".join(line.data for line in lines)
+    live.write_bytes(data)
+    original = model.register(key_of(live), str(live), BOT)
+    start = 0
+    for line in lines:
+        model.place(line, Location(original.key, start, start + len(line.data)))
+        start += len(line.data)
+    copy.write_bytes(gzip.compress(data))  # logrotate: copy (no checkpoint saved yet),
+    made = model.register(key_of(copy), str(copy), BOT)
+    model.copy(original, made, data, dict(original.lines), [])
+    fd = os.open(live, os.O_RDONLY)  # what logship read, as its checkpoint says it
+    read = Checkpoint(str(live), read_identity(fd), len(lines[0].data), read_mark(fd, len(data)))
+    os.close(fd)
+    os.truncate(live, 0)  # then truncate
+    model.truncate(original.key, None)
+    (tmp_path / "state" / "spool").mkdir(parents=True)
+    CheckpointStore(tmp_path / "state").save([read])  # saved after the truncation
+    collector = Collector()
+    second = lines[1]
+    collector.counts[(second.id, MAIN)] = 1  # delivered, its checkpoint not moved yet
+    invariant = Invariant(model, tmp_path, collector)
+    obs = invariant.observe()
+    assert invariant.state(second, obs, Setup()) == DELIVERED
+    assert invariant.pending(second, obs, Setup())
+    assert invariant.excess(obs, Setup()) == {(second.id, MAIN): 1}
+    model.close()
+
+
+def key_of(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_dev, st.st_ino

@@ -24,10 +24,12 @@ from logship.tail.checkpoint import (
 from logship.tail.globs import PathMatcher, static_root
 from logship.tail.reader import (
     TailedFile,
+    copy_key,
     end_of_last_line,
     find_copy,
     is_rotated_name,
     is_same_file,
+    later_generations,
     read_copy,
     read_identity,
     read_mark,
@@ -256,7 +258,8 @@ def test_checkpoints_keep_their_mark_and_old_files_without_marks_still_load(
 ) -> None:
     store = CheckpointStore(tmp_path)
     ident = FileIdentity(dev=1, inode=2, head_len=3, head_hash="abc")
-    marked = Checkpoint("/l/a.json", ident, 42, Mark(end=50, length=50, hash="def"))
+    marked = Checkpoint("/l/a.json", ident, 42, Mark(end=50, length=50, hash="def"),
+                        mtime_ns=1_752_624_000_123_456_789)
     store.save([marked], sources=["statsbot"])
     assert CheckpointStore(tmp_path).load() == SavedState([marked], ["statsbot"])
     (tmp_path / "checkpoints.json").write_text(
@@ -396,3 +399,32 @@ def test_a_copy_shorter_than_the_position_is_not_the_copy(tmp_path: Path) -> Non
     (tmp_path / "logs.json.1").write_bytes(day_lines("16")[: reader.position - 1])
     assert find_copy(str(path), reader.identity, reader.mark(), reader.position) is None
     reader.close()
+
+
+def test_later_generations_are_the_rotations_modified_since_oldest_first(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "logs.json"
+    path.write_bytes(b"")
+    since = 1_752_624_000 * 10**9
+
+    def put(name: str, data: bytes, seconds_after: int) -> Path:
+        made = tmp_path / name
+        made.write_bytes(data)
+        os.utime(made, ns=(since + seconds_after * 10**9,) * 2)
+        return made
+
+    put("logs.json.4", day_lines("14"), -60)  # rotated before logship last looked
+    put("logs.json.3.gz", gzip.compress(day_lines("15")), 0)  # (as old: not later)
+    put("logs.json.2", day_lines("16"), 5)
+    put("logs.json.1.gz", gzip.compress(day_lines("17")), 9)
+    put("logs.json.5", b"", 30)  # an empty copy
+    put("logs.json.bak", day_lines("18"), 30)  # not a rotated name
+    put("other.json", day_lines("18"), 30)
+    read = put("logs.json-20250718", day_lines("18"), 20)
+    assert later_generations(str(path), since) == [
+        str(tmp_path / "logs.json.2"), str(tmp_path / "logs.json.1.gz"), str(read)]
+    followed_inode = (tmp_path / "logs.json.2").stat().st_ino
+    assert later_generations(str(path), since, known={followed_inode},
+                             exclude={copy_key(read.stat())}) == [
+        str(tmp_path / "logs.json.1.gz")]

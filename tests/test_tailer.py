@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import bz2
+import contextlib
 import gzip
 import lzma
 import os
@@ -1023,3 +1024,252 @@ async def test_the_file_rotated_away_just_before_an_empty_one_is_no_copy_of_it(
     await second.collector.wait_for(lambda: len(second.collector.events) >= 1)
     await asyncio.sleep(0.3)
     assert second.collector.messages == ["three"]
+
+
+# -- several rotations while stopped: every generation written since is read once --------
+# (logrotate's numbered names, as it makes them: older copies move up one, a plain copy
+# is stamped when it is made, `compress` keeps the modification time of what it packs)
+
+def shift_rotated(log: Path) -> None:
+    """Move `log.N` and `log.N.gz` up one, the highest first."""
+    names = [p for p in log.parent.iterdir() if p.name.startswith(f"{log.name}.")]
+    numbered = sorted(((int(p.name[len(log.name) + 1:].split(".")[0]), p) for p in names
+                       if p.name[len(log.name) + 1:].split(".")[0].isdigit()), reverse=True)
+    for number, path in numbered:
+        os.rename(path, path.with_name(path.name.replace(f".{number}", f".{number + 1}", 1)))
+
+
+def copytruncate(log: Path, *, compress: bool = False) -> None:
+    shift_rotated(log)
+    copy = log.with_name(f"{log.name}.1")
+    copy.write_bytes(log.read_bytes())
+    os.truncate(log, 0)
+    if compress:
+        pack(copy)
+
+
+def rename_create(log: Path) -> None:
+    shift_rotated(log)
+    os.rename(log, log.with_name(f"{log.name}.1"))
+    log.touch()
+
+
+def pack(path: Path) -> None:
+    """gzip `path` to `path.gz` as gzip does: the modification time kept, the plain file
+    removed."""
+    st = path.stat()
+    packed = path.with_name(f"{path.name}.gz")
+    packed.write_bytes(gzip.compress(path.read_bytes()))
+    os.utime(packed, ns=(st.st_atime_ns, st.st_mtime_ns))
+    path.unlink()
+
+
+def after_the_clock_ticks(folder: Path) -> None:
+    """Return once the file system's clock has moved on (its timestamps are coarse), so
+    what is written next is stamped later than whatever logship last looked at."""
+    probe = folder / ".tick"
+    probe.touch()
+    first = probe.stat().st_mtime_ns
+    while probe.stat().st_mtime_ns == first:
+        time.sleep(0.001)
+        probe.touch()
+    probe.unlink()
+
+
+async def read_after_restart(tail: Callable[..., Running], saved: list[Checkpoint],
+                             expected: list[str]) -> list[str]:
+    """What a tailer started on `saved` reads: the expected lines, and a while longer
+    to catch any line read again."""
+    again = tail(saved=saved)
+    with contextlib.suppress(TimeoutError):  # a line missing: the assertion shows which
+        await again.collector.wait_for(lambda: len(again.collector.events) >= len(expected))
+    await asyncio.sleep(0.3)
+    return again.collector.messages
+
+
+async def test_two_copytruncates_while_stopped_read_both_copies_and_the_file(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    log, saved = await stopped_after(tmp_path, tail, lines=3)
+    after_the_clock_ticks(tmp_path)
+    append(log, "[INFO] first copy's")
+    copytruncate(log)
+    append(log, "[INFO] second copy's")
+    copytruncate(log)
+    append(log, "[INFO] the file's")
+    expected = ["first copy's", "second copy's", "the file's"]
+    assert await read_after_restart(tail, saved, expected) == expected
+
+
+async def test_copytruncate_then_rename_while_stopped_reads_every_generation(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    log, saved = await stopped_after(tmp_path, tail, lines=3)
+    after_the_clock_ticks(tmp_path)
+    append(log, "[INFO] the copy's")
+    copytruncate(log)
+    append(log, "[INFO] the renamed file's")
+    rename_create(log)
+    append(log, "[INFO] the new file's")
+    expected = ["the copy's", "the renamed file's", "the new file's"]
+    assert await read_after_restart(tail, saved, expected) == expected
+
+
+async def test_rename_then_copytruncate_then_compress_while_stopped_reads_every_generation(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    log, saved = await stopped_after(tmp_path, tail, lines=3)
+    after_the_clock_ticks(tmp_path)
+    append(log, "[INFO] the renamed file's")
+    rename_create(log)
+    append(log, "[INFO] the copy's")
+    copytruncate(log)
+    pack(tmp_path / "bot.log.2")  # `compress` catches up with both rotated files
+    pack(tmp_path / "bot.log.1")
+    append(log, "[INFO] the file's")
+    expected = ["the renamed file's", "the copy's", "the file's"]
+    assert await read_after_restart(tail, saved, expected) == expected
+
+
+async def test_two_renames_while_stopped_read_the_file_in_between(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    log, saved = await stopped_after(tmp_path, tail, lines=3)
+    after_the_clock_ticks(tmp_path)
+    append(log, "[INFO] the checkpointed file's")
+    rename_create(log)
+    append(log, "[INFO] the file in between's")
+    rename_create(log)
+    append(log, "[INFO] the new file's")
+    expected = ["the checkpointed file's", "the file in between's", "the new file's"]
+    assert await read_after_restart(tail, saved, expected) == expected
+
+
+async def test_rotations_present_before_the_stop_are_never_read_again(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    """Rotations logship read while running, and siblings that are not rotations of the
+    file, stay unread whatever happens while it is stopped, even written recently."""
+    log = tmp_path / "bot.log"
+    append(log, "[INFO] one", "[INFO] two")
+    first = tail()
+    await first.collector.wait_for(lambda: len(first.collector.events) == 2)
+    rename_create(log)  # while running: read, then let go
+    append(log, "[INFO] three")
+    await first.collector.wait_for(lambda: len(first.collector.events) == 3)
+    copytruncate(log)  # while running too: the copy is of lines read already
+    append(log, "[INFO] four")
+    await first.collector.wait_for(lambda: len(first.collector.events) == 4)
+    await asyncio.sleep(ROTATED_LINGER + 0.2)  # the rotated files are let go
+    saved = await first.finish()
+    after_the_clock_ticks(tmp_path)
+    append(tmp_path / "bot.log.bak", "[INFO] a backup, not a rotation")
+    append(tmp_path / "other.json", "[INFO] another log")
+    append(log, "[INFO] five")
+    copytruncate(log)
+    append(log, "[INFO] six")
+    copytruncate(log, compress=True)
+    append(log, "[INFO] seven")
+    expected = ["five", "six", "seven"]
+    assert await read_after_restart(tail, saved, expected) == expected
+
+
+async def test_a_file_last_seen_empty_copytruncated_twice_while_stopped_reads_both(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    """The chaos test, seed 1697184652: a file last seen empty was written to and
+    copytruncated twice while logship was stopped; only the newest copy was read."""
+    log, saved = await stopped_while_empty(tmp_path, tail)
+    append(log, "[INFO] first copy's")
+    copytruncate(log)
+    append(log, "[INFO] second copy's")
+    copytruncate(log)
+    append(log, "[INFO] the file's")
+    expected = ["first copy's", "second copy's", "the file's"]
+    assert await read_after_restart(tail, saved, expected) == expected
+
+
+async def test_a_file_last_seen_empty_then_rotated_every_way_while_stopped_reads_it_all(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    """The chaos test, seed 178331281: after a kill -9 the checkpoint said the file was
+    empty (its lines were in flight); while logship was stopped it went through
+    copytruncate, rename+create, and copytruncate twice (the second of an empty file),
+    with writes between. The copy of its first content was never read."""
+    log, saved = await stopped_while_empty(tmp_path, tail)
+    append(log, "[INFO] in flight at the kill", "[INFO] written after the kill")
+    copytruncate(log)
+    append(log, "[INFO] refilled, then renamed")
+    rename_create(log)
+    append(log, "[INFO] the new file's, copied")
+    copytruncate(log)
+    copytruncate(log)  # of an empty file: an empty copy
+    append(log, "[INFO] the new file's now")
+    expected = ["in flight at the kill", "written after the kill", "refilled, then renamed",
+                "the new file's, copied", "the new file's now"]
+    assert await read_after_restart(tail, saved, expected) == expected
+
+
+class HoldsBack(Collector):
+    """A dispatch that delivers every event except those whose message is in `held`
+    (a webhook that never takes them)."""
+
+    def __init__(self, *held: str) -> None:
+        super().__init__()
+        self.held = set(held)
+
+    async def __call__(self, events: list[Event], progress: FileProgress) -> None:
+        for event in events:
+            event.ack = progress.track(event.offset, 1)
+            if event.message not in self.held:
+                event.ack.resolve()
+        self.events += events
+        self._news.set()
+
+
+@pytest.mark.parametrize("held", ["first copy's", "second copy's"])
+async def test_a_crash_while_rotated_generations_are_in_flight_reads_only_those_again(
+    tmp_path: Path, tail: Callable[..., Running], held: str
+) -> None:
+    """Every generation read at start keeps its checkpoint until all of them are done: a
+    kill -9 meanwhile reads again what was in flight, and no generation done already."""
+    log, saved = await stopped_after(tmp_path, tail, lines=3)
+    after_the_clock_ticks(tmp_path)
+    append(log, "[INFO] first copy's")
+    copytruncate(log)
+    append(log, "[INFO] second copy's")
+    copytruncate(log)
+    append(log, "[INFO] the file's")
+    collector = HoldsBack(held)
+    crashed = Running(Tailer([source(tmp_path)], saved, collector), collector)
+    await collector.wait_for(lambda: len(collector.events) == 3)
+    in_flight = crashed.tailer.checkpoints()  # what a save just before a kill -9 holds
+    await crashed.finish()
+    assert await read_after_restart(tail, in_flight, [held]) == [held]
+
+
+async def test_a_rotated_file_written_late_is_not_taken_for_a_later_generation(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    """A writer that still had the old file open writes once more into it after the new
+    file's first line (several processes logging to one file): logship reads that line
+    before it lets the old file go, and after a restart that follows more rotations it
+    does not read the old file again for having been modified after the new one."""
+    log = tmp_path / "bot.log"
+    append(log, "[INFO] one")
+    first = tail()
+    await first.collector.wait_for(lambda: len(first.collector.events) == 1)
+    rename_create(log)
+    after_the_clock_ticks(tmp_path)
+    append(log, "[INFO] two")
+    await first.collector.wait_for(lambda: len(first.collector.events) == 2)
+    after_the_clock_ticks(tmp_path)
+    append(tmp_path / "bot.log.1", "[INFO] late")
+    await first.collector.wait_for(lambda: len(first.collector.events) == 3)
+    await asyncio.sleep(ROTATED_LINGER + 0.2)  # the old file is let go
+    saved = await first.finish()
+    after_the_clock_ticks(tmp_path)
+    append(log, "[INFO] three")
+    rename_create(log)
+    append(log, "[INFO] four")
+    assert await read_after_restart(tail, saved, ["three", "four"]) == ["three", "four"]

@@ -71,6 +71,9 @@ class Checkpoint:
     mark: Mark | None = None
     source: str | None = None
     empty_at: float | None = None  # the file was empty then (wall clock): see find_copy
+    # the file's modification time when its head was last read: rotated files modified
+    # later hold what was written after this checkpoint (see `later_generations`)
+    mtime_ns: int | None = None
 
 
 class FileProgress:
@@ -168,7 +171,8 @@ def _entry(e: dict[str, Any]) -> Checkpoint:
     mark = e.get("mark")
     return Checkpoint(e["path"], FileIdentity(**e["identity"]), int(e["offset"]),
                       mark=Mark(**mark) if mark is not None else None,
-                      source=e.get("source"), empty_at=e.get("empty_at"))
+                      source=e.get("source"), empty_at=e.get("empty_at"),
+                      mtime_ns=e.get("mtime_ns"))
 
 
 def atomic_write(path: Path, body: bytes) -> None:

@@ -96,7 +96,9 @@ class TailedFile:
         self.fd = fd
         self.position = position  # just past the last byte consumed (complete lines)
         self.max_line_bytes = max_line_bytes
-        self.identity = read_identity(fd)
+        # the file's modification time when its head was last read (see `_identify`)
+        self.mtime_ns: int | None = None
+        self._identify()
         self._partial = b""
         self._skipping = False  # inside the rest of a cut line
         # the (up to MARK_BYTES) bytes consumed last, ending at _window_end
@@ -109,9 +111,26 @@ class TailedFile:
         if position:
             self.seek(position)
 
+    def _identify(self, *, anew: bool = True) -> None:
+        """Read the identity, and the modification time just before: a write in between
+        makes the time older than the head read, never newer (what was written after
+        that time is not taken for content the head stands for). `anew`: the file holds
+        new content (opened, truncated); else the time only moves on."""
+        mtime_ns = os.fstat(self.fd).st_mtime_ns
+        self.identity = read_identity(self.fd)
+        if anew or self.mtime_ns is None or mtime_ns > self.mtime_ns:
+            self.mtime_ns = mtime_ns
+
+    def seen_after(self, mtime_ns: int) -> None:
+        """The file is known to have been current at `mtime_ns` (the file it replaced
+        was written to then, and read): no rotation older than that is new to it."""
+        if self.mtime_ns is None or mtime_ns > self.mtime_ns:
+            self.mtime_ns = mtime_ns
+
     @classmethod
     def stand_in(cls, path: str, identity: FileIdentity, position: int, mark: Mark | None,
-                 max_line_bytes: int, empty_at: float | None = None) -> TailedFile:
+                 max_line_bytes: int, empty_at: float | None = None,
+                 mtime_ns: int | None = None) -> TailedFile:
         """A closed reader for content known from a checkpoint that is no longer under
         its name (truncated, or renamed and compressed since): what its copy is read
         against and checkpointed as."""
@@ -123,6 +142,7 @@ class TailedFile:
         reader._window, reader._window_end = b"", 0
         reader._given_mark = mark if mark is not None else _mark(b"", 0)
         reader.empty_at = empty_at
+        reader.mtime_ns = mtime_ns
         return reader
 
     def detached(self) -> TailedFile:
@@ -159,6 +179,7 @@ class TailedFile:
         reader._window, reader._window_end = self._window, self._window_end
         reader._given_mark = self._given_mark
         reader.empty_at = self.empty_at
+        reader.mtime_ns = self.mtime_ns
         return reader
 
     def seek(self, position: int) -> None:
@@ -207,14 +228,14 @@ class TailedFile:
         self._partial = b""
         self._skipping = False
         self._window, self._window_end = b"", 0
-        self.identity = read_identity(self.fd)
+        self._identify()
         self.empty_at = time.time() if self.identity.head_len == 0 else None
 
     def refresh_identity(self) -> None:
         """Re-read the head hash while the file is still shorter than HEAD_BYTES (and
         note the time when it is still empty)."""
         if self.identity.head_len < HEAD_BYTES:
-            self.identity = read_identity(self.fd)
+            self._identify(anew=False)
             self.empty_at = time.time() if self.identity.head_len == 0 else None
 
     def read_lines(self, limit: int = CHUNK_BYTES) -> Lines | None:
@@ -335,18 +356,6 @@ def find_by_inode(directory: str, identity: FileIdentity, mark: Mark | None = No
     return None
 
 
-def path_of_inode(directory: str, identity: FileIdentity) -> str | None:
-    """The path in `directory` of the file with `identity`'s device and inode, whatever
-    it holds now."""
-    try:
-        for entry in os.scandir(directory):
-            if entry.inode() == identity.inode and entry.stat().st_dev == identity.dev:
-                return entry.path
-    except OSError:
-        return None
-    return None
-
-
 _OPENERS: dict[str, Callable[[str, str], BinaryIO]] = {
     ".gz": gzip.GzipFile,  # type: ignore[dict-item]
     ".bz2": bz2.BZ2File,  # type: ignore[dict-item]
@@ -393,30 +402,89 @@ def find_copy(path: str, identity: FileIdentity, mark: Mark | None, position: in
     log that starts with the same banner) whose head and marked bytes are the ones
     read, and at least `position` (and `mark.end`) bytes long, decompressed. Plain
     files are tried first, then the most recent: the first that matches is the one.
+    (It may even carry `identity`'s inode: a generation read whole from a compressed
+    file is checkpointed under that file's own, see `read_generation`.)
 
-    A file last seen empty (`identity` has no head) has no content to compare: its copy
-    is one written since then (`empty_since`, wall-clock seconds), holding bytes, that
-    the file itself (`current`, a descriptor) does not still begin with (logrotate's
-    `copy` leaves the file as it was), and neither one of `exclude` (copies read
-    already, by `copy_key`) nor a file logship follows or has a checkpoint of (`known`,
-    their inodes: a file rotated away just before this one was created is no copy of
-    it). Without `empty_since` there is none.
+    A file last seen empty (`identity` has no head, `mark` no bytes) has no content to
+    compare: its copy is one written since then (`empty_since`, wall-clock seconds),
+    holding bytes, that the file itself (`current`, a descriptor) does not still begin
+    with (logrotate's `copy` leaves the file as it was), and neither one of `exclude`
+    (copies read already, by `copy_key`) nor a file logship follows or has a checkpoint
+    of (`known`, their inodes: a file rotated away just before this one was created is
+    no copy of it). Without `empty_since` there is none.
     """
-    directory, name = os.path.split(path)
-    try:
-        entries = [e for e in os.scandir(directory)
-                   if is_rotated_name(name, e.name) and e.inode() != identity.inode
-                   and e.is_file()]
-    except OSError:
-        return None
-    if identity.head_len == 0:
+    entries = _rotated_files(path)
+    if identity.head_len == 0 and (mark is None or mark.length == 0):
         return _written_since([e for e in entries if copy_key(e) not in exclude
-                               and e.inode() not in known],
+                               and e.inode() not in known and e.inode() != identity.inode],
                               empty_since, current)
     for entry in sorted(entries, key=_copy_order):
         if is_copy(entry.path, identity, mark, position):
             return entry.path
     return None
+
+
+def _rotated_files(path: str) -> list[os.DirEntry[str]]:
+    """The files of `path`'s folder under a rotated name of it."""
+    directory, name = os.path.split(path)
+    try:
+        return [e for e in os.scandir(directory) if is_rotated_name(name, e.name)
+                and e.is_file()]
+    except OSError:
+        return []
+
+
+def later_generations(path: str, since_ns: int, *, current: int | None = None,
+                      exclude: Collection[tuple[int, int, int]] = (),
+                      known: Collection[int] = ()) -> list[str]:
+    """The files under rotated names of `path` modified after `since_ns` (the file's
+    modification time, in nanoseconds, when logship last looked at it), oldest first:
+    what rotations made while logship was stopped of content written since.
+
+    Each rotation leaves its file as it was when the next one began, so none of the
+    generations before the one logship knew was modified later than it: a renamed file
+    keeps its time, logrotate stamps a plain copy when it makes it (before it truncates
+    the original) and `compress` keeps the time of what it packs. The generations that
+    came after were written later. Left out: files holding nothing, copies read
+    already (`exclude`, by `copy_key`), files logship follows or has a checkpoint of
+    (`known`, their inodes), and copies the file `current` (a descriptor) still begins
+    with (logrotate's `copy` leaves the file as it was). The file systems' clock is
+    coarse (a few milliseconds): a generation written within the same tick as the last
+    look is taken for an older one.
+    """
+    later = []
+    for entry in _rotated_files(path):
+        with contextlib.suppress(OSError):
+            st = entry.stat()
+            if (st.st_size and st.st_mtime_ns > since_ns and st.st_ino not in known
+                    and copy_key(st) not in exclude):
+                later.append((st.st_mtime_ns, entry.path))
+    return [p for _, p in sorted(later) if current is None or not _begins_with_copy(current, p)]
+
+
+@dataclass
+class Generation:
+    """A rotated file read whole (decompressed): its bytes, and the identity and mark
+    a checkpoint of it carries (its own device and inode; the head and the marked end
+    of what it holds, so a copy compressed later is still known by its content)."""
+
+    data: bytes
+    identity: FileIdentity
+    mark: Mark
+    mtime_ns: int
+
+
+def read_generation(path: str) -> Generation:
+    """The file at `path`, read whole and decompressed (raises COPY_ERRORS, KeyError)."""
+    st = os.stat(path)
+    with _open_copy(path) as f:
+        data = f.read()
+    head = data[:HEAD_BYTES]
+    identity = FileIdentity(dev=st.st_dev, inode=st.st_ino, head_len=len(head),
+                            head_hash=_digest(head))
+    end = len(data)
+    return Generation(data, identity, _mark(data[max(0, end - MARK_BYTES):], end),
+                      st.st_mtime_ns)
 
 
 CLOCK_SLACK = 0.05

@@ -13,7 +13,10 @@ and again `ROTATED_LINGER` later, before it is let go), deletion, and truncation
 copytruncate made first). A checkpoint belongs to a file's identity, not its name: a
 file renamed while logship was stopped is found again in its folder (by inode, head and
 mark) and read to its end, or read from its compressed copy; a file truncated while
-logship was stopped is caught up from its copy, then read from 0. Equal heads alone
+logship was stopped is caught up from its copy, then read from 0. However many
+rotations came while it was stopped, every later generation (a file under a rotated
+name modified after the checkpointed file was last seen, see `later_generations`) is
+read too, from its start, oldest first, once (see `_Rotated`). Equal heads alone
 prove nothing (a bot may open every day's file with the same banner): a checkpoint or a
 followed file is taken for a file only when the bytes where reading stopped (the mark)
 match too, and a copy must carry a rotated name of the file (see `reader`).
@@ -54,6 +57,7 @@ from logship.tail.checkpoint import Checkpoint, FileIdentity, FileProgress
 from logship.tail.globs import PathMatcher
 from logship.tail.own_log import OwnLog, own_log_file
 from logship.tail.reader import (
+    CLOCK_SLACK,
     COPY_ERRORS,
     Lines,
     TailedFile,
@@ -64,8 +68,9 @@ from logship.tail.reader import (
     is_copy,
     is_rotated_name,
     is_same_file,
-    path_of_inode,
+    later_generations,
     read_copy,
+    read_generation,
     split_lines,
 )
 
@@ -97,6 +102,9 @@ class TrackedFile:
     flush_at: float | None = None  # when held-back data goes out if nothing else comes
     linger_until: float | None = None  # rotated away: when to read it a last time, close it
     dropped: bool = False  # a reload let go of it: its position is kept once it is done
+    # a generation of a file rotated while logship was stopped, read at start: the
+    # generations of that file read then (see `_Rotated`)
+    chain: _Rotated | None = None
 
     @property
     def path(self) -> str:
@@ -108,8 +116,39 @@ class TrackedFile:
         return self.parser.buffered_from is not None
 
     def checkpoint(self) -> Checkpoint:
+        since = self.chain.since_ns if self.chain is not None else None
         return Checkpoint(self.path, self.reader.identity, self.progress.committed,
-                          self.reader.mark(), self.source.name, self.reader.empty_at)
+                          self.reader.mark(), self.source.name, self.reader.empty_at,
+                          since if since is not None else self.reader.mtime_ns)
+
+
+@dataclass(eq=False)
+class _Rotated:
+    """A followed path whose file was rotated (renamed, copied and truncated,
+    compressed) while logship was stopped, perhaps several times: the generations of it
+    read at start. The one that holds a checkpoint's position is read from there (the
+    checkpointed file under another name, or its copy); every later one, written after
+    the checkpoint (`since_ns`, see `later_generations`), from its start, oldest first.
+
+    Each generation read is checkpointed as a member of the chain, under the path, with
+    the chain's `since_ns`, and every member's checkpoint is kept until all of them are
+    done and every generation has been read: a crash meanwhile finds the same chain at
+    the next start, reads each member on from its checkpoint (a done one from its end)
+    and the generations not read yet from their start, and no done one again."""
+
+    source: SourceConfig
+    since_ns: int | None  # the earliest time its checkpoints saw their files (None: unknown)
+    members: list[TrackedFile] = field(default_factory=list)
+    reading: bool = True  # generations are still being looked for and read
+
+    def join(self, tracked: TrackedFile) -> None:
+        tracked.chain = self
+        self.members.append(tracked)
+
+    @property
+    def done(self) -> bool:
+        return not self.reading and not any(m.progress.pending or m.linger_until is not None
+                                            for m in self.members)
 
 
 @dataclass
@@ -159,6 +198,7 @@ class Tailer:
         self._unopened_at_start: dict[str, tuple[int, int, int]] = {}
         self._copies_read: dict[tuple[int, int], int] = {}  # copytruncate copies: how far
         self._copied: set[tuple[int, int, int]] = set()  # copies read (`copy_key`)
+        self._rotated: dict[str, _Rotated] = {}  # paths rotated while stopped, by path
         self.lines_read = 0
         self.lines_cut = 0
         # The files found at start are open (and followed): a slow webhook holding back
@@ -308,6 +348,8 @@ class Tailer:
                 if path not in self._files:
                     await self._open(source.config, path, initial)
                     self._release_descriptors()
+        for path in list(self._rotated):  # rotated away with nothing under its name now
+            await self._read_later_generations(path, current=None)
         if initial:  # from now on, a file of theirs without a checkpoint is a new one
             self._known.update(s.config.name for s in self._sources)
         self.watching.set()
@@ -349,12 +391,11 @@ class Tailer:
                 self._remember_unopened(path)
             return None
         saved = self._claim_checkpoint(reader)
-        if saved is not None and saved.identity.head_len == 0:
-            await self._read_past_checkpoint(  # its lines may be in a copy only
-                saved, source, "was written to and copied while logship was stopped",
-                current=reader.fd)
+        if saved is not None and not _has_content(saved):
+            self._note_rotated(saved, source)  # its lines may be in rotated files only
         if await self._recover_replaced(reader, source):
             starts_at_end = False  # a file we knew, truncated: its new content is read
+        await self._read_later_generations(path, current=reader.fd)
         if saved is not None:
             reader.seek(min(saved.offset, reader.size()))
             how = f"at checkpoint {reader.position}"
@@ -449,7 +490,8 @@ class Tailer:
                 continue  # that file is gone; its inode now names another
             truncated = True
             if not await self._read_past_checkpoint(
-                    saved, source, "was truncated or replaced since its checkpoint"):
+                    saved, source, "was truncated or replaced since its checkpoint",
+                    self._note_rotated(saved, source)):
                 log.warning("%s was truncated or replaced since its checkpoint at offset "
                             "%d and no rotated copy of it was found: lines written after "
                             "that offset and before the truncation may be lost",
@@ -457,14 +499,15 @@ class Tailer:
         return truncated
 
     async def _read_past_checkpoint(self, saved: Checkpoint, source: SourceConfig,
-                                    what: str, current: int | None = None) -> bool:
+                                    what: str, rotated: _Rotated) -> bool:
         """Read what was written past `saved` from a rotated copy of its file (under
-        its checkpoint, as a retired stand-in, so that a crash meanwhile does it again
-        next time). False when there is no copy. `current`: the file now under its
-        name, open (a copy it still begins with is no copy of lost lines)."""
+        its checkpoint, as a retired stand-in and a member of `rotated`, so that a crash
+        meanwhile does it again next time). False when there is no copy. A file last
+        seen empty has none: every copy of it holds later generations."""
+        if not _has_content(saved):
+            return False
         copy = find_copy(saved.path, saved.identity, saved.mark, saved.offset,
-                         empty_since=saved.empty_at, current=current, exclude=self._copied,
-                         known=self._known_inodes())
+                         exclude=self._copied)
         if copy is None:
             return False
         if self._follows(copy):
@@ -472,10 +515,12 @@ class Tailer:
         old = TrackedFile(
             source=source,
             reader=TailedFile.stand_in(saved.path, saved.identity, saved.offset, saved.mark,
-                                       source.max_line_bytes, saved.empty_at),
+                                       source.max_line_bytes, saved.empty_at,
+                                       saved.mtime_ns),
             parser=make_parser(source.format, source=source.name, path=saved.path),
             progress=FileProgress(saved.offset),
         )
+        rotated.join(old)
         self._retired.append(old)
         log.info("%s %s; reading its copy %s from offset %d", saved.path, what, copy,
                  saved.offset)
@@ -545,7 +590,9 @@ class Tailer:
         the file that took its name; renamed and compressed since, it is read from its
         compressed copy; one read under such a name before a crash is read again from
         its checkpoint. (A checkpoint whose inode still names a path a glob matches is
-        the scan's: the same file, or one truncated since, see `_recover_replaced`.)"""
+        the scan's: the same file, or one truncated since, see `_recover_replaced`.) The
+        generations rotated from its path after it are read once the scan opens that
+        path (see `_read_later_generations`)."""
         for saved in [c for entries in self._saved.values() for c in entries]:
             if saved not in self._saved.get((saved.identity.dev, saved.identity.inode), []):
                 continue  # claimed with another checkpoint of the same file
@@ -559,10 +606,10 @@ class Tailer:
             else:
                 found = find_by_inode(os.path.dirname(saved.path), saved.identity, saved.mark)
             if found is None:
-                copied = await self._read_past_checkpoint(
-                    saved, source, "was rotated while logship was stopped")
-                if await self._read_refilled(saved, source) or copied:
-                    self._forget_saved(saved)
+                self._forget_saved(saved)  # (its inode, if still there, holds a later file)
+                await self._read_past_checkpoint(saved, source,
+                                                 "was rotated while logship was stopped",
+                                                 self._note_rotated(saved, source))
                 continue
             if found != saved.path and self._source_for(found) is not None:
                 continue  # a glob matches its new name: the scan will find it
@@ -572,34 +619,96 @@ class Tailer:
                 if reader is not None:
                     reader.close()
                 continue
-            if claimed.identity.head_len == 0:
-                await self._read_past_checkpoint(  # it may have been copied and truncated
-                    claimed, source, "was written to and copied while logship was stopped",
-                    current=reader.fd)
-            reader.seek(min(claimed.offset, reader.size()))
-            if found == saved.path:
-                log.info("%s (rotated away before the last stop) is read again from %d",
-                         found, reader.position)
-            else:
-                log.info("%s was rotated to %s while logship was stopped; reading it from "
-                         "%d", saved.path, found, reader.position)
-            await self._retire(self._track(source, reader))
+            if found != claimed.path and not _has_content(claimed):
+                reader.close()  # last seen empty: all it holds came later, read in turn
+                self._note_rotated(claimed, source)
+                continue
+            await self._read_renamed(claimed, source, reader)
 
-    async def _read_refilled(self, saved: Checkpoint, source: SourceConfig) -> bool:
-        """`saved`'s inode is in its folder under a name no glob matches, but no longer
-        with the content read (truncated, written to again, then rotated away, all while
-        logship was stopped): what it holds now was never read; read it all. True when
-        there was such a file."""
-        path = path_of_inode(os.path.dirname(saved.path), saved.identity)
-        if path is None or self._source_for(path) is not None:
-            return False  # none; or the scan reads it from its start as a new file
-        reader = self._open_reader(path, source.max_line_bytes)
-        if reader is None:
-            return False
-        log.info("%s was truncated, written to and rotated to %s while logship was stopped; "
-                 "reading it from its start", saved.path, path)
-        await self._retire(self._track(source, reader))
-        return True
+    async def _read_renamed(self, claimed: Checkpoint, source: SourceConfig,
+                            reader: TailedFile) -> None:
+        """`reader` has the file `claimed` describes open under a rotated name: read it
+        from the checkpoint to its end, as a member of its path's chain (checkpointed
+        under that path), then let it go."""
+        found = reader.path
+        reader.seek(min(claimed.offset, reader.size()))
+        if found == claimed.path:
+            log.info("%s (rotated away before the last stop) is read again from %d",
+                     found, reader.position)
+        else:
+            log.info("%s was rotated to %s while logship was stopped; reading it from "
+                     "%d", claimed.path, found, reader.position)
+        reader.path = claimed.path
+        tracked = TrackedFile(
+            source=source, reader=reader,
+            parser=make_parser(source.format, source=source.name, path=claimed.path),
+            progress=FileProgress(reader.position))
+        tracked.progress.changed = True
+        self._note_rotated(claimed, source).join(tracked)
+        await self._retire(tracked)
+
+    def _note_rotated(self, saved: Checkpoint, source: SourceConfig) -> _Rotated:
+        """`saved`'s file was rotated, truncated or last seen empty: the chain of its
+        path, which reads what was written after `saved` (see `_Rotated`)."""
+        since = saved.mtime_ns
+        if since is None and saved.identity.head_len == 0 and saved.empty_at is not None:
+            since = int((saved.empty_at - CLOCK_SLACK) * 1e9)  # saved by an older logship
+        rotated = self._rotated.get(saved.path)
+        if rotated is None:
+            rotated = self._rotated[saved.path] = _Rotated(source, since)
+        elif since is not None:
+            rotated.since_ns = since if rotated.since_ns is None else min(rotated.since_ns,
+                                                                          since)
+        return rotated
+
+    async def _read_later_generations(self, path: str, current: int | None) -> None:
+        """Read, oldest first and each from its start, the files rotated from `path`
+        while logship was stopped with content written after its checkpoints (the
+        chain's `since_ns`): not those read already as the generation holding a
+        checkpoint's position, nor files logship reads as files of their own (followed,
+        checkpointed, or matched by a glob). `current`: the file under `path` now, open
+        (a copy it still begins with holds nothing new)."""
+        rotated = self._rotated.pop(path, None)
+        if rotated is None:
+            return
+        if rotated.since_ns is not None:
+            for later in later_generations(path, rotated.since_ns, current=current,
+                                           exclude=self._copied,
+                                           known=self._followed_inodes()):
+                if self._source_for(later) is None:
+                    await self._read_generation(rotated, path, later)
+        rotated.reading = False
+
+    def _followed_inodes(self) -> set[int]:
+        """The inodes of the files read as files of their own: open, or with a saved
+        checkpoint not claimed yet."""
+        saved = {c.identity.inode for entries in self._saved.values() for c in entries}
+        return saved | {f.reader.identity.inode for f in self._all() if not f.reader.closed}
+
+    async def _read_generation(self, rotated: _Rotated, path: str, later: str) -> None:
+        """Read the file `later`, rotated from `path` after its checkpoint, whole (as a
+        retired stand-in, a member of `rotated`)."""
+        source = rotated.source
+        try:
+            generation = read_generation(later)
+        except (*COPY_ERRORS, KeyError) as exc:
+            log.error("cannot read %s, rotated from %s while logship was stopped: %s; "
+                      "its lines are not read", later, path, exc)
+            return
+        tracked = TrackedFile(
+            source=source,
+            reader=TailedFile.stand_in(path, generation.identity, 0, generation.mark,
+                                       source.max_line_bytes, mtime_ns=generation.mtime_ns),
+            parser=make_parser(source.format, source=source.name, path=path),
+            progress=FileProgress(0),
+        )
+        tracked.progress.changed = True
+        rotated.join(tracked)
+        self._retired.append(tracked)
+        log.info("%s was rotated while logship was stopped; reading %s, written since, "
+                 "from its start", path, later)
+        await self._read_copy(tracked, later, generation.data)
+        await self._flush_record(tracked)
 
     # -- changes ------------------------------------------------------------------
 
@@ -665,6 +774,10 @@ class Tailer:
         reader = tracked.reader
         if not reader.closed and not reader.was_truncated() and await self._pump(tracked):
             await self._flush(tracked)
+        if not reader.closed and (successor := self._files.get(tracked.path)) is not None:
+            # a late write went into this file after its successor was first seen: this
+            # file, read, is not one of the successor's later generations after a restart
+            successor.reader.seen_after(os.fstat(reader.fd).st_mtime_ns)
         reader.close()
         log.info("let go of %s (rotated or deleted) at offset %d", tracked.path, reader.position)
 
@@ -686,7 +799,8 @@ class Tailer:
         dropped leaves its position among the saved ones (see `checkpoints`)."""
         retired, self._retired = self._retired, []
         for tracked in retired:
-            if tracked.progress.pending or tracked.linger_until is not None:
+            if (tracked.progress.pending or tracked.linger_until is not None
+                    or (tracked.chain is not None and not tracked.chain.done)):
                 self._retired.append(tracked)
             elif tracked.dropped:
                 saved = tracked.checkpoint()
@@ -821,14 +935,15 @@ class Tailer:
             await self._read_copy(old, copy)
         await self._flush_record(old)
 
-    async def _read_copy(self, tracked: TrackedFile, copy: str) -> None:
+    async def _read_copy(self, tracked: TrackedFile, copy: str, whole: bytes | None = None
+                         ) -> None:
         """Hand out the lines of `copy`, the rotated copy of `tracked`'s (old) content,
-        from where `tracked` stopped reading to the copy's end. A copy never grows: its
-        unfinished last line is a line. The copy's inode notes how far it was read (a
-        glob that matches it opens it there)."""
+        from where `tracked` stopped reading to the copy's end (`whole`: all of it, read
+        already). A copy never grows: its unfinished last line is a line. The copy's
+        inode notes how far it was read (a glob that matches it opens it there)."""
         reader = tracked.reader
         try:
-            data = read_copy(copy, reader.position)
+            data = read_copy(copy, reader.position) if whole is None else whole[reader.position:]
         except COPY_ERRORS as exc:
             log.error("cannot read %s, the copy of %s: %s", copy, reader.path, exc)
             return
@@ -908,6 +1023,12 @@ async def _first_of(*events: asyncio.Event, then: Callable[[], None]) -> None:
 
 def _inode(reader: TailedFile) -> tuple[int, int]:
     return reader.identity.dev, reader.identity.inode
+
+
+def _has_content(saved: Checkpoint) -> bool:
+    """`saved` describes bytes its file held: it was not last seen empty (no head, no
+    marked bytes), so the file or its copy is known by them."""
+    return saved.identity.head_len > 0 or (saved.mark is not None and saved.mark.length > 0)
 
 
 def _names(path: str, identity: FileIdentity) -> bool:
