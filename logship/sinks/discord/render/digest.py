@@ -47,6 +47,7 @@ _UNLISTED = frozenset({
 _SUBJECT = ("member_name", "member_id", "guild_name", "guild", "guild_id", "worker",
             "command", "operation", "channel", "channel_id", "task", "job", "shard_id",
             "metric", "value", "threshold", "duration_ms", "status", "run_id")
+_RUN_TYPES = ("run_start", "run_end")
 _LABELS = {"member_name": "member", "member_id": "id", "guild_name": "guild"}
 
 
@@ -109,10 +110,11 @@ def _listed(event: Event, first: str) -> Iterator[str]:
     keys = [k for k in _SUBJECT if k in fields]
     keys += [k for k in fields if k not in _SUBJECT]
     numbers: set[float] = set()  # value=2450.12 says duration_ms=2450.12 already
+    run = event.kind == STATUS and fields.get("event_type") in _RUN_TYPES  # run_id matters
     used = 0
     for key in keys:
         name = str(key)
-        if name in _UNLISTED or (name == "run_id" and event.kind != STATUS):
+        if name in _UNLISTED or (name == "run_id" and not run):
             continue
         value = fields[key]
         if is_empty(value) or _nested(value):
