@@ -163,6 +163,11 @@ class Sink(Protocol):
     def preview(self, item: Item) -> Preview:
         """What it would send for `item` alone, sending nothing."""
 
+    def preview_backlog(self, items: Sequence[Item]) -> list[str]:
+        """How `items`, all waiting at once, would go out now, as lines for `logship
+        preview --backlog`: its requests as its own `batch` makes them, at its budget;
+        sending nothing."""
+
 
 class Editor(Protocol):
     """A sink whose messages can be edited after they were sent (Discord): noise control

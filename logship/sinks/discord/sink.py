@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from logship.config import RouteConfig, SinkConfig
@@ -94,6 +95,17 @@ class DiscordSink:
         from logship.sinks.discord.preview import preview
 
         return preview(self, item)
+
+    def preview_backlog(self, items: Sequence[Item]) -> list[str]:
+        from logship.sinks.discord.preview import backlog
+
+        return backlog(self, items)
+
+    def rehearsal(self, limits: RateLimits) -> DiscordSink:
+        """This sink as it is configured (options, routes, templates, privacy), its budget
+        made of `limits` (a clock of the caller's): it sends nothing, it batches."""
+        return DiscordSink(self.config, replace(self._context, shared={
+            **self._context.shared, "discord.rate_limits": limits}))
 
     def route(self, name: str | None) -> RouteConfig | None:
         return self.renderer.route(name)
