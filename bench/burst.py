@@ -3,20 +3,25 @@
 `python -m bench.burst [--quick]` runs the real `logship run` as a child process (so its
 peak RSS and CPU are its own) against the local Discord emulator on 127.0.0.1. For each
 scenario a bot's JSON log already holds N error lines, each with a unique id in its
-message ("burst error #17"); logship starts with `start_at = "beginning"` and must ship
-all of them. The emulator and logship's sink config use the same budgets: 5 requests per
-2 s per webhook and 30 messages per 60 s per channel, Discord's own numbers; `--quick`
-shortens the channel window to 15 s (the scale and the floor at Discord's real window
-are printed).
+message ("burst error #17"), a traceback and a field of its own; logship starts with
+`start_at = "beginning"` and must ship all of them, each with its full detail. The
+"restart" scenario is a bot's restart: 50 errors with tracebacks at once, which should go
+out as full embeds within a minute. The emulator and logship's sink config use the same
+budgets: 5 requests per 2 s per webhook and 30 messages per 60 s per channel, Discord's
+own numbers; `--quick` shortens the channel window to 15 s (the scale and the floor at
+Discord's real window are printed).
 
 Figures per scenario: events delivered against expected (ids are read from the whole
-payload text, so events packed several to an embed count too), requests used against
-the fewest the limits allow (6000 characters per message, each event at least its
-message and a line break; the fewest at one event per embed, 10 per message, is
-printed too), 429s (the target is 0), duplicates (ids delivered in more than one
-embed), wall time from logship's start (its imports included) to the last delivery
-against the floor the budgets allow for the fewest requests, logship's peak RSS (VmHWM)
-and CPU seconds. Nothing here is asserted: it prints what it measured.
+payload text, so events packed several to an embed count too), the share of them whose
+full detail reached Discord (the whole traceback and the event's own field, in an embed
+or an attached file, read from what the emulator received), how many went as digest
+lines (their detail in the digest's events.log), requests used against the fewest the
+limits allow (6000 characters per message, each event at least its message and a line
+break; the fewest at one event per embed, 10 per message, is printed too), 429s (the
+target is 0), duplicates (ids delivered in more than one embed), wall time from
+logship's start (its imports included) to the last delivery (and to the last event's
+full detail) against the floor the budgets allow for the fewest requests, logship's peak
+RSS (VmHWM) and CPU seconds. Nothing here is asserted: it prints what it measured.
 
 Storm mode is off here (`storm_after = 3600`): this measures delivering every event. With
 logship's default, the 10,000-error burst (a full queue for over a minute) would switch
@@ -121,13 +126,14 @@ class Scenario:
     name: str
     events: int
     latency: float = 0.0  # seconds the emulator takes to answer each request
+    digest_after: float | None = None  # the sink's option (None: its default, 60 s)
 
 
-FULL = (Scenario("burst-2000", 2_000), Scenario("burst-10000", 10_000),
-        Scenario("slow-webhook", 500, latency=2.0))
-# With digests (about 115 short errors per message) 4,000 errors is the smallest burst
-# that needs more than 30 messages, so the quick run still spends both budgets.
-QUICK = (Scenario("burst-200", 200), Scenario("burst-4000", 4_000),
+FULL = (Scenario("restart", 50), Scenario("burst-2000", 2_000),
+        Scenario("burst-10000", 10_000), Scenario("slow-webhook", 500, latency=2.0))
+# 4,000 errors need more than 30 messages even as digests, so the quick run still spends
+# both budgets.
+QUICK = (Scenario("restart", 50), Scenario("burst-200", 200), Scenario("burst-4000", 4_000),
          Scenario("slow-webhook", 100, latency=2.0))
 
 
@@ -136,6 +142,8 @@ class Result:
     scenario: Scenario
     limits: Limits
     delivered: int  # distinct expected ids the emulator accepted
+    full_detail: int  # of them, those whose traceback and field reached Discord whole
+    digested: int  # ids listed in a digest (their detail in its events.log)
     requests: int  # Execute Webhook requests the emulator saw (any answer)
     messages: int  # requests it accepted (200)
     min_requests: int  # the fewest the limits allow: 6000 characters per message
@@ -145,6 +153,7 @@ class Result:
     unexpected: int  # ids that were never written (a parsing bug, or worse)
     late: int  # ids delivered after a higher one (order within a level is kept)
     wall: float | None  # seconds from logship's start to the last delivery
+    full_wall: float | None  # seconds from logship's start to the last full detail
     first: float | None  # seconds from logship's start to the first delivery
     peak_rss_mb: float | None
     cpu: float | None  # logship's user+system CPU seconds until everything was delivered
@@ -171,9 +180,28 @@ def message_of(event_id: int) -> str:
     return f"burst error #{event_id}: upstream timed out"
 
 
+FRAMES = 8  # a traceback's depth: about 1 KB, as a bot's usually are
+
+
+def traceback_of(event_id: int) -> str:
+    """The event's traceback as the bot logs it (its last line names the event's job)."""
+    lines = ["Traceback (most recent call last):"]
+    for depth in range(FRAMES):
+        lines += [f'  File "/opt/StatsBot/src/services/stage_{depth}.py", line {20 + depth}, '
+                  f"in run_stage_{depth}",
+                  f"    return await self.stage_{depth + 1}(job, timeout=30)"]
+    return "\n".join([*lines, f"TimeoutError: job-{event_id} timed out after 30 s"])
+
+
+def field_of(event_id: int) -> str:
+    """The value of the event's own field (`job`), which its full detail must show."""
+    return f"job-{event_id}"
+
+
 def write_log(path: Path, events: int) -> int:
     """`events` ERROR lines, ids 0..events-1, the way StatsBot's StructuredLogger writes
-    them; returns the characters of all messages (for the compact-list floor)."""
+    them (a traceback and fields in the context); returns the characters of all messages
+    (for the compact-list floor)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     chars = 0
     with path.open("wb") as out:
@@ -183,7 +211,8 @@ def write_log(path: Path, events: int) -> int:
             out.write(orjson.dumps({
                 "timestamp": "2025-07-16T12:00:00+00:00", "level": "ERROR",
                 "message": message, "service": "monitoring",
-                "context": {"error_type": "TimeoutError"},
+                "context": {"error_type": "TimeoutError", "job": field_of(event_id),
+                            "traceback": traceback_of(event_id)},
             }) + b"\n")
     return chars
 
@@ -224,6 +253,22 @@ def ids_per_part(payload: dict[str, Any]) -> list[set[int]]:
             for part in parts if part]
 
 
+def full_detail_ids(received: Received, expected: int) -> set[int]:
+    """The ids whose full detail one accepted message carries: the whole traceback and
+    the event's own field, in the text of its embeds (or content) or its attachments
+    (a traceback.txt, a digest's or a summary's events.log)."""
+    blob = "\n".join([*_texts(received.payload), received.attachment_text()])
+    return {event_id for event_id in map(int, _ID.findall(blob))
+            if 0 <= event_id < expected and traceback_of(event_id) in blob
+            and field_of(event_id) in blob}
+
+
+def is_digest(received: Received) -> bool:
+    """A digest message: it attaches its events as events.log (with files allowed)."""
+    return any(name.startswith("events") and name.endswith(".log")
+               for name, _ in received.attachments)
+
+
 class Tally:
     """Counts ids as the emulator accepts messages, and wakes the waiter when done."""
 
@@ -231,12 +276,15 @@ class Tally:
         self.expected = expected
         self.started = started
         self.seen: Counter[int] = Counter()
+        self.full: set[int] = set()  # ids whose full detail reached Discord
+        self.digested: set[int] = set()  # ids listed in a digest
         self.unexpected = 0
         self.late = 0
         self.highest = -1
         self.per_message: list[int] = []  # events carried by each accepted message
         self.first: float | None = None
         self.last: float | None = None
+        self.last_full: float | None = None
         self.complete = asyncio.Event()
 
     @property
@@ -247,6 +295,12 @@ class Tally:
         now = time.perf_counter() - self.started
         parts = ids_per_part(received.payload)
         self.per_message.append(sum(len(part) for part in parts))
+        full = full_detail_ids(received, self.expected) - self.full
+        if full:
+            self.full |= full
+            self.last_full = now
+        if is_digest(received):
+            self.digested.update(n for part in parts for n in part)
         for part in parts:
             for event_id in sorted(part):
                 if not 0 <= event_id < self.expected:
@@ -259,7 +313,8 @@ class Tally:
                     self.last = now
                     self.first = now if self.first is None else self.first
                 self.seen[event_id] += 1
-        if len(self.seen) >= self.expected and self.delivered == self.expected:
+        if (len(self.seen) >= self.expected and self.delivered == self.expected
+                and len(self.full) == self.expected):
             self.complete.set()
 
     @property
@@ -295,7 +350,8 @@ class ProcSampler:
             await asyncio.sleep(SAMPLE_EVERY)
 
 
-def write_config(root: Path, log_path: Path, url: str, limits: Limits) -> Path:
+def write_config(root: Path, log_path: Path, url: str, limits: Limits,
+                 digest_after: float | None = None) -> Path:
     config = {
         "daemon": {"state_dir": str(root / "state"), "drain_timeout": 5.0},
         "sources": [{"name": "bot", "paths": [str(log_path)], "format": "json",
@@ -307,6 +363,7 @@ def write_config(root: Path, log_path: Path, url: str, limits: Limits) -> Path:
             "channel_messages": limits.channel_messages,
             "channel_window": limits.channel_window,
             "storm_after": STORM_OFF,
+            **({} if digest_after is None else {"digest_after": digest_after}),
         }},
         "routes": [{"name": "errors", "min_level": "error", "sinks": ["errors"]}],
     }
@@ -354,7 +411,8 @@ async def measure(scenario: Scenario, limits: Limits, folder: Path) -> Result:
         channel_limit=limits.channel_messages, channel_window=limits.channel_window,
         on_message=tally,
     ) as fake:
-        config = write_config(folder, log_path, fake.webhook_url(WEBHOOK_ID, TOKEN), limits)
+        config = write_config(folder, log_path, fake.webhook_url(WEBHOOK_ID, TOKEN), limits,
+                              scenario.digest_after)
         with stderr_path.open("wb") as stderr:
             tally.started = started = time.perf_counter()
             process = await asyncio.create_subprocess_exec(
@@ -372,7 +430,8 @@ async def measure(scenario: Scenario, limits: Limits, folder: Path) -> Result:
                 while not (exited.done() or complete.done()):
                     await asyncio.wait({exited, complete}, timeout=1.0,
                                        return_when=asyncio.FIRST_COMPLETED)
-                    quiet = time.perf_counter() - started - (tally.last or 0.0)
+                    progress = max(tally.last or 0.0, tally.last_full or 0.0)
+                    quiet = time.perf_counter() - started - progress
                     if quiet > stall and not complete.done():
                         timed_out = True
                         break
@@ -395,6 +454,7 @@ async def measure(scenario: Scenario, limits: Limits, folder: Path) -> Result:
     counts, samples = read_log(stderr_path)
     return Result(
         scenario=scenario, limits=limits, delivered=tally.delivered,
+        full_detail=len(tally.full), digested=len(tally.digested), full_wall=tally.last_full,
         requests=stats.requests, messages=stats.accepted, min_requests=min_requests,
         embed_floor=embed_floor, rate_limited=stats.rate_limited, duplicates=tally.duplicates,
         unexpected=tally.unexpected, late=tally.late, wall=tally.last, first=tally.first,
@@ -444,8 +504,8 @@ def _num(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
-HEADER = ("scenario", "events", "delivered", "requests (min)", "429s", "dups",
-          "wall s (floor)", "peak RSS MB", "CPU s")
+HEADER = ("scenario", "events", "delivered", "full detail", "digested", "requests (min)",
+          "429s", "dups", "wall s (floor)", "full s", "peak RSS MB", "CPU s")
 
 
 def report(results: list[Result]) -> list[str]:
@@ -454,9 +514,10 @@ def report(results: list[Result]) -> list[str]:
     for r in results:
         rows.append((
             r.scenario.name, f"{r.expected:,}", f"{r.delivered:,}",
+            f"{100 * r.full_detail / max(1, r.expected):.1f}%", f"{r.digested:,}",
             f"{r.requests:,} ({r.min_requests:,})", str(r.rate_limited), str(r.duplicates),
-            f"{_num(r.wall, '.1f')} ({r.floor:.1f})", _num(r.peak_rss_mb, '.1f'),
-            _num(r.cpu, '.2f'),
+            f"{_num(r.wall, '.1f')} ({r.floor:.1f})", _num(r.full_wall, '.1f'),
+            _num(r.peak_rss_mb, '.1f'), _num(r.cpu, '.2f'),
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
     lines = [" | ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
@@ -494,6 +555,8 @@ def details(r: Result) -> list[str]:
     problems = []
     if r.delivered < r.expected:
         problems.append(f"{r.expected - r.delivered:,} events NOT delivered")
+    if r.full_detail < r.expected:
+        problems.append(f"{r.expected - r.full_detail:,} events without their full detail")
     if r.timed_out:
         problems.append("gave up: no new delivery for "
                         f"{patience(r.scenario, r.limits):.0f} s")

@@ -37,10 +37,12 @@ def test_minimum_requests_and_floor() -> None:
 
 
 @pytest.mark.e2e
-async def test_tiny_burst_is_delivered_whole_without_429s(tmp_path: Path) -> None:
-    scenario = burst.Scenario("tiny", 50)
+async def test_tiny_burst_is_delivered_whole_in_full_embeds_without_429s(tmp_path: Path
+                                                                      ) -> None:
+    scenario = burst.Scenario("tiny", 50)  # a restart's errors: in full within a minute
     result = await burst.measure(scenario, burst.Limits(channel_window=6.0), tmp_path)
     assert (result.delivered, result.expected) == (50, 50)
+    assert result.full_detail == 50 and result.digested == 0
     assert result.rate_limited == 0
     assert result.duplicates == 0
     assert result.unexpected == 0
@@ -50,4 +52,29 @@ async def test_tiny_burst_is_delivered_whole_without_429s(tmp_path: Path) -> Non
     rows = burst.report([result])
     assert rows[0].split(" | ")[0].strip() == "scenario"
     assert rows[2].startswith("tiny ")
-    assert [cell.strip() for cell in rows[2].split(" | ")][1:3] == ["50", "50"]
+    assert [cell.strip() for cell in rows[2].split(" | ")][1:5] == ["50", "50", "100.0%", "0"]
+
+
+@pytest.mark.e2e
+async def test_a_digested_burst_still_delivers_every_event_s_full_detail(tmp_path: Path
+                                                                        ) -> None:
+    scenario = burst.Scenario("digests", 300, digest_after=1.0)
+    result = await burst.measure(scenario, burst.Limits(channel_window=6.0), tmp_path)
+    assert (result.delivered, result.full_detail) == (300, 300)
+    assert result.digested > 0  # some as digest lines, their detail in events.log
+    assert result.rate_limited == 0 and result.duplicates == 0 and not result.timed_out
+    assert result.exit_code == 0
+
+
+def test_full_detail_is_read_from_embeds_and_attachments() -> None:
+    from logship.emulator.server import Received
+
+    payload = {"embeds": [{"title": "🔴 burst error #1", "description": burst.traceback_of(1),
+                           "fields": [{"name": "job", "value": burst.field_of(1)}]},
+                          {"title": "🔴 2 events", "description": "🔴 burst error #2\n"
+                                                                  "🔴 burst error #3"}]}
+    log = (f"── ERROR ──\nburst error #2\n{burst.traceback_of(2)}\njob: job-2\n\n"
+           f"── ERROR ──\nburst error #3\n{burst.traceback_of(3)[:-20]}\njob: job-3\n\n")
+    received = Received("1", "c", payload, "m", 0.0, attachments=(("events.log", log.encode()),))
+    assert burst.full_detail_ids(received, 10) == {1, 2}  # #3's traceback is cut
+    assert burst.is_digest(received)

@@ -206,3 +206,11 @@ def test_spool_options(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, BASE + "\n[spool]\nmax_bytes = 1048576\n"))
     assert config.spool.max_bytes == 1 << 20
     assert "spool.max_bytes" in str(error_for(tmp_path, BASE + "\n[spool]\nmax_bytes = 10\n"))
+
+
+def test_digest_after_is_a_discord_sink_option_in_seconds(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, BASE), env={}).sinks["errors"].options.digest_after == 60
+    text = BASE.replace('username = "StatsBot logs"', "digest_after = 5")
+    assert load_config(write(tmp_path, text), env={}).sinks["errors"].options.digest_after == 5.0
+    bad = BASE.replace('username = "StatsBot logs"', "digest_after = -1")
+    assert "sinks.errors.digest_after" in str(error_for(tmp_path, bad))

@@ -40,10 +40,12 @@ def sink(**options: Any) -> SinkConfig:
 
 
 
-def make_worker(session: aiohttp.ClientSession, tmp_path: Path, **options: Any) -> SinkWorker:
+def make_worker(session: aiohttp.ClientSession, tmp_path: Path, *, webhook_requests: int = 50,
+                webhook_window: float = 1.0, **options: Any) -> SinkWorker:
     config = sink(**options)
-    limiter = RateLimits().limiter(channel="c", webhook_requests=50, webhook_window=1.0,
-                                   channel_messages=500, channel_window=1.0)
+    limiter = RateLimits().limiter(channel="c", webhook_requests=webhook_requests,
+                                   webhook_window=webhook_window, channel_messages=500,
+                                   channel_window=1.0)
     return discord_worker(config, Spool(tmp_path / "spool"), client=WebhookClient(session),
                           limiter=limiter)
 
@@ -180,7 +182,9 @@ async def test_a_backlog_goes_out_as_digests_naming_every_event(mocked, session,
     mocked.post(POST, payload=OK, repeat=True)
     progress = FileProgress(0)
     items = events(progress, *[Level.ERROR] * 150)
-    worker = make_worker(session, tmp_path, queue_size=200)
+    # 15 full messages would take longer than digest_after at 2 requests per 0.5 s
+    worker = make_worker(session, tmp_path, queue_size=200, webhook_requests=2,
+                         webhook_window=0.5, digest_after=0.1, files=False)
     await run_until_idle(worker, items)
     payloads = sent_payloads(mocked)
     assert len(payloads) <= 4  # one request per 10 events would take 15
@@ -235,7 +239,8 @@ async def test_a_timeout_is_retried_and_counted_as_a_possible_duplicate(mocked, 
 
 async def test_a_reload_during_a_digest_retry_resends_the_same_digest(mocked, session, tmp_path
                                                                      ) -> None:
-    worker = make_worker(session, tmp_path, queue_size=200)
+    worker = make_worker(session, tmp_path, queue_size=200, webhook_requests=2,
+                         webhook_window=0.5, digest_after=0.1, files=False)
 
     def reload_then_429(url: Any, **kwargs: Any) -> CallbackResult:
         config = worker.config

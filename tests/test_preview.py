@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import orjson
@@ -188,3 +189,43 @@ def test_the_parser_is_the_source_s(config_file: Path, tmp_path: Path) -> None:
     [(_, rendered)] = render(config, [event])
     assert [r.sink.name for r in rendered] == ["errors", "plain"]
     assert all(r.problems == [] for r in rendered)
+
+
+def test_a_backlog_shows_how_n_such_events_would_go_out_by_the_sink_s_batching(
+        config_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from logship.sinks.discord.sink import DiscordSink
+
+    batches: list[bool] = []
+    batch = DiscordSink.batch
+
+    def counted(self: DiscordSink, *args: object) -> object:
+        made = batch(self, *args)  # type: ignore[arg-type]
+        batches.append(made.digest)
+        return made
+
+    monkeypatch.setattr(DiscordSink, "batch", counted)
+    code, output = preview(config_file, "--route", "errors", "--line", ERROR_LINE,
+                           "--backlog", "30")
+    assert code == 0, output
+    # its traceback attached, an embed shows its end: 3 to a message, 10 requests; a
+    # plain text message (the sink "plain") holds one
+    assert ("a backlog of 30 such events, all waiting now: 10 requests; the budget needs "
+            "2.0 s") in output
+    assert "requests 1-10: full embeds, 3 events each" in output
+    assert "requests 1-30: in full, 1 event each" in output
+    assert "digests" not in output
+    assert batches == [False] * 40  # the sink's own batch(), request by request
+
+    batches.clear()
+    code, output = preview(config_file, "--route", "errors", "--line", ERROR_LINE,
+                           "--backlog", "1500")
+    assert code == 0, output
+    first = output.split("→ route errors → sink plain")[0]
+    counts = re.search(r"a backlog of 1500 such events, all waiting now: (\d+) requests; "
+                       r"the budget needs ([\d.]+) s", first)
+    assert counts is not None
+    assert batches.count(True) >= 1 and len(batches) >= int(counts[1])
+    assert re.search(r"requests 1-\d+: digests \(a line per event\) \+ events\.log \(each "
+                     r"event in full\), \d+(-\d+)? events each", first)
+    assert "the first digest reads:" in first and "📎 files[0] events.log (" in first
+    assert "▌ `20:42:07` 🔴 HTTPException · [monitoring] Failed to update heartbeat" in first

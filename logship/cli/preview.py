@@ -25,6 +25,10 @@ def preview_command(
     source: Annotated[str | None, typer.Option(
         help="Parse as this source (default: the route's, the one whose paths match "
              "--file, else the first).")] = None,
+    backlog: Annotated[int, typer.Option(
+        min=0, help="Also show how N such events, all waiting at once, would go out now: "
+                    "full embeds or digests with events.log, the requests, and the time "
+                    "the sink's budget needs.")] = 0,
 ) -> None:
     """Show the message(s) a log line would make: parsed, routed and rendered exactly as
     the daemon does (JSON payload and a readable form). Sends nothing. Exit 1 when no
@@ -46,4 +50,4 @@ def preview_command(
     from logship.pipeline.preview import run_preview
 
     raise typer.Exit(run_preview(loaded, lines=lines, path=path, route=route, source=source,
-                                 file=file, echo=typer.echo))
+                                 file=file, backlog=backlog, echo=typer.echo))

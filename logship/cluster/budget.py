@@ -122,6 +122,12 @@ class SharedLimiter:
         """The local view (the fallback's): Redis decides at `acquire`."""
         return self.fallback.wait_time(route)
 
+    def time_for(self, messages: int) -> float:
+        """How long `messages` more posts would take at this host's share of the budget
+        (the fallback's cut limits, which see every request this host made): whether a
+        backlog goes out in full is each host's own call."""
+        return self.fallback.time_for(messages)
+
     async def acquire(self, route: Route = "execute") -> None:
         """Wait until Redis (or, while it is down, the fallback) grants one more request."""
         while True:
@@ -138,15 +144,16 @@ class SharedLimiter:
                 continue  # the fallback decides from now on
             if int(wait) <= 0:
                 self._granted[route].append(member)
+                self.fallback.take(route)  # this host's own share, seen locally too
                 return
             await asyncio.sleep(int(wait) / 1000 + SAFETY_MARGIN)
 
     def completed(self, headers: Mapping[str, str], route: Route = "execute") -> None:
         """The request `acquire` allowed has its answer: its windows start now, and what
         Discord's headers say of the bucket is shared."""
+        self.fallback.completed(headers, route)
         if self._local[route]:
             self._local[route] -= 1
-            self.fallback.completed(headers, route)
             return
         if not self._granted[route]:
             return

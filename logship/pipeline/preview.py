@@ -9,16 +9,18 @@ JSON body, files), whether the target would accept it (for Discord the emulator'
 check against Discord's OpenAPI schema and limits), and a readable rendering. Nothing is
 sent or written.
 
-What it does not show: batching (a worker that has fallen behind packs several events
-into one message, or lists them in a digest) and dedupe windows (a repeat may only be
-counted).
+With a backlog (`--backlog N`), it also shows how N such events, all waiting at once,
+would go out now: each sink's own batching (`Sink.batch`: full embeds, or digests with
+every event attached) run at its budget, with the request count and the time that takes.
+
+What it does not show: dedupe windows (a repeat may only be counted).
 """
 
 from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from logship.config import Config, RouteConfig, SinkConfig, SourceConfig
@@ -44,6 +46,7 @@ class Rendered:
     sink: SinkConfig
     shown: Preview
     matched: bool = True  # False: `--route` named a route whose conditions do not match
+    backlog: list[str] = field(default_factory=list)  # how N of it would go out now
 
     @property
     def problems(self) -> list[str]:
@@ -84,11 +87,12 @@ def parse_lines(lines: Sequence[bytes], source: SourceConfig | None, path: str) 
 
 
 def render(config: Config, events: Sequence[Event], *, route_name: str | None = None,
-           host: str | None = None) -> list[tuple[Event, list[Rendered]]]:
+           host: str | None = None, backlog: int = 0) -> list[tuple[Event, list[Rendered]]]:
     """For each event, through the daemon's own pipeline (routed as logged, then redacted
     and capped), the requests the daemon would make for it (an empty list: it matches
     no route), as each sink shows them. With `route_name`, only that route, shown even
-    when its conditions do not match (`Rendered.matched` says so)."""
+    when its conditions do not match (`Rendered.matched` says so). With `backlog`, also
+    how that many of it, waiting at once, would go out (`Rendered.backlog`)."""
     from logship.pipeline import Pipeline
     from logship.sinks.base import SinkContext
     from logship.sinks.registry import sink_type
@@ -117,7 +121,10 @@ def render(config: Config, events: Sequence[Event], *, route_name: str | None = 
             out.append((pipeline.leave(parsed)[0], []))
             continue
         shown = [Rendered(event, route, config.sinks[name],
-                          sinks[name].preview(Item(event, route)), matched)
+                          sinks[name].preview(Item(event, route)), matched,
+                          sinks[name].preview_backlog([Item(event, route)
+                                                       for _ in range(backlog)])
+                          if backlog > 0 else [])
                  for route, name in targets]
         out.append((event, shown))
     return out
@@ -137,12 +144,12 @@ def describe(rendered: Rendered) -> list[str]:
     else:
         lines.append(f"  {shown.who} would accept it." + (" It reads:" if shown.readable
                                                           else ""))
-    return lines + shown.readable
+    return lines + shown.readable + [f"  {row}" for row in rendered.backlog]
 
 
 def run_preview(config: Config, *, lines: Sequence[bytes], path: str,
                 route: str | None = None, source: str | None = None,
-                file: Path | None = None, echo: Echo = print) -> int:
+                file: Path | None = None, backlog: int = 0, echo: Echo = print) -> int:
     """`logship preview`: exit status 0 when some event matched a route (and so was
     shown), 1 when none did (or the lines made no event), 2 for an unknown route or
     source."""
@@ -150,7 +157,8 @@ def run_preview(config: Config, *, lines: Sequence[bytes], path: str,
         chosen = next((r for r in config.routes if r.name == route), None)
         parser_source = pick_source(config, name=source, route=chosen, file=file)
         events = parse_lines(lines, parser_source, path)
-        results = render(config, events, route_name=route, host=socket.gethostname())
+        results = render(config, events, route_name=route, host=socket.gethostname(),
+                         backlog=backlog)
     except PreviewError as exc:
         echo(f"error: {exc}")
         return 2

@@ -130,11 +130,13 @@ class Sink(Protocol):
 
     def batch(self, pending: Sequence[Item], backlog: int) -> Batch:
         """The next request: some of `pending` (ordered by priority; at least one), as
-        many as one request carries. `backlog` is how many events wait in all."""
+        many as one request carries. `backlog` is how many events wait in all. The
+        worker asked `limiter.acquire()` first: the request has its place already."""
 
     def rebatch(self, items: Sequence[Item], like: Batch) -> Batch:
         """A request of `items` (a retried batch some of whose events gave up), made the
-        way `like` was (a digest stays a digest)."""
+        way `like` was (a digest stays a digest). It may take fewer of them: the worker
+        puts the others back in front of its queue."""
 
     async def send(self, batch: Batch) -> Answer:
         """Send `batch` (the same bytes when it is sent again); never raises for a
@@ -161,6 +163,11 @@ class Sink(Protocol):
 
     def preview(self, item: Item) -> Preview:
         """What it would send for `item` alone, sending nothing."""
+
+    def preview_backlog(self, items: Sequence[Item]) -> list[str]:
+        """How `items`, all waiting at once, would go out now, as lines for `logship
+        preview --backlog`: its requests as its own `batch` makes them, at its budget;
+        sending nothing."""
 
 
 class Editor(Protocol):

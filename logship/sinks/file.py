@@ -79,6 +79,16 @@ class FileSink:
         return Preview(who="the file", request=[f"append to {self.options.path}:",
                                 self._line(item.event).decode().rstrip("\n")])
 
+    def preview_backlog(self, items: Sequence[Item]) -> list[str]:
+        writes = 0
+        pending = list(items)
+        while pending:
+            taken = len(self.batch(pending, len(pending)).items)
+            pending = pending[taken:]
+            writes += 1
+        return [f"a backlog of {len(items)} such events: {writes} writes (each synced), "
+                f"every event whole"]
+
     def batch(self, pending: Sequence[Item], backlog: int) -> Batch:
         from logship.sinks.worker import Batch
 

@@ -515,6 +515,9 @@ class SinkWorker:
                 return None
             items = [it for it in items if it.attempts < limit]
             batch = self.sink.rebatch(items, batch)
+            taken = {id(it) for it in batch.items}
+            self._pending[:0] = [it for it in items if id(it) not in taken]
+            items = batch.items
         attempts = max(it.attempts for it in items)
         delay = self._backoff(attempts, self.config.retry_base, self.config.retry_cap)
         self.stats.retries += 1

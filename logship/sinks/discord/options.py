@@ -41,6 +41,9 @@ class DiscordOptions:
     suppress_notifications: bool = False  # message flag 4096: no push notification
     files: bool = True  # attach what does not fit an embed (a long traceback) as a file
     api_base: str | None = None  # a Discord REST proxy (nirn-proxy) to send through
+    # seconds: a backlog goes out in full embeds while the budget clears it within this;
+    # past that, as digests (a line per event, every event attached in full)
+    digest_after: float = 60.0
 
     @property
     def channel_key(self) -> str:
@@ -51,7 +54,7 @@ class DiscordOptions:
 NUMBERS = {  # option: minimum
     "webhook_requests": 1, "webhook_window": 0.1, "channel_messages": 1,
     "channel_window": 0.1, "max_file_bytes": 1024, "max_request_bytes": 131072,
-    "timeout": 0.1,
+    "timeout": 0.1, "digest_after": 0.0,
 }
 KEYS = frozenset({"url", "url_file", "username", "avatar_url", "channel", "thread_id",
                   "thread_name", "embeds", "suppress_notifications", "files", "api_base",

@@ -18,6 +18,10 @@ resets what posting has left.
 
 Times are taken when a response arrives, which is never earlier than when Discord
 counted the request, so the local windows can only err on the safe side.
+
+`RateLimiter.time_for(n)` looks ahead: how long n more messages would take now, at every
+budget above and at the webhook's own pace (its answers' latency: a sink's requests go
+one at a time). The Discord sink decides with it whether a backlog goes out in full.
 """
 
 from __future__ import annotations
@@ -78,6 +82,20 @@ class SlidingWindow:
         while len(self._done) > self.limit:
             self._done.popleft()
 
+    def projected(self, answered: float) -> list[float]:
+        """When the requests that still count completed, oldest first; those in flight
+        as if answered at `answered` (for `RateLimiter.time_for`)."""
+        now = self._clock()
+        done = [at for at in self._done if at + self.window > now]
+        return done + [answered] * self._in_flight
+
+    def earliest(self, completed: list[float]) -> float:
+        """The earliest time one more request fits, given every completion that counts
+        (`projected`, plus those planned after it): the limit-th latest must be over."""
+        if len(completed) < self.limit:
+            return 0.0
+        return completed[-self.limit] + self.window
+
 
 class HeaderBudget:
     """What Discord's `X-RateLimit-*` headers said about a bucket."""
@@ -109,6 +127,12 @@ class HeaderBudget:
     def spend(self) -> None:
         if self.remaining is not None and self.remaining > 0:
             self.remaining -= 1
+
+    def left_before_reset(self) -> int | None:
+        """Requests the bucket still takes before it resets; None: no limit known now."""
+        if self.remaining is None or self._clock() >= self.reset_at:
+            return None
+        return self.remaining
 
 
 class Pause:
@@ -150,6 +174,9 @@ class RateLimiter:
         self.edit_window = SlidingWindow(webhook.limit, webhook.window, clock)
         self.edit_headers = HeaderBudget(clock)
         self.edit_pause = Pause(clock)
+        self._clock = clock
+        self._sent: deque[float] = deque()  # when each post in flight was let go
+        self.latency = 0.0  # seconds a post takes to be answered (smoothed); 0: unknown
 
     def wait_time(self, route: Route = "execute") -> float:
         if route == "edit":
@@ -166,10 +193,15 @@ class RateLimiter:
 
     async def acquire(self, route: Route = "execute") -> None:
         """Wait until one more request of `route` may go, then hold its place in every
-        budget it spends: a post spends the webhook's and the channel's, an edit only
-        the edit route's."""
+        budget it spends (`take`)."""
         while (delay := self.wait_time(route)) > 0:
             await asyncio.sleep(delay)
+        self.take(route)
+
+    def take(self, route: Route = "execute") -> None:
+        """Hold one request's place in every budget it spends, now (`wait_time` said it
+        may go): a post spends the webhook's and the channel's, an edit only the edit
+        route's."""
         if route == "edit":
             self.edit_headers.spend()
             self.edit_window.reserve()
@@ -177,6 +209,42 @@ class RateLimiter:
         self.headers.spend()
         self.webhook.reserve()
         self.channel.reserve()
+        self._sent.append(self._clock())
+
+    def time_for(self, messages: int) -> float:
+        """Seconds from now until `messages` more posts, after those in flight, would all
+        be answered at the budget this webhook has now: its window and its channel's
+        (what is left of them), what Discord's headers said is left before the bucket
+        resets, any pause (a 429's, a global one), and its own pace: its posts go one at
+        a time, each answered after `latency` seconds (as measured so far).
+
+        >>> now = [0.0]; lim = RateLimits(lambda: now[0]).limiter(
+        ...     channel="c", webhook_requests=5, webhook_window=2.0, channel_messages=30,
+        ...     channel_window=60.0)
+        >>> lim.time_for(5), lim.time_for(6), lim.time_for(30), lim.time_for(31)
+        (0.0, 2.0, 10.0, 60.0)
+        """
+        if messages <= 0:
+            return 0.0
+        now = self._clock()
+        latency = self.latency
+        in_flight = len(self._sent)
+        # those in flight: answered a latency after the last was let go
+        answered = max(now, self._sent[-1] + latency) if in_flight else now
+        webhook = self.webhook.projected(answered)
+        channel = self.channel.projected(answered)
+        left = self.headers.left_before_reset()
+        start = max(answered, now + max(self.global_pause.wait_time(),
+                                        self.channel_pause.wait_time(),
+                                        self.pause.wait_time()))
+        for sent in range(messages):
+            start = max(start, self.webhook.earliest(webhook), self.channel.earliest(channel))
+            if left is not None and sent >= left:
+                start = max(start, self.headers.reset_at)
+            start += latency  # answered: the next one may go
+            webhook.append(start)
+            channel.append(start)
+        return start - now
 
     def completed(self, headers: Mapping[str, str], route: Route = "execute") -> None:
         """The request `acquire(route)` allowed has its answer (or failed): start its
@@ -188,6 +256,9 @@ class RateLimiter:
             return
         self.webhook.release()
         self.channel.release()
+        if self._sent:
+            took = max(0.0, self._clock() - self._sent.popleft())
+            self.latency = took if self.latency == 0.0 else 0.8 * self.latency + 0.2 * took
         self.headers = self._budget(self.headers, headers)
         self.headers.update(headers)
 

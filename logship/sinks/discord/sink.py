@@ -2,9 +2,11 @@
 Discord's answers mean.
 
 - `batch`: full embeds, as many as one message carries (10 embeds, 6000 characters, the
-  request's files within `max_request_bytes`); a backlog of more than
-  `DIGEST_AFTER_REQUESTS` messages goes as digests (one line per event, several events per
-  embed); a storm summary goes alone, its events attached.
+  request's files within `max_request_bytes`), while the backlog clears at full detail
+  within `digest_after` seconds at the budget the webhook has now (`RateLimiter.time_for`);
+  past that, digests: a line per event, every event attached in full (`events.log`).
+  Criticals go in full whenever the budget can carry them so, whatever waits behind. A
+  storm summary goes alone, its events attached.
 - `send`: `?wait=true` (a 200 with a message object is the only proof of delivery), the
   budget's windows fed with Discord's `X-RateLimit-*` headers.
 - `repair` after a 400: never the same bytes again: drop a refused username or avatar,
@@ -16,10 +18,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from logship.config import RouteConfig, SinkConfig
-from logship.event import Event
+from logship.event import Event, Level
 from logship.redact.scrub import scrub_tokens
 from logship.sinks.base import Answer, Outcome, Preview, Repair, SinkContext
 from logship.sinks.discord import compiled_templates
@@ -29,9 +32,6 @@ from logship.sinks.discord.options import DiscordOptions
 from logship.sinks.discord.ratelimit import RateLimiter, RateLimits
 from logship.sinks.discord.render import EMBEDS_MAX, Attachment, Embed, Renderer, build_payload
 from logship.sinks.worker import Batch, Item
-
-DIGEST_AFTER_REQUESTS = 2
-"""A backlog of more than this many full messages is sent as digests."""
 
 _OUTCOMES = {
     HttpOutcome.DELIVERED: Outcome.DELIVERED,
@@ -115,6 +115,17 @@ class DiscordSink:
 
         return preview(self, item)
 
+    def preview_backlog(self, items: Sequence[Item]) -> list[str]:
+        from logship.sinks.discord.preview import backlog
+
+        return backlog(self, items)
+
+    def rehearsal(self, limits: RateLimits) -> DiscordSink:
+        """This sink as it is configured (options, routes, templates, privacy), its budget
+        made of `limits` (a clock of the caller's): it sends nothing, it batches."""
+        return DiscordSink(self.config, replace(self._context, shared={
+            **self._context.shared, "discord.rate_limits": limits}))
+
     def route(self, name: str | None) -> RouteConfig | None:
         return self.renderer.route(name)
 
@@ -127,22 +138,63 @@ class DiscordSink:
     # -- batches ------------------------------------------------------------------
 
     def batch(self, pending: Sequence[Item], backlog: int) -> Batch:
-        """Full embeds while they keep up; digests once a backlog builds. A storm summary
-        goes alone, first: its files are the events it counts (a digest has no room for
-        them), and its delivery resolves them all."""
+        """Full embeds while the backlog clears at full detail within `digest_after`
+        seconds; digests past that, except for criticals the budget can carry in full. A
+        storm summary goes alone, first: its files are the events it counts (a digest
+        has no room for them), and its delivery resolves them all.
+
+        The request this batch goes in has its place in the budget already (the worker
+        acquired it); `backlog` counts every event waiting, `pending` first."""
         carrier = next((item for item in pending if item.counted), None)
         if carrier is not None:
             return Batch([carrier])
-        count = self.renderer.pack([self._embed(it) for it in pending[:EMBEDS_MAX]])
-        if backlog > DIGEST_AFTER_REQUESTS * count:
-            return self._digest(pending)
-        return Batch(list(pending[:count]))
+        backlog = max(backlog, len(pending))
+        count = self._in_full(pending, backlog)
+        if count == 0 and pending[0].event.level >= Level.CRITICAL:
+            criticals = [it for it in pending if it.event.level >= Level.CRITICAL]
+            count = self._in_full(criticals, len(criticals))
+        if count:
+            return Batch(list(pending[:count]))
+        return self._digest(pending)
+
+    def _in_full(self, leading: Sequence[Item], backlog: int) -> int:
+        """How many of the `leading` items this message carries in full, when a backlog
+        of `backlog` events (they first) clears at full detail within `digest_after`;
+        0 when it does not (a digest then).
+
+        How many messages the backlog takes at full detail comes from the embeds of
+        the leading events: as many events per message as the first message packs.
+        Embeds are rendered one by one, only while the answer depends on them: none
+        when even 10 events per message would be too slow, and no more than one
+        message's worth (and the one that does not fit) otherwise."""
+        if not self._clears(backlog, EMBEDS_MAX):
+            return 0
+        decided = self._clears(backlog, 1)  # one message per event is fast enough
+        embeds: list[Embed] = []
+        for item in leading[:EMBEDS_MAX]:
+            embeds.append(self._embed(item))
+            fit = self.renderer.pack(embeds)
+            if fit < len(embeds):
+                break  # the message is full
+            decided = decided or self._clears(backlog, fit)
+        count = self.renderer.pack(embeds)
+        return count if decided or self._clears(backlog, count) else 0
+
+    def _clears(self, backlog: int, per_message: int) -> bool:
+        """True when `backlog` events, `per_message` to a message, go out within
+        `digest_after` seconds at the budget as it is now (this message's place in it
+        is taken already)."""
+        messages = -(-backlog // max(1, per_message))
+        return self.limiter.time_for(messages - 1) <= self.options.digest_after
 
     def rebatch(self, items: Sequence[Item], like: Batch) -> Batch:
+        """`items` made the way `like` was; a digest may take fewer of them (its lines
+        and files are re-made): the worker puts the others back."""
         return self._digest(items) if like.digest else Batch(list(items))
 
     def _digest(self, candidates: Sequence[Item]) -> Batch:
-        """A digest of as many leading `candidates` as one message holds."""
+        """A digest of as many leading `candidates` as one message holds: their lines,
+        and each of them in full in its `events.log` (with `files`)."""
         embeds, count = self.renderer.digest([it.event for it in candidates])
         return Batch(list(candidates[:max(1, count)]), digest=True, body=embeds)
 
@@ -197,7 +249,9 @@ class DiscordSink:
         items = batch.items
         if len(items) > 1:
             half = len(items) // 2
-            return Repair(retry=self.rebatch(items[:half], batch), requeue=items[half:],
+            retry = self.rebatch(items[:half], batch)
+            left = [it for it in items[:half] if it not in retry.items]
+            return Repair(retry=retry, requeue=[*left, *items[half:]],
                           note=f"Discord refused a batch of {len(items)}; sending it split")
         (item,) = items
         if item.counted:

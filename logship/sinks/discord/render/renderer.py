@@ -205,12 +205,25 @@ class Renderer:
 
     def digest(self, events: Sequence[Event]) -> tuple[list[Embed], int]:
         """Digest embeds (one line per event) for as many leading `events` as one
-        message holds, and how many they took."""
-        if self.privacy is not None or self.redactor is not None:
-            events = [self.shown(e) for e in events]
+        message holds, and how many they took. With files, the first embed carries
+        every one of them in full (`events.log`, as `event_logs` makes it): as many as
+        its lines and its files can carry, the rest left for the next message."""
+        shown = [self.shown(e) for e in events]
+        embeds, taken = self._digest_lines(shown)
+        if not (self.files and taken):
+            return embeds, taken
+        files, held = self.event_logs(events[:taken])[0]
+        if held < taken:  # the files hold fewer (Discord's 10 files, max_request_bytes)
+            embeds, taken = self._digest_lines(shown[:held])
+        first = embeds[0]
+        embeds[0] = Embed(first.data, first.size, first.files + files, first.text)
+        return embeds, taken
+
+    def _digest_lines(self, events: Sequence[Event]) -> tuple[list[Embed], int]:
         if not self.text:
             return digest_embeds(events)
-        embed, taken = render_digest(events, self.text_limit - 5)  # 5: "**", "**", "\n"
+        # 5: "**", "**", "\n"; a plain message lists every level in its one text
+        embed, taken = render_digest(events, self.text_limit - 5, one_level=False)
         text = f"**{embed.data['title']}**\n{embed.data['description']}"
         return [Embed(embed.data, embed.size, (), text)], taken
 
