@@ -50,7 +50,10 @@ def describe(config: Config) -> list[str]:
 
 def warnings(config: Config) -> list[str]:
     """Things that work but should be fixed."""
-    found: list[str] = []
+    from logship.pipeline.route import never_matching
+
+    found = [f"warning: route {route} can never match: {why}"
+             for route, why in never_matching(config.routes, config.sources)]
     if not config.spool.redact:
         found.append(f"warning: [spool] redact = false: {config.daemon.spool_dir} keeps events "
                      "raw, secrets included (Discord still gets them redacted); keep it "
