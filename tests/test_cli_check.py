@@ -62,3 +62,16 @@ def test_a_route_on_a_level_in_capitals_is_fine(tmp_path: Path) -> None:
     status, out = check(config(tmp_path, paths='"bot.json"',
                                match='match = { level = "^WARNING$" }'))
     assert status == 0 and warnings(out) == [], out
+
+
+def test_a_path_that_matches_no_file_is_a_warning_naming_the_nearest_folder(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "opt").mkdir()
+    (tmp_path / "bot.json").write_text("")
+    status, out = check(config(tmp_path, paths='"bot.json", "opt/StatsBot/logs/*/logs.json"'))
+    assert status == 0, out
+    assert "statsbot: format=json start_at=end (1 files match now)" in out
+    assert warnings(out) == [
+        f"warning: source statsbot: no file matches {tmp_path}/opt/StatsBot/logs/*/logs.json "
+        f"(nearest existing folder: {tmp_path}/opt); logship run watches for one"]
