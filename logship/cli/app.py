@@ -1,11 +1,11 @@
 """The `logship` command line's frame: the app, the options every command shares, how
 the config is found and loaded, logship's own log, and how errors end a command.
 
-Each command lives in its own module of `logship.cli` (`run`, `check`, `testwebhook`,
-`preview`, `replay`, `history`, `demo`) and is thin: it parses its options and calls the
-part of logship that does the work. Heavy modules (aiohttp, watchfiles, the daemon) are
-imported inside the commands that need them, so `logship --help` starts fast. A
-`LogshipError` ends a command with `error: ...` on stderr and the error's exit status
+Each command lives in its own module of `logship.cli` (`run`, `check`, `init`,
+`testwebhook`, `preview`, `replay`, `history`, `demo`) and is thin: it parses its options
+and calls the part of logship that does the work. Heavy modules (aiohttp, watchfiles,
+the daemon) are imported inside the commands that need them, so `logship --help` starts
+fast. A `LogshipError` ends a command with `error: ...` on stderr and the error's exit status
 (2 for a config or usage problem).
 """
 
