@@ -307,7 +307,8 @@ class Daemon:
             HistoryEntry.for_event(it.event, sink=sink, route=it.route.name if it.route else None,
                                    outcome=end.outcome, status=end.status,
                                    message_id=end.message_id, attempts=it.attempts,
-                                   error=end.error)
+                                   error=end.error,
+                                   via="drain" if it.origin is not None else None)
             for it in items
         )
 
