@@ -37,6 +37,7 @@ from logship.redact import Redactor
 from logship.sinks import build_worker
 from logship.sinks.base import SinkContext
 from logship.sinks.worker import BatchEnd, Item, SinkWorker
+from logship.spool.report import NOT_MADE_YET
 from logship.spool.store import (
     MemorySpool,
     SpoolRecord,
@@ -317,6 +318,9 @@ def _progress(total: int, echo: Echo) -> Iterator[Callable[[int], None]]:
 def run_replay(config: Config, spool_dir: Path, *, selection: Selection = Selection(),
                dry: bool = False, echo: Echo = print) -> int:
     """Exit status: 0 when every selected event was delivered, 1 when some remain."""
+    if not spool_dir.exists():
+        echo(f"replay: 0 delivered, 0 remain in {spool_dir} ({NOT_MADE_YET})")
+        return 0
     if dry:
         return dry_run(config, spool_dir, selection, echo)
     total = sum(len(v) for k, v in count_selected(config, spool_dir, selection).items()
