@@ -15,6 +15,7 @@ from aiohttp import ClientResponse
 
 from logship.emulator.server import FakeDiscord
 from tests.e2e import Inbox
+from tests.tools import pytest_runtest_setup  # noqa: F401  (the hook: see tests.tools)
 
 
 class _ResponseWithWriter(ClientResponse):

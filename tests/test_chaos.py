@@ -19,14 +19,14 @@ from pathlib import Path
 import pytest
 
 from bench.chaos import Runner
-from bench.torture import LOGROTATE
+from tests.tools import needs
 
 pytestmark = pytest.mark.e2e
 
 STEPS = 40  # 15-25 s here (2 cores): a run's length depends on the steps it draws
 
 
-@pytest.mark.skipif(not Path(LOGROTATE).exists(), reason="logrotate is not installed")
+@needs("logrotate")
 async def test_random_host_events_lose_no_line_and_repeat_only_what_kills_allow(
     tmp_path: Path,
 ) -> None:
