@@ -20,6 +20,7 @@ import asyncio
 import logging
 import signal
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -42,7 +43,7 @@ from logship.redact import Redactor
 from logship.sinks import build_worker
 from logship.sinks.base import SinkContext
 from logship.sinks.registry import sink_type
-from logship.sinks.worker import BatchEnd, Item, SinkWorker
+from logship.sinks.worker import BatchEnd, Item, SinkWorker, Waiting
 from logship.spool.drain import SpoolDrainer
 from logship.spool.store import Spool
 from logship.state_lock import StateLock
@@ -92,6 +93,8 @@ class Daemon:
         self.history = HistoryJournal(config.daemon.state_dir,
                                       max_bytes=config.daemon.history_max_bytes,
                                       keep=config.daemon.history_keep)
+        # told when a sink begins a long wait for budget, and when it ends (the demo shows it)
+        self.on_sink_wait: Callable[[str, Waiting | None], None] | None = None
 
     def _pipeline(self, config: Config) -> Pipeline:
         return Pipeline(config, workers=self._worker_named, noise=self.noise,
@@ -295,11 +298,20 @@ class Daemon:
         worker = build_worker(sink, self.context, self.spool)
         worker.on_delivered = self.metrics.delivered
         worker.on_outcome = self._outcome
+        worker.on_wait = self._on_wait
         task = asyncio.create_task(worker.run(), name=f"sink:{sink.name}")
         feeder = SpoolDrainer(worker, self.spool, Redactor(self.config.redact))
         drainer = asyncio.create_task(feeder.run(), name=f"drain:{sink.name}")
         self.sinks[sink.name] = _Running(worker, task, drainer, feeder)
         log.info("sink %s → %s", sink.name, worker.sink.target)
+
+    def _on_wait(self, sink: str, waiting: Waiting | None) -> None:
+        """A sink began (or ended) a long wait for budget: systemd's status line says so
+        (the worker logged it; /metrics reads it when scraped)."""
+        if self.notifier.enabled:
+            self.notifier.status(status_line(self.snapshot()))
+        if self.on_sink_wait is not None:
+            self.on_sink_wait(sink, waiting)
 
     def _outcome(self, sink: str, items: list[Item], end: BatchEnd) -> None:
         self.noise.outcome(sink, items, end)
