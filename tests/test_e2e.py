@@ -188,3 +188,6 @@ async def test_demo_ships_the_sample_bot(tmp_path: Path) -> None:
     assert status == 0, err
     assert "#errors" in out and "#members" in out
     assert "pings: 0" in out and "rate-limited (429): 0" in out
+    for channel in ("errors", "members", "warnings"):  # in events, each accounted for
+        assert re.search(rf"^#{channel}: (\d+) events routed: \1 delivered$", out, re.M), out
+    assert "spooled at shutdown" not in err
