@@ -466,7 +466,9 @@ class SinkWorker:
         """Wait for the sink's budget; a long wait is said once, at info level, and
         shown while it lasts (`waiting`)."""
         limiter = self.sink.limiter
-        holdup = limiter.holdup()
+        # (a limiter that cannot tell what it waits for just waits, unannounced)
+        tell = getattr(limiter, "holdup", None)
+        holdup = tell() if tell is not None else None
         if holdup is None or holdup.seconds < self.say_waits_from:
             await limiter.acquire()
             return
