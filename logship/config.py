@@ -34,6 +34,7 @@ from logship.sinks import registry
 
 __all__ = ["ClusterConfig", "Config", "ConfigError", "DaemonConfig", "Reader", "RouteConfig",
            "SinkConfig", "SourceConfig", "SpoolConfig", "find_config", "load_config",
+           "locate_config",
            "parse_config"]
 
 DEFAULT_LOCATIONS = (Path("config.toml"), Path("/etc/logship/config.toml"))
@@ -170,6 +171,33 @@ def find_config(explicit: Path | None = None, env: Mapping[str, str] | None = No
         if candidate.exists():
             return candidate
     return DEFAULT_LOCATIONS[0]
+
+
+START_HINT = ("to start: `logship init FOLDER` writes a commented config.toml for the logs "
+              "it finds in FOLDER (your bot's folder); config.example.toml documents every "
+              "option; then `logship check`")
+
+
+def locate_config(explicit: Path | None = None, env: Mapping[str, str] | None = None) -> Path:
+    """`find_config`'s answer when that file is there; else a `ConfigError` that says
+    who named the missing file (`--config`, `$LOGSHIP_CONFIG`), or where logship looked
+    when nobody did, and how to start."""
+    env = os.environ if env is None else env
+    path = find_config(explicit, env)
+    if os.path.lexists(path):
+        return path
+    if explicit is not None:
+        raise ConfigError(path, "", f"no such file (given with --config); {START_HINT}")
+    if env.get("LOGSHIP_CONFIG"):
+        raise ConfigError(path, "", f"no such file (named by $LOGSHIP_CONFIG); {START_HINT}")
+    local, system = DEFAULT_LOCATIONS
+    raise ConfigError(None, "", "\n  ".join([
+        "no config file found; looked for:",
+        "--config PATH (not given)",
+        "$LOGSHIP_CONFIG (not set)",
+        f"./{local} ({Path.cwd() / local}: no such file)",
+        f"{system} (no such file)",
+    ]) + f"\n{START_HINT[0].upper()}{START_HINT[1:]}.")
 
 
 def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:

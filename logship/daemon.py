@@ -20,6 +20,7 @@ import asyncio
 import logging
 import signal
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -44,7 +45,7 @@ from logship.redact import Redactor
 from logship.sinks import build_worker
 from logship.sinks.base import SinkContext
 from logship.sinks.registry import sink_type
-from logship.sinks.worker import BatchEnd, Item, SinkWorker
+from logship.sinks.worker import BatchEnd, Item, SinkWorker, Waiting
 from logship.spool.drain import SpoolDrainer
 from logship.spool.store import Spool
 from logship.state_lock import StateLock
@@ -68,9 +69,14 @@ class _Running:
 class Daemon:
     """One logship process: `await Daemon(config).run()` until stopped."""
 
-    def __init__(self, config: Config, *, handle_signals: bool = True) -> None:
+    def __init__(self, config: Config, *, handle_signals: bool = True,
+                 report_left: bool = True) -> None:
         self.config = config
         self.handle_signals = handle_signals
+        # Log the events still queued at the stop, spooled (the demo, whose spool goes
+        # with its folder, says it in its own words). Counted in `left_at_stop` anyway.
+        self.report_left = report_left
+        self.left_at_stop: dict[str, int] = {}
         self.host = socket.gethostname()
         self.spool = Spool(config.daemon.spool_dir, max_bytes=config.spool.max_bytes,
                            segment_bytes=config.spool.segment_bytes)
@@ -96,6 +102,8 @@ class Daemon:
         self.history = HistoryJournal(config.daemon.state_dir,
                                       max_bytes=config.daemon.history_max_bytes,
                                       keep=config.daemon.history_keep)
+        # told when a sink begins a long wait for budget, and when it ends (the demo shows it)
+        self.on_sink_wait: Callable[[str, Waiting | None], None] | None = None
 
     def _pipeline(self, config: Config) -> Pipeline:
         return Pipeline(config, workers=self._worker_named, noise=self.noise,
@@ -214,9 +222,10 @@ class Daemon:
                              return_exceptions=True)
         for running in workers:
             left = running.worker.abandon("shutdown before delivery")
-            if left:
-                log.warning("sink %s: %d undelivered events spooled at shutdown",
-                            running.worker.name, left)
+            name = running.worker.name
+            self.left_at_stop[name] = self.left_at_stop.get(name, 0) + left
+            if left and self.report_left:
+                log.warning("sink %s: %d undelivered events spooled at shutdown", name, left)
         for running in workers:  # retiring ones too: their retirement ended above
             running.feeder.settle()  # so a restart re-sends none of what was fed
             running.worker.sink.close()
@@ -310,11 +319,20 @@ class Daemon:
         worker = build_worker(sink, self.context, self.spool)
         worker.on_delivered = self.metrics.delivered
         worker.on_outcome = self._outcome
+        worker.on_wait = self._on_wait
         task = asyncio.create_task(worker.run(), name=f"sink:{sink.name}")
         feeder = SpoolDrainer(worker, self.spool, Redactor(self.config.redact))
         drainer = asyncio.create_task(feeder.run(), name=f"drain:{sink.name}")
         self.sinks[sink.name] = _Running(worker, task, drainer, feeder)
         log.info("sink %s → %s", sink.name, worker.sink.target)
+
+    def _on_wait(self, sink: str, waiting: Waiting | None) -> None:
+        """A sink began (or ended) a long wait for budget: systemd's status line says so
+        (the worker logged it; /metrics reads it when scraped)."""
+        if self.notifier.enabled:
+            self.notifier.status(status_line(self.snapshot()))
+        if self.on_sink_wait is not None:
+            self.on_sink_wait(sink, waiting)
 
     def _outcome(self, sink: str, items: list[Item], end: BatchEnd) -> None:
         self.noise.outcome(sink, items, end)
@@ -322,7 +340,8 @@ class Daemon:
             HistoryEntry.for_event(it.event, sink=sink, route=it.route.name if it.route else None,
                                    outcome=end.outcome, status=end.status,
                                    message_id=end.message_id, attempts=it.attempts,
-                                   error=end.error)
+                                   error=end.error,
+                                   via="drain" if it.origin is not None else None)
             for it in items
         )
 

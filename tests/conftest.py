@@ -17,6 +17,7 @@ from aiohttp import ClientResponse
 from logship.emulator.server import FakeDiscord
 from tests.e2e import Inbox
 from tests.redis_server import RedisServer, running_redis
+from tests.tools import pytest_runtest_setup  # noqa: F401  (the hook: see tests.tools)
 
 
 class _ResponseWithWriter(ClientResponse):

@@ -30,15 +30,16 @@ from bench.chaos import (
     Setup,
     json_line,
 )
-from bench.torture import LOGROTATE, Collector
+from bench.torture import Collector
 from logship.tail.checkpoint import Checkpoint, CheckpointStore
 from logship.tail.reader import read_identity, read_mark
+from tests.tools import needs
 
 STEPS = 40  # 15-25 s here (2 cores): a run's length depends on the steps it draws
 
 
 @pytest.mark.e2e
-@pytest.mark.skipif(not Path(LOGROTATE).exists(), reason="logrotate is not installed")
+@needs("logrotate")
 async def test_random_host_events_lose_no_line_and_repeat_only_what_kills_allow(
     tmp_path: Path,
 ) -> None:

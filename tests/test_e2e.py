@@ -59,6 +59,16 @@ async def test_errors_reach_their_webhook_and_ping_nobody(
                for line in stderr.splitlines()), stderr
 
 
+async def test_run_names_a_source_whose_files_do_not_exist_yet(
+    tmp_path: Path, daemon: Logship
+) -> None:
+    await daemon.wait_until_logged("no file matches")
+    status, _, stderr = await daemon.stop()
+    assert status == 0
+    assert (f"WARNING logship.tail: source bot: no file matches {tmp_path}/logs/*/logs.json "
+            f"(nearest existing folder: {tmp_path}); watching for one") in stderr
+
+
 async def test_a_new_days_folder_is_followed_while_running(
     tmp_path: Path, inbox: Inbox, daemon: Logship
 ) -> None:
@@ -178,3 +188,6 @@ async def test_demo_ships_the_sample_bot(tmp_path: Path) -> None:
     assert status == 0, err
     assert "#errors" in out and "#members" in out
     assert "pings: 0" in out and "rate-limited (429): 0" in out
+    for channel in ("errors", "members", "warnings"):  # in events, each accounted for
+        assert re.search(rf"^#{channel}: (\d+) events routed: \1 delivered$", out, re.M), out
+    assert "spooled at shutdown" not in err

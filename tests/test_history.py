@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 import pytest
 from typer.testing import CliRunner
 
@@ -226,9 +227,41 @@ def offsets_in(out: str) -> list[int]:
 
 
 def test_cli_says_when_nothing_was_recorded(config: Path) -> None:
-    assert run(config) == (0, "no deliveries recorded\n", "")
+    journal = config.parent / "state" / HISTORY_NAME
+    assert run(config) == (0, f"no deliveries recorded: {journal} does not exist yet (the "
+                              "daemon and `logship replay` write it as they send)\n", "")
     write(config.parent / "state", [entry(1)])
-    assert run(config, "--sink", "alerts")[1] == "no deliveries recorded\n"
+    assert run(config, "--sink", "alerts")[1] == (
+        "no deliveries to sink alerts among the 1 recorded\n")
+
+
+def test_cli_says_what_it_filtered_when_nothing_failed(config: Path) -> None:
+    write(config.parent / "state", [entry(1), entry(2)])
+    assert run(config, "--failed", "--since", "2025-07-16T12:00")[1] == (
+        "no failed deliveries since 2025-07-16T12:00 among the 2 recorded\n")
+    _, out, err = run(config, "--limit", "1")
+    assert offsets_in(out) == [2] and err == "(the last 1 entries; --limit 0 shows all)\n"
+
+
+def test_a_failure_delivered_since_is_no_longer_failed(config: Path) -> None:
+    state = config.parent / "state"
+    write(state, [entry(1, outcome="dead", minute=1), entry(2, outcome="spooled", minute=1),
+                  entry(1, minute=2)])  # event 1 went out later (a replay, the drain)
+    assert offsets_in(run(config, "--failed")[1]) == [2]
+    write(state, [entry(2, minute=3)])
+    assert run(config, "--failed")[1] == (
+        "no failed deliveries among the 4 recorded (2 failed ones were delivered since, by "
+        "the spool's drain or `logship replay`)\n")
+    assert offsets_in(run(config)[1]) == [1, 2, 1, 2]
+
+
+def test_entries_say_which_were_sent_by_replay_or_the_drain() -> None:
+    replayed = HistoryEntry("2025-07-16T12:00:03.120Z", "errors", "errors", "bot",
+                            "/var/log/bot.log", 1234, "1395", 200, 1, "delivered", via="replay")
+    assert HistoryEntry.from_json(orjson.loads(replayed.to_json())) == replayed
+    assert describe([replayed]) == [
+        "2025-07-16T12:00:03Z errors route=errors 200 delivered msg 1395 bot "
+        "/var/log/bot.log:1234 (1 attempt, by replay)"]
 
 
 def test_cli_rejects_a_bad_since(config: Path) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -29,7 +31,7 @@ from logship.observe.metrics import (
     status_line,
     take_snapshot,
 )
-from logship.sinks.worker import Circuit, SinkStats
+from logship.sinks.worker import Circuit, SinkStats, Waiting
 from logship.spool.store import Spool, SpoolRecord, mark_drained, rewrite_segment, segments
 from logship.tail.checkpoint import FileProgress
 from logship.tail.reader import TailedFile
@@ -347,3 +349,22 @@ async def test_a_taken_port_raises_and_leaves_nothing_running() -> None:
 def test_default_listen_is_loopback() -> None:
     server = MetricsServer(Metrics(), lambda: (True, {}))
     assert (server.host, server.port) == ("127.0.0.1", 9308)
+
+
+def test_a_wait_for_discords_channel_limit_shows_in_metrics_and_the_status_line() -> None:
+    waiting = Waiting("Discord's channel limit", since=0.0, until=time.monotonic() + 48.4,
+                      queued=200)
+    worker = SimpleNamespace(stats=SinkStats(), backlog=212, queued_bytes=0, gone=None,
+                             circuit=Circuit(5, 30.0), waiting=waiting)
+    idle = SimpleNamespace(stats=SinkStats(), backlog=0, queued_bytes=0, gone=None,
+                           circuit=Circuit(5, 30.0), waiting=None)
+    snap = take_snapshot(None, {"errors": worker, "members": idle})
+    assert snap.sinks["errors"].waiting_for == "Discord's channel limit"
+    assert 40 < snap.sinks["errors"].waiting_seconds <= 48.4
+    found = samples(Metrics(lambda: snap).exposition().decode())
+    assert 40 < value(found, "logship_sink_waiting_seconds", sink="errors") <= 48.4
+    assert value(found, "logship_sink_waiting_seconds", sink="members") == 0
+    line = status_line(replace(snap, sinks={**snap.sinks, "errors": replace(
+        snap.sinks["errors"], waiting_seconds=48.2)}))
+    assert line.endswith("; errors: waiting for Discord's channel limit, 212 queued, "
+                         "next in 48 s")

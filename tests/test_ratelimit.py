@@ -167,3 +167,20 @@ async def test_two_webhooks_in_one_bucket_do_not_hold_each_other_back(
             assert (await daemon.stop())[0] == 0
         finally:
             daemon.kill()
+
+
+def test_the_holdup_names_the_budget_that_makes_a_request_wait() -> None:
+    clock = FakeClock()
+    lim = limiter(clock)
+    assert lim.holdup() is None  # it may go at once
+    for _ in range(30):  # the channel's 30 messages, 5 per 2 s as the webhook allows
+        clock.now += lim.wait_time()
+        lim.webhook.reserve()  # what `acquire` spends
+        lim.channel.reserve()
+        clock.now += 0.1
+        lim.completed({})
+    holdup = lim.holdup()
+    assert holdup is not None and holdup.why == "Discord's channel limit"
+    assert abs(holdup.seconds - lim.wait_time()) < 1e-9 and holdup.seconds > 40
+    lim.rate_limited(90.0, is_global=True)
+    assert lim.holdup().why == "Discord's global limit"  # the longest wait names it

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from bench.torture import (
-    LOGROTATE,
     QUICK,
     ROTATIONS,
     Result,
@@ -23,11 +22,11 @@ from bench.torture import (
     run_rotation,
     run_truncate,
 )
+from tests.tools import needs
 
 pytestmark = pytest.mark.e2e
 
-needs_logrotate = pytest.mark.skipif(
-    not Path(LOGROTATE).exists(), reason="logrotate is not installed (.ci/run installs it)")
+needs_logrotate = needs("logrotate")
 
 
 def check(result: Result, *, duplicates_allowed: bool = False) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from logship.config import RouteConfig
+from logship.config import RouteConfig, SourceConfig
 from logship.event import Event, Level
-from logship.pipeline.route import Router, _found, describe, event_value
+from logship.pipeline.route import Router, _found, describe, event_value, never_matching
 
 
 def event(level: Level = Level.ERROR, message: str = "boom", **attrs: Any) -> Event:
@@ -170,3 +170,44 @@ def test_a_route_can_match_on_the_fingerprint() -> None:
     other = Event(ts=None, level=Level.ERROR, message="Failed to fetch user 987654321098765432")
     assert [sink for _, sink in router.match(other)] == ["s"]  # the same error, another user
     assert router.match(Event(ts=None, level=Level.ERROR, message="disk full")) == []
+
+
+def test_level_matches_whatever_the_case() -> None:
+    router = Router([RouteConfig(name="r", sinks=("s",), match={"level": "^WARNING$"})])
+    assert sinks(router, event(Level.WARNING)) == ["s"]
+    assert sinks(router, event(Level.ERROR)) == []
+
+
+def _source(name: str, format: str = "json") -> SourceConfig:
+    return SourceConfig(name=name, paths=(f"/logs/{name}/*.log",), format=format)
+
+
+def test_routes_that_can_never_match_are_named_with_the_reason() -> None:
+    sources = (_source("bot"), _source("plain", "text"))
+    routes = (
+        RouteConfig(name="ok", sinks=("s",), match={"level": "^WARNING$", "kind": "error"}),
+        RouteConfig(name="warn", sinks=("s",), match={"level": "^WARN$"}),
+        RouteConfig(name="below", sinks=("s",), min_level=Level.ERROR,
+                    match={"level": "warning"}),
+        RouteConfig(name="kinds", sinks=("s",), match={"kind": "^crash$"}),
+        RouteConfig(name="sources", sinks=("s",), match={"source": "^statsbot$"}),
+        RouteConfig(name="textfield", sinks=("s",), sources=("plain",),
+                    match={"User ID": "1"}),
+        RouteConfig(name="jsonfield", sinks=("s",), match={"User ID": "1"}),
+    )
+    found = never_matching(routes, sources)
+    assert [route for route, _ in found] == ["warn", "below", "kinds", "sources", "textfield"]
+    reasons = dict(found)
+    assert "debug, info, warning, error, critical" in reasons["warn"]
+    assert "below its min_level error" in reasons["below"]
+    assert "error, performance, member, status, log" in reasons["kinds"]
+    assert "bot, plain" in reasons["sources"]
+    assert "plain" in reasons["textfield"] and "'User ID'" in reasons["textfield"]
+
+
+def test_a_text_source_can_carry_the_fields_its_records_name() -> None:
+    """Only a name no text record can produce is flagged: tree items, k=v pairs."""
+    sources = (_source("plain", "text"),)
+    for key in ("guild_id", "context.user", "member_id", "cpu", "Bot.ID"):
+        route = RouteConfig(name="r", sinks=("s",), match={key: "x"})
+        assert never_matching((route,), sources) == [], key

@@ -59,6 +59,8 @@ async def test_an_outage_spools_then_drains_by_itself(tmp_path: Path, fake: Fake
     assert inbox.ids(ERRORS) == Counter(range(1, 41))  # each once
     assert spooled_ids(tmp_path / "state" / "spool") == Counter()
     assert fake.stats.rate_limited == 0
+    status, out, _ = await run_cli("history", "--config", str(config), "--limit", "0")
+    assert status == 0 and re.search(r" 200 delivered .*, by drain\)$", out, re.M), out
 
 
 async def test_a_dead_webhooks_events_replay_to_the_corrected_url(
@@ -88,6 +90,36 @@ async def test_a_dead_webhooks_events_replay_to_the_corrected_url(
     assert "5 delivered, 0 remain" in out
     assert inbox.ids(new_id) == Counter(range(1, 6))
     assert segments(spool_dir) == []
+
+
+async def test_history_shows_what_replay_delivered(
+    tmp_path: Path, fake: FakeDiscord, inbox: Inbox
+) -> None:
+    fake.delete_webhook(ERRORS)
+    config = write_config(tmp_path, fake)
+    daemon = await Logship("run", "--config", str(config)).start()
+    await daemon.wait_until_logged("running:")
+    for n in range(1, 4):
+        Bot(tmp_path).log("ERROR", f"nobody hears #{n}")
+    await daemon.wait_until_logged("webhook deleted")
+    assert (await daemon.stop())[0] == 0
+    status, out, _ = await run_cli("history", "--config", str(config), "--failed")
+    assert status == 0 and out.count(" dead ") == 3, out
+
+    new_id = "200000000000000009"
+    config.write_text(config.read_text().replace(f"/{ERRORS}/", f"/{new_id}/"))
+    status, out, _ = await run_cli("replay", str(tmp_path / "state" / "spool"),
+                                   "--config", str(config))
+    assert status == 0 and "3 delivered, 0 remain" in out, out
+    assert inbox.ids(new_id) == Counter(range(1, 4))
+
+    status, out, _ = await run_cli("history", "--config", str(config))
+    replayed = [line for line in out.splitlines() if line.endswith("(1 attempt, by replay)")]
+    assert len(replayed) == 3 and all(" 200 delivered msg " in line for line in replayed), out
+    status, out, _ = await run_cli("history", "--config", str(config), "--failed")
+    assert status == 0
+    assert out == ("no failed deliveries among the 6 recorded (3 failed ones were delivered "
+                   "since, by the spool's drain or `logship replay`)\n")
 
 
 async def test_replay_renders_with_the_routes_template_as_configured_now(

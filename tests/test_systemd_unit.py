@@ -9,19 +9,17 @@ the daemon makes survive its SystemCallFilter=.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from logship.config import DaemonConfig
+from tests.tools import needs, tool_path
 
 ROOT = Path(__file__).resolve().parent.parent
 UNIT = ROOT / "packaging" / "systemd" / "logship.service"
 LOGROTATE = ROOT / "packaging" / "logrotate" / "mybot"
 MAX_EXPOSURE = 2.0
-ANALYZE = shutil.which("systemd-analyze")
+ANALYZE = tool_path("systemd-analyze")
 
 
 def directives(path: Path) -> dict[str, list[str]]:
@@ -86,7 +84,7 @@ def test_what_the_daemon_needs_is_allowed() -> None:
     assert one("SystemCallErrorNumber") == "EPERM"  # a refused call fails, not kills
 
 
-@pytest.mark.skipif(ANALYZE is None, reason="systemd-analyze is not installed")
+@needs("systemd-analyze")
 def test_exposure_rating(tmp_path: Path) -> None:
     result = subprocess.run(
         [str(ANALYZE), "security", "--offline=true", "--no-pager", str(UNIT)],
@@ -134,7 +132,7 @@ NEEDED = (
 )
 
 
-@pytest.mark.skipif(ANALYZE is None, reason="systemd-analyze is not installed")
+@needs("systemd-analyze")
 def test_the_system_call_filter_lets_the_daemon_work() -> None:
     assert ANALYZE is not None
     groups = _syscall_groups(ANALYZE)
@@ -147,10 +145,11 @@ def test_the_system_call_filter_lets_the_daemon_work() -> None:
     assert refused == []
 
 
-@pytest.mark.skipif(shutil.which("logrotate") is None, reason="logrotate is not installed")
+@needs("logrotate")
 def test_the_logrotate_snippet_parses(tmp_path: Path) -> None:
     result = subprocess.run(
-        ["logrotate", "--debug", "--state", str(tmp_path / "state"), str(LOGROTATE)],
+        [str(tool_path("logrotate")), "--debug", "--state", str(tmp_path / "state"),
+         str(LOGROTATE)],
         capture_output=True, text=True, check=False, timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -17,7 +17,6 @@ import pytest
 import tomli_w
 
 from bench.torture import (
-    LOGROTATE,
     WAIT,
     Collector,
     Daemon,
@@ -32,6 +31,7 @@ from bench.torture import (
 from bench.torture import write_config as torture_config
 from logship.emulator.server import FakeDiscord
 from tests.e2e import WEBHOOK_IDS, Bot, Inbox, Logship, write_config
+from tests.tools import needs
 
 pytestmark = pytest.mark.e2e
 
@@ -89,8 +89,7 @@ async def test_a_relative_glob_run_from_the_configs_folder_is_followed_live(
 
 # -- copytruncate and the real daemon: torture's pieces ------------------------------------
 
-needs_logrotate = pytest.mark.skipif(
-    not Path(LOGROTATE).exists(), reason="logrotate is not installed (.ci/run installs it)")
+needs_logrotate = needs("logrotate")
 
 
 def logrotate_conf(root: Path, live: Path, *directives: str) -> Path:

@@ -7,10 +7,11 @@ import asyncio
 import bz2
 import contextlib
 import gzip
+import logging
 import lzma
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -1273,3 +1274,72 @@ async def test_a_rotated_file_written_late_is_not_taken_for_a_later_generation(
     rename_create(log)
     append(log, "[INFO] four")
     assert await read_after_restart(tail, saved, ["three", "four"]) == ["three", "four"]
+
+
+class LogWatch(logging.Handler):
+    """Wakes a test when logship logs a line containing some text."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+        self._news = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.levelname} {record.getMessage()}")
+        self._news.set()
+
+    async def wait_for(self, text: str) -> None:
+        async def until() -> None:
+            while not any(text in line for line in self.lines):
+                self._news.clear()
+                await self._news.wait()
+
+        await asyncio.wait_for(until(), WAIT)
+
+
+@pytest.fixture
+def tail_log() -> Iterator[LogWatch]:
+    watch = LogWatch()
+    logger = logging.getLogger("logship.tail")
+    logger.addHandler(watch)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    yield watch
+    logger.removeHandler(watch)
+    logger.setLevel(level)
+
+
+async def test_a_glob_matching_nothing_is_reported_at_start_and_once_more_later(
+    tmp_path: Path, tail_log: LogWatch,
+) -> None:
+    (tmp_path / "opt").mkdir()
+    missing = source(tmp_path, "opt/StatsBot/logs/*/logs.json", name="statsbot")
+    present = source(tmp_path, "*.log", name="other")
+    append(tmp_path / "bot.log", "INFO:bot:hello")
+    tailer = Tailer((missing, present), [], Collector(), unmatched_again=0.3)
+    running = Running(tailer, Collector())
+    await tail_log.wait_for("still no file matches")
+    await running.finish()
+    glob = tmp_path / "opt/StatsBot/logs/*/logs.json"
+    assert [line for line in tail_log.lines if "matches" in line] == [
+        f"WARNING source statsbot: no file matches {glob} (nearest existing folder: "
+        f"{tmp_path / 'opt'}); watching for one",
+        f"WARNING source statsbot: still no file matches {glob} (nearest existing folder: "
+        f"{tmp_path / 'opt'})",
+    ]
+
+
+async def test_a_glob_that_found_its_file_since_is_not_reported_again(
+    tmp_path: Path, tail_log: LogWatch,
+) -> None:
+    collector = Collector()
+    tailer = Tailer((source(tmp_path, "logs/*/logs.log"),), [], collector,
+                    unmatched_again=60.0)
+    running = Running(tailer, collector)
+    await tail_log.wait_for("no file matches")
+    (tmp_path / "logs" / "2025-07-16").mkdir(parents=True)
+    append(tmp_path / "logs" / "2025-07-16" / "logs.log", "INFO:bot:hello")
+    await collector.wait_for(lambda: collector.messages == ["hello"])
+    assert tailer.report_unmatched(again=True) == []  # what the later look does
+    await running.finish()
+    assert not [line for line in tail_log.lines if "still no file" in line]

@@ -1,11 +1,11 @@
 """The `logship` command line's frame: the app, the options every command shares, how
 the config is found and loaded, logship's own log, and how errors end a command.
 
-Each command lives in its own module of `logship.cli` (`run`, `check`, `testwebhook`,
-`preview`, `replay`, `history`, `demo`) and is thin: it parses its options and calls the
-part of logship that does the work. Heavy modules (aiohttp, watchfiles, the daemon) are
-imported inside the commands that need them, so `logship --help` starts fast. A
-`LogshipError` ends a command with `error: ...` on stderr and the error's exit status
+Each command lives in its own module of `logship.cli` (`run`, `check`, `init`,
+`testwebhook`, `preview`, `replay`, `history`, `demo`) and is thin: it parses its options
+and calls the part of logship that does the work. Heavy modules (aiohttp, watchfiles,
+the daemon) are imported inside the commands that need them, so `logship --help` starts
+fast. A `LogshipError` ends a command with `error: ...` on stderr and the error's exit status
 (2 for a config or usage problem).
 """
 
@@ -85,10 +85,10 @@ def setup_logging(level: str = "info") -> None:
 def load(config_path: Path | None, *, own_log: bool = False) -> Config:
     """The config (`ConfigError` naming its problem). `own_log`: a source that would
     read logship's own log (its stderr, when that is a file) is a problem too."""
-    from logship.config import find_config, load_config
+    from logship.config import load_config, locate_config
     from logship.tail.own_log import check_sources, own_log_file
 
-    config = load_config(find_config(config_path))
+    config = load_config(locate_config(config_path))
     if own_log:
         check_sources(config, own_log_file())
     return config
@@ -140,6 +140,23 @@ def command(name: str | None = None) -> Callable[[Command], Command]:
         return function
 
     return register
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from logship import __version__
+
+        typer.echo(f"logship {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def options(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print logship's version and exit.")] = False,
+) -> None:
+    """Ship a Discord bot's log files to Discord webhooks, losing nothing."""
 
 
 def main() -> None:

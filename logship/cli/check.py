@@ -82,7 +82,11 @@ async def _answers(link: object) -> bool:
 
 def warnings(config: Config) -> list[str]:
     """Things that work but should be fixed."""
-    found: list[str] = []
+    from logship.pipeline.route import never_matching
+
+    found = _unmatched_paths(config)
+    found += [f"warning: route {route} can never match: {why}"
+              for route, why in never_matching(config.routes, config.sources)]
     if not config.spool.redact:
         found.append(f"warning: [spool] redact = false: {config.daemon.spool_dir} keeps events "
                      "raw, secrets included (Discord still gets them redacted); keep it "
@@ -94,6 +98,19 @@ def warnings(config: Config) -> list[str]:
     if mode & (stat.S_IRGRP | stat.S_IROTH) and _has_inline_url(config):
         found.append(f"warning: {config.path} is readable by group or others and holds a "
                      "webhook URL (a secret): chmod 600 it, or use url_file / ${ENV}")
+    return found
+
+
+def _unmatched_paths(config: Config) -> list[str]:
+    """A warning for each source glob that matches no file now, and where to look."""
+    from logship.tail.globs import PathMatcher
+
+    found = []
+    for source in config.sources:
+        matcher = PathMatcher(source.paths, source.exclude)
+        found += [f"warning: source {source.name}: no file matches {pattern} "
+                  f"({matcher.why_unmatched(pattern)}); logship run watches for one"
+                  for pattern in matcher.unmatched(matcher.scan())]
     return found
 
 

@@ -9,8 +9,8 @@ import typer
 
 from logship.cli.app import ConfigOption, Reason, command, load, setup_logging, since_option
 
-SpoolDir = Annotated[Path, typer.Argument(help="The spool folder (daemon.spool_dir).",
-                                          exists=True, file_okay=False)]
+SpoolDir = Annotated[Path, typer.Argument(
+    help="The spool folder (daemon.spool_dir); one not made yet is empty.", file_okay=False)]
 
 
 @command()

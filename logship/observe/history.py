@@ -13,7 +13,10 @@ buffer has them otherwise). It is bounded: past `max_bytes` the file rotates to
 more than about `(keep + 1) × max_bytes`. Webhook URLs and tokens are never stored (an
 error text that names one is masked). Readers skip a torn last line and unreadable lines.
 A reader racing a rotation may see a few entries twice or miss them: it is a log to look
-at, not a ledger.
+at, not a ledger. `logship replay` writes to the same journal, also while the daemon
+runs: each line is one append (O_APPEND), so lines stay whole; when one of them rotates,
+the other's next lines may land in the rotated file, which readers read too. An entry
+says `via` "replay" or "drain" when it is about a spooled event sent again.
 """
 
 from __future__ import annotations
@@ -92,6 +95,7 @@ class HistoryEntry:
     attempts: int
     outcome: str
     error: str | None = None
+    via: str | None = None  # "replay", "drain": what sent a spooled event (None: live)
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
@@ -120,16 +124,23 @@ class HistoryEntry:
             attempts=int(data.get("attempts", 0)),
             outcome=str(data["outcome"]),
             error=data.get("error"),
+            via=data.get("via"),
         )
 
     @classmethod
     def for_event(cls, event: Event, *, sink: str, route: str | None, outcome: str,
                   status: int = 0, message_id: str | None = None, attempts: int = 0,
-                  error: str | None = None, at: datetime | None = None) -> HistoryEntry:
+                  error: str | None = None, at: datetime | None = None,
+                  via: str | None = None) -> HistoryEntry:
         """The entry for `event`, stamped `at` (default: now)."""
         return cls(at=utc_stamp(at), sink=sink, route=route, source=event.source,
                    path=event.path, offset=event.offset, message_id=message_id,
-                   status=status, attempts=attempts, outcome=outcome, error=error)
+                   status=status, attempts=attempts, outcome=outcome, error=error, via=via)
+
+    @property
+    def event_key(self) -> tuple[str, str, str, int]:
+        """The event this entry is about, at its sink (the same across its entries)."""
+        return self.sink, self.source, self.path, self.offset
 
     @property
     def when(self) -> datetime:
@@ -271,10 +282,21 @@ def history_files(state_dir: Path) -> list[Path]:
     return [*files, current] if current.is_file() else files
 
 
+@dataclass
+class Tally:
+    """What `read_history` looked at, for saying what its filters left out."""
+
+    read: int = 0  # entries read
+    delivered_since: int = 0  # failed entries left out: their event was delivered later
+
+
 def read_history(state_dir: Path, *, sink: str | None = None, since: datetime | None = None,
-                 failed: bool = False, limit: int | None = None) -> list[HistoryEntry]:
+                 failed: bool = False, limit: int | None = None,
+                 tally: Tally | None = None) -> list[HistoryEntry]:
     """Entries across all the journal's files, newest last: only `sink`'s, only those at
-    or after `since`, only the undelivered ones (`failed`), at most the last `limit`.
+    or after `since`, only the undelivered ones (`failed`: an event that failed and was
+    delivered later, by the spool's drain or a replay, is not), at most the last `limit`.
+    `tally` (when given) counts what was read and left out.
 
     The files are read from their end, so a small `limit` reads little.
 
@@ -285,12 +307,20 @@ def read_history(state_dir: Path, *, sink: str | None = None, since: datetime | 
         return []
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
+    tally = tally if tally is not None else Tally()
+    delivered_later: set[tuple[str, str, str, int]] = set()  # events delivered, newest first
     found: list[HistoryEntry] = []
     for entry in _entries_backwards(state_dir):
+        tally.read += 1
         if sink is not None and entry.sink != sink:
             continue
-        if failed and entry.outcome == "delivered":
-            continue
+        if failed:
+            if entry.outcome == "delivered":
+                delivered_later.add(entry.event_key)
+                continue
+            if entry.event_key in delivered_later:
+                tally.delivered_since += 1
+                continue
         if since is not None and not _at_or_after(entry, since):
             continue
         found.append(entry)
@@ -298,6 +328,31 @@ def read_history(state_dir: Path, *, sink: str | None = None, since: datetime | 
             break
     found.reverse()
     return found
+
+
+def nothing_found(state_dir: Path, tally: Tally, *, sink: str | None, since: str | None,
+                  failed: bool) -> str:
+    """What `logship history` says when no entry passed its filters: which filters.
+
+    >>> nothing_found(Path("/s"), Tally(read=3), sink="alerts", since="1h", failed=True)
+    'no failed deliveries to sink alerts in the last 1h among the 3 recorded'
+    """
+    if not tally.read:
+        journal = state_dir / HISTORY_NAME
+        return (f"no deliveries recorded: {journal} does not exist yet (the daemon and "
+                "`logship replay` write it as they send)" if not history_files(state_dir)
+                else f"no deliveries recorded in {journal}")
+    what = f"no {'failed ' if failed else ''}deliveries"
+    if sink is not None:
+        what += f" to sink {sink}"
+    if since is not None:
+        what += f" in the last {since}" if since[:1].isdigit() and since[-1:].isalpha() \
+            else f" since {since}"
+    what += f" among the {tally.read} recorded"
+    if tally.delivered_since:
+        what += (f" ({tally.delivered_since} failed ones were delivered since, by the "
+                 "spool's drain or `logship replay`)")
+    return what
 
 
 def tail(state_dir: Path, n: int) -> list[HistoryEntry]:
@@ -381,6 +436,8 @@ def _describe_one(entry: HistoryEntry) -> str:
         tries = f"{entry.attempts} attempt{'s' if entry.attempts != 1 else ''}"
     else:
         tries = "not sent"
+    if entry.via:
+        tries += f", by {entry.via}"
     line = (f"{at} {entry.sink} route={entry.route or '-'} {status} {entry.outcome}{message} "
             f"{entry.source} {entry.path}:{entry.offset} ({tries})")
     return line + (f": {entry.error}" if entry.error else "")

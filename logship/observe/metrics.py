@@ -31,6 +31,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram,
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from logship.sinks.discord.url import is_loopback_host
+from logship.sinks.worker import seconds_text
 from logship.spool.store import drained_offset, segments
 
 log = logging.getLogger("logship.observe.metrics")
@@ -62,6 +63,8 @@ class SinkFigures:
     spool_bytes: int = 0
     spool_events: int = 0
     spool_blocked: bool = False  # the spool is full: events held, reading paused
+    waiting_for: str | None = None  # the budget a long wait is for ("Discord's channel limit")
+    waiting_seconds: float = 0.0  # seconds left in that wait
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +263,10 @@ def take_snapshot(
 
 def _sink_figures(worker: WorkerView, spool_bytes: int, spool_events: int) -> SinkFigures:
     s = worker.stats
+    waiting = getattr(worker, "waiting", None)  # a `sinks.worker.Waiting` while it waits
     return SinkFigures(
+        waiting_for=waiting.why if waiting is not None else None,
+        waiting_seconds=waiting.left() if waiting is not None else 0.0,
         queue_depth=worker.backlog, queue_bytes=worker.queued_bytes,
         circuit_open=worker.circuit.tripped, gone=worker.gone,
         requests=dict(s.by_status), rate_limited=s.rate_limited, retries=s.retries,
@@ -395,6 +401,9 @@ _SINK_GAUGES = (
     ("logship_spool_events", "Events waiting in the spool, per sink.", "spool_events"),
     ("logship_spool_blocked", "1 while the spool is full: events are held and reading "
      "pauses.", "spool_blocked"),
+    ("logship_sink_waiting_seconds", "Seconds left in the sink's wait for Discord's rate "
+     "limits (a wait long enough to be logged: a channel's budget used up); 0 otherwise.",
+     "waiting_seconds"),
 )
 
 
@@ -480,6 +489,9 @@ def status_line(snapshot: Snapshot) -> str:
             parts.append(f"{name}: webhook gone")
         elif fig.circuit_open:
             parts.append(f"{name}: circuit open")
+        elif fig.waiting_for is not None:
+            parts.append(f"{name}: waiting for {fig.waiting_for}, {fig.queue_depth} queued, "
+                         f"next in {seconds_text(fig.waiting_seconds)}")
     if snapshot.cluster is not None and not snapshot.cluster.up:
         parts.append(f"cluster: Redis down, {snapshot.cluster.fallback_share:.0%} of the "
                      "limits")

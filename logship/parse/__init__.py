@@ -30,7 +30,7 @@ from logship.parse.auto import AutoParser, TreeParser
 from logship.parse.common import Lines
 from logship.parse.json import JsonParser
 from logship.parse.kinds import classify
-from logship.parse.text import TextParser
+from logship.parse.text import FIELD_NAME, TextParser
 
 __all__ = [
     "PARSERS",
@@ -39,6 +39,7 @@ __all__ = [
     "RecordParser",
     "TextParser",
     "TreeParser",
+    "can_carry_field",
     "classify",
     "make_parser",
 ]
@@ -85,3 +86,16 @@ def make_parser(format: str, *, source: str, path: str) -> RecordParser:
         known = ", ".join(sorted(PARSERS))
         raise ValueError(f"unknown log format {format!r} (known: {known})") from None
     return factory(source=source, path=path)
+
+
+def can_carry_field(format: str, name: str) -> bool:
+    """Whether an event of a source of this format may carry a field called `name`.
+    True unless that is sure not to happen: a JSON line may hold any key, so only a
+    "text" source rules names out (those no text record can make, `text.FIELD_NAME`).
+
+    >>> can_carry_field("json", "User ID"), can_carry_field("text", "User ID")
+    (True, False)
+    >>> can_carry_field("text", "guild_id"), can_carry_field("auto", "guild_id")
+    (True, True)
+    """
+    return format != "text" or FIELD_NAME.fullmatch(name) is not None

@@ -67,7 +67,13 @@ from logship.parse.tree import (
     titled_banner,
 )
 
-__all__ = ["MAX_RECORD_LINES", "TextParser", "is_record_start", "parse_prefix", "scan"]
+__all__ = ["FIELD_NAME", "MAX_RECORD_LINES", "TextParser", "is_record_start", "parse_prefix",
+           "scan"]
+
+FIELD_NAME = re.compile(r"[\w.]+")
+"""Every field name a text record can carry matches this: tree items' keys are lower
+snake_case (`tree.field_key`), nested ones joined by "."; StructuredLogger's `k=v` keys
+are letters, digits, "_" and "."; the rest are fixed names (`raw_time`, `service`...)."""
 
 MAX_BANNER_LINES = 12
 """Lines a banner record takes between its rules before it is taken for no banner."""

@@ -6,7 +6,9 @@ A route sends the events that pass all of its conditions to each of its sinks:
 - `sources`: the event came from one of these sources (empty: any source);
 - `match`: for each key, the regex is found (`re.search`) in the event's value for that
   key. Keys name an event attribute (`message`, `logger`, `kind`, `level`, `source`,
-  `path`, `exception`) or else one of the event's fields. A missing value never matches.
+  `path`, `exception`, `fingerprint`) or else one of the event's fields. A missing value
+  never matches. `level` is the level's name (debug, info, warning, error, critical:
+  a log's "WARN" or "Fatal" is warning or critical), matched in any case.
 
 An event that matches several routes naming the same sink is sent to that sink once,
 through the first of those routes (whose template then applies).
@@ -18,9 +20,11 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from operator import attrgetter
 
-from logship.config import RouteConfig
+from logship.config import RouteConfig, SourceConfig
 from logship.event import Event, Level
 from logship.noise.fingerprint import fingerprint
+from logship.parse import can_carry_field
+from logship.parse.kinds import KINDS
 
 Target = tuple[RouteConfig, str]
 
@@ -88,8 +92,14 @@ _Plan = tuple[tuple[Target, ...] | None, tuple[tuple[RouteConfig, tuple[_Check, 
 _NOWHERE: tuple[Target, ...] = ()
 
 
+def pattern_for(key: str, regex: str) -> re.Pattern[str]:
+    """A `match` regex compiled as routing applies it: on `level`, in any case (the
+    level's name is lowercase, whatever the log wrote)."""
+    return re.compile(regex, re.IGNORECASE if key == "level" else 0)
+
+
 def _compile(route: RouteConfig) -> _Rule:
-    checks = tuple((key, (getter_for(key), re.compile(regex).search, {}))
+    checks = tuple((key, (getter_for(key), pattern_for(key, regex).search, {}))
                    for key, regex in route.match.items())
     return route.min_level, frozenset(route.sources), checks, route
 
@@ -262,3 +272,54 @@ def describe(routes: Sequence[RouteConfig]) -> list[str]:
     if not lines:
         lines.append("(no routes: nothing will be sent)")
     return lines
+
+
+def never_matching(routes: Sequence[RouteConfig], sources: Sequence[SourceConfig]
+                   ) -> list[tuple[str, str]]:
+    """(route, why) for each `match` that no event of the route's sources could pass, for
+    `logship check`. Only what is sure: a level or kind no event has, a source name
+    the route does not read, a field no record of its sources' formats can carry (a JSON
+    line may carry any field: only "text" sources rule names out).
+
+    >>> never_matching([RouteConfig(name="r", sinks=("s",), match={"kind": "^crash$"})], [])
+    [('r', 'match.kind /^crash$/ matches no kind (kinds: error, performance, member, status, log)')]
+    """
+    found = []
+    for route in routes:
+        covered = [s for s in sources if not route.sources or s.name in route.sources]
+        for key, regex in route.match.items():
+            why = _why_never(key, regex, route, covered)
+            if why is not None:
+                found.append((route.name, why))
+    return found
+
+
+def _why_never(key: str, regex: str, route: RouteConfig, sources: Sequence[SourceConfig]
+               ) -> str | None:
+    search = pattern_for(key, regex).search
+    where = f"match.{key} /{regex}/"
+    if key == "level":
+        levels = [level for level in Level if search(level.name.lower())]
+        if not levels:
+            names = ", ".join(level.name.lower() for level in Level)
+            return f"{where} matches no level (levels are matched by name: {names}; in any case)"
+        if all(level < route.min_level for level in levels):
+            named = ", ".join(level.name.lower() for level in levels)
+            return (f"{where} matches only {named}, below its min_level "
+                    f"{route.min_level.name.lower()}")
+        return None
+    if key == "kind":
+        if any(search(kind) for kind in KINDS):
+            return None
+        return f"{where} matches no kind (kinds: {', '.join(KINDS)})"
+    names = ", ".join(source.name for source in sources)
+    if key == "source":
+        if not sources or any(search(source.name) for source in sources):
+            return None
+        return f"{where} matches none of its sources ({names})"
+    if key in _ATTRIBUTES or not sources:
+        return None
+    if any(can_carry_field(source.format, key) for source in sources):
+        return None
+    return (f"match.{key}: no event of {names} can carry a field {key!r} (format text: field "
+            "names are letters, digits, '_' and '.')")

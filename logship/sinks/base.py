@@ -72,8 +72,19 @@ class Preview:
     detail: Any = field(default=None, repr=False)  # the sink's own (Discord: the Message)
 
 
+@dataclass(frozen=True)
+class Holdup:
+    """Why the next request must wait, and how long (as things stand now)."""
+
+    seconds: float
+    why: str  # the budget it waits for, e.g. "Discord's channel limit"
+
+
 class Limiter(Protocol):
     """The budget a sink keeps before it sends (Discord's rate limits; none for a file)."""
+
+    def holdup(self) -> Holdup | None:
+        """What the next `acquire` would wait for now; None when it would not wait."""
 
     async def acquire(self) -> None:
         """Wait until one more request may go; hold its place."""
@@ -91,6 +102,9 @@ class Unlimited:
 
     >>> import asyncio; asyncio.run(Unlimited().acquire())
     """
+
+    def holdup(self) -> Holdup | None:
+        return None
 
     async def acquire(self) -> None:
         return None

@@ -50,6 +50,9 @@ log = logging.getLogger("logship.sinks.worker")
 LOOKAHEAD = 200
 # Seconds between tries to write to a full spool when no drain frees space sooner.
 SPOOL_RETRY = 10.0
+# A wait for budget at least this long is said (once, at info level): a channel whose
+# budget is used up waits tens of seconds, the webhook's own limit a second or two.
+WAIT_WORTH_SAYING = 5.0
 
 
 @dataclass(eq=False)
@@ -132,6 +135,40 @@ class _Held:
     reason: str
     error: str
     status: int
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A wait for budget long enough to be said: for what, since and until when
+    (`time.monotonic()`), and how many events were queued when it began."""
+
+    why: str
+    since: float
+    until: float
+    queued: int
+
+    def left(self, now: float | None = None) -> float:
+        """Seconds still to wait (never negative)."""
+        return max(0.0, self.until - (time.monotonic() if now is None else now))
+
+
+def describe_wait(sink: str, waiting: Waiting, now: float | None = None) -> str:
+    """The words for a wait, in the log and systemd's status line.
+
+    >>> describe_wait("errors", Waiting("Discord's channel limit", 0.0, 48.2, 212), now=0.0)
+    "sink errors: waiting for Discord's channel limit, 212 queued, next in 48 s"
+    """
+    return (f"sink {sink}: waiting for {waiting.why}, {waiting.queued} queued, next in "
+            f"{seconds_text(waiting.left(now))}")
+
+
+def seconds_text(seconds: float) -> str:
+    """A wait as a person reads it: whole seconds, tenths below ten.
+
+    >>> seconds_text(48.2), seconds_text(2.34)
+    ('48 s', '2.3 s')
+    """
+    return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
 
 
 @dataclass
@@ -231,6 +268,11 @@ class SinkWorker:
         # The spool drainer is feeding this worker and waits for it: room in a full spool
         # comes only after this worker is through, so it must not wait for room itself.
         self.draining = False
+        # A long wait for budget, while it lasts (/metrics and systemd's status show it);
+        # `on_wait` is told when one begins, and (with None) when it ends.
+        self.waiting: Waiting | None = None
+        self.on_wait: Callable[[str, Waiting | None], None] | None = None
+        self.say_waits_from = WAIT_WORTH_SAYING
 
     @property
     def name(self) -> str:
@@ -404,7 +446,7 @@ class SinkWorker:
     # -- sending ------------------------------------------------------------------
 
     async def _send_next(self) -> None:
-        await self.sink.limiter.acquire()
+        await self._acquire()
         self._take_queued()  # what arrived while we waited for budget rides along
         batch: Batch | None = self._next_batch()
         self._sending = batch.items
@@ -414,11 +456,38 @@ class SinkWorker:
                 batch = await self._handle(batch, answer)
                 self._sending = batch.items if batch else []
                 if batch is not None:
-                    await self.sink.limiter.acquire()
+                    await self._acquire()
         except asyncio.CancelledError:
             self._pending[:0] = self._sending  # shutdown: abandon() spools them
             self._sending = []
             raise
+
+    async def _acquire(self) -> None:
+        """Wait for the sink's budget; a long wait is said once, at info level, and
+        shown while it lasts (`waiting`)."""
+        limiter = self.sink.limiter
+        # (a limiter that cannot tell what it waits for just waits, unannounced)
+        tell = getattr(limiter, "holdup", None)
+        holdup = tell() if tell is not None else None
+        if holdup is None or holdup.seconds < self.say_waits_from:
+            await limiter.acquire()
+            return
+        now = time.monotonic()
+        self.waiting = Waiting(holdup.why, now, now + holdup.seconds, self.backlog)
+        log.info("%s", describe_wait(self.name, self.waiting, now))
+        self._tell_wait(self.waiting)
+        try:
+            await limiter.acquire()
+        finally:
+            self.waiting = None
+            self._tell_wait(None)
+
+    def _tell_wait(self, waiting: Waiting | None) -> None:
+        if self.on_wait is not None:
+            try:
+                self.on_wait(self.name, waiting)
+            except Exception:  # a watcher must not stop deliveries
+                log.exception("sink %s: telling of a wait failed", self.name)
 
     async def _post(self, batch: Batch) -> Answer:
         answer = await self.sink.send(batch)

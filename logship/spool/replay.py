@@ -3,12 +3,13 @@
 Replay drives the same workers as the daemon (`logship.sinks.build_worker`), so
 batching, rate limits, retries and the handling of the sinks' answers are the same, and
 events render with the config as it is now (fix a URL or a template, then replay).
-Only its "spool" differs (`MemorySpool`): events the worker would spool again are
-collected and written back into their segment, so a segment
-keeps exactly the events still undelivered, with their new error and attempt count. An
-event leaves the spool only on the worker's word that Discord answered 200 with a
-message for the request holding it; whatever else happened to it, it stays. Once a
-sink's circuit opens (or its webhook is gone), replay sends it nothing more and says so.
+What it delivers (or not) goes into the daemon's delivery history, marked "by replay"
+(`logship history`). Only its "spool" differs (`MemorySpool`): events the worker would
+spool again are collected and written back into their segment, so a segment keeps
+exactly the events still undelivered, with their new error and attempt count. An event
+leaves the spool only on the worker's word that Discord answered 200 with a message for
+the request holding it; whatever else happened to it, it stays. Once a sink's circuit
+opens (or its webhook is gone), replay sends it nothing more and says so.
 
 It goes one segment at a time, each held exclusively (`flock`): a segment the daemon
 is appending to or draining is skipped, so replay is safe while the daemon runs. Ctrl-C
@@ -32,10 +33,12 @@ from pathlib import Path
 from logship.cluster.link import RedisLink
 from logship.config import Config, SinkConfig
 from logship.event import Ack
+from logship.observe.history import HistoryEntry, HistoryJournal
 from logship.redact import Redactor
 from logship.sinks import build_worker
 from logship.sinks.base import SinkContext
 from logship.sinks.worker import BatchEnd, Item, SinkWorker
+from logship.spool.report import NOT_MADE_YET
 from logship.spool.store import (
     MemorySpool,
     SpoolRecord,
@@ -110,6 +113,10 @@ class _Replayer:
         self._delivered: set[int] = set()  # id() of the events Discord took
         self._tried: set[int] = set()  # id() of the events sent and not taken
         self._workers: dict[str, tuple[SinkWorker, asyncio.Task[None]]] = {}
+        # the daemon's delivery history: `logship history` shows what replay did too
+        daemon = config.daemon
+        self.history = HistoryJournal(daemon.state_dir, max_bytes=daemon.history_max_bytes,
+                                      keep=daemon.history_keep)
 
     def worker(self, sink: SinkConfig) -> SinkWorker:
         if sink.name not in self._workers:
@@ -121,6 +128,12 @@ class _Replayer:
     def _outcome(self, sink: str, items: list[Item], end: BatchEnd) -> None:
         """The worker's word on a batch: the only proof of delivery. (Items are known by
         the record they came from: what is sent is a redacted copy of its event.)"""
+        self.history.record(
+            HistoryEntry.for_event(item.event, sink=sink, outcome=end.outcome,
+                                   route=item.route.name if item.route else None,
+                                   status=end.status, message_id=end.message_id,
+                                   attempts=item.attempts, error=end.error, via="replay")
+            for item in items)
         ids = {id(item.origin.event if item.origin else item.event) for item in items}
         if end.outcome == "delivered":
             self._delivered |= ids
@@ -181,6 +194,7 @@ class _Replayer:
         for worker, _ in self._workers.values():
             worker.sink.close()
         await self.context.close()
+        self.history.close()
         if self.cluster is not None:
             await self.cluster.close()
 
@@ -311,6 +325,9 @@ def _progress(total: int, echo: Echo) -> Iterator[Callable[[int], None]]:
 def run_replay(config: Config, spool_dir: Path, *, selection: Selection = Selection(),
                dry: bool = False, echo: Echo = print) -> int:
     """Exit status: 0 when every selected event was delivered, 1 when some remain."""
+    if not spool_dir.exists():
+        echo(f"replay: 0 delivered, 0 remain in {spool_dir} ({NOT_MADE_YET})")
+        return 0
     if dry:
         return dry_run(config, spool_dir, selection, echo)
     total = sum(len(v) for k, v in count_selected(config, spool_dir, selection).items()

@@ -8,6 +8,9 @@ from pathlib import Path
 
 from logship.spool.store import drained_offset, scan_segment, segments
 
+NOT_MADE_YET = "no such folder yet: nothing was ever spooled there"
+"""What an absent spool folder means: the daemon makes it when it first spools."""
+
 
 @dataclass
 class Pile:
@@ -46,8 +49,10 @@ def describe(root: Path, top: int = 3) -> list[str]:
     """The lines `logship spool` prints.
 
     >>> describe(Path("/nonexistent"))
-    ['/nonexistent: the spool is empty']
+    ['/nonexistent: the spool is empty (no such folder yet: nothing was ever spooled there)']
     """
+    if not root.exists():
+        return [f"{root}: the spool is empty ({NOT_MADE_YET})"]
     piles = survey(root)
     if not piles:
         return [f"{root}: the spool is empty"]

@@ -84,6 +84,38 @@ def existing_ancestor(path: Path) -> Path:
     return path
 
 
+NEAREST_MAX = 1000
+"""Folders a glob component may expand to while `nearest_folder` looks (a bound)."""
+
+
+def nearest_folder(pattern: str) -> Path:
+    """The deepest existing folder on the way to `pattern`'s files: its fixed part as
+    far as it exists, then through glob components while they match folders (the last
+    one in order, today's dated folder say). Stops at `**`.
+
+    >>> import tempfile; root = Path(tempfile.mkdtemp())
+    >>> (root / "logs" / "2025-07-16").mkdir(parents=True)
+    >>> nearest_folder(f"{root}/logs/*/logs.json") == root / "logs" / "2025-07-16"
+    True
+    >>> nearest_folder(f"{root}/StatsBot/logs/*/logs.json") == root
+    True
+    """
+    parts = Path(_absolute(pattern)).parts
+    reached = [Path(parts[0])]
+    for part in parts[1:-1]:
+        if part == "**":
+            break
+        if _MAGIC.search(part):
+            found = sorted(path for base in reached for path in base.glob(part)
+                           if path.is_dir())[-NEAREST_MAX:]
+        else:
+            found = [base / part for base in reached if (base / part).is_dir()]
+        if not found:
+            break
+        reached = found
+    return reached[-1]
+
+
 def _absolute(pattern: str) -> str:
     return pattern if os.path.isabs(pattern) else os.path.abspath(pattern)
 
@@ -129,6 +161,18 @@ class PathMatcher:
                 if self.matches(path) and os.path.isfile(path):
                     found.add(path)
         return sorted(found)
+
+    def unmatched(self, found: list[str]) -> list[str]:
+        """The patterns none of `found` (files this matcher matched) matches."""
+        return [pattern for pattern in self.patterns
+                if not any(re.fullmatch(translate(pattern), path) for path in found)]
+
+    def why_unmatched(self, pattern: str) -> str:
+        """Where to look for what `pattern` (one that matches no file) misses."""
+        hits = sum(1 for path in glob.iglob(pattern, recursive=True) if os.path.isfile(path))
+        if hits:
+            return f"the {hits} files it names are excluded or compressed"
+        return f"nearest existing folder: {nearest_folder(pattern)}"
 
     def roots(self) -> set[Path]:
         """Folders to watch (recursively) so that every future match is seen."""

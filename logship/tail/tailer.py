@@ -28,6 +28,10 @@ source never seen before (`known_sources`): any later file without a checkpoint 
 and read from its beginning. Checkpoints no followed file claims (a source a reload
 removed, an unreadable file) are kept while their file is there.
 
+A glob that matches no file is named at start (a warning with the nearest existing
+folder: a wrong path is never silent), and once more `UNMATCHED_AGAIN` seconds later if
+it still matches none (a one-off timer).
+
 Descriptors stay bounded: past `MAX_OPEN_FILES`, the files quiet the longest are closed
 ("dormant") and opened again when they change. A record a parser holds back (a traceback
 may still follow) goes out after `idle_flush` seconds of quiet; the wait for that is a
@@ -88,6 +92,10 @@ ROTATED_LINGER = 1.0
 writer that checked its path just before the rename (Python's WatchedFileHandler does so
 before each record) still writes once more into the old file, and those lines are read
 before the file is let go."""
+
+UNMATCHED_AGAIN = 600.0
+"""Seconds after the start (or a reload) when a glob that matched no file then and still
+matches none is reported once more."""
 
 
 @dataclass(eq=False)
@@ -172,6 +180,7 @@ class Tailer:
         max_open: int = MAX_OPEN_FILES,
         own_log: OwnLog | None = None,
         known_sources: Iterable[str] = (),
+        unmatched_again: float = UNMATCHED_AGAIN,
     ) -> None:
         # sources whose files were looked at already: `start_at` is for the others only
         self._known = set(known_sources)
@@ -206,6 +215,9 @@ class Tailer:
         self.watching = asyncio.Event()
         self._rewatch = asyncio.Event()  # the sources changed: watch their folders anew
         self._stop: asyncio.Event | None = None  # run's: once set, reading stops
+        # a glob that matched nothing at start is looked at once more this much later
+        self._unmatched_again = unmatched_again
+        self._unmatched_timer: asyncio.TimerHandle | None = None
 
     # -- public -------------------------------------------------------------------
 
@@ -316,6 +328,9 @@ class Tailer:
             f.progress.changed = False
 
     def close(self) -> None:
+        if self._unmatched_timer is not None:
+            self._unmatched_timer.cancel()
+            self._unmatched_timer = None
         for f in self._all():
             f.reader.close()
 
@@ -343,8 +358,10 @@ class Tailer:
         Descriptors are let go as the scan goes (past `max_open` the longest-quiet
         files turn dormant), so a folder of a thousand days' logs never runs into the
         open-file limit and today's log, last in order, is opened like the others."""
+        scanned: dict[str, list[str]] = {}
         for source in self._sources:
-            for path in source.matcher.scan():
+            scanned[source.config.name] = found = source.matcher.scan()
+            for path in found:
                 if path not in self._files:
                     await self._open(source.config, path, initial)
                     self._release_descriptors()
@@ -352,6 +369,7 @@ class Tailer:
             await self._read_later_generations(path, current=None)
         if initial:  # from now on, a file of theirs without a checkpoint is a new one
             self._known.update(s.config.name for s in self._sources)
+            self._report_unmatched_at_start(scanned)
         self.watching.set()
         for tracked in list(self._files.values()):
             if self._stopping:
@@ -361,6 +379,33 @@ class Tailer:
             else:
                 await self._pump(tracked)
             self._release_descriptors()
+
+    def _report_unmatched_at_start(self, scanned: dict[str, list[str]]) -> None:
+        """Say which globs match no file (a wrong path is otherwise silent), and look
+        once more `unmatched_again` seconds later (a timer, not a polling loop)."""
+        if self._unmatched_timer is not None:
+            self._unmatched_timer.cancel()
+            self._unmatched_timer = None
+        unmatched = [(source, pattern) for source in self._sources
+                     for pattern in source.matcher.unmatched(scanned[source.config.name])]
+        for source, pattern in unmatched:
+            log.warning("source %s: no file matches %s (%s); watching for one",
+                        source.config.name, pattern, source.matcher.why_unmatched(pattern))
+        if unmatched:
+            self._unmatched_timer = asyncio.get_running_loop().call_later(
+                self._unmatched_again, self.report_unmatched, True)
+
+    def report_unmatched(self, again: bool = False) -> list[str]:
+        """Log a warning for each glob that matches no file now; those globs."""
+        self._unmatched_timer = None
+        reported = []
+        for source in self._sources:
+            for pattern in source.matcher.unmatched(source.matcher.scan()):
+                log.warning("source %s: %s %s (%s)", source.config.name,
+                            "still no file matches" if again else "no file matches",
+                            pattern, source.matcher.why_unmatched(pattern))
+                reported.append(pattern)
+        return reported
 
     def _source_for(self, path: str) -> SourceConfig | None:
         for source in self._sources:

@@ -32,6 +32,8 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Literal
 
+from logship.sinks.base import Holdup
+
 Clock = Callable[[], float]
 Route = Literal["execute", "edit"]  # POST a message; PATCH one (a repeat count)
 BucketKey = tuple[str, str]  # (X-RateLimit-Bucket, webhook id)
@@ -177,6 +179,22 @@ class RateLimiter:
         self._clock = clock
         self._sent: deque[float] = deque()  # when each post in flight was let go
         self.latency = 0.0  # seconds a post takes to be answered (smoothed); 0: unknown
+
+    def holdup(self, route: Route = "execute") -> Holdup | None:
+        """The longest of the waits `acquire(route)` faces now, and whose it is; None
+        when a request may go at once. (The worker says so when a wait is long.)"""
+        if route == "edit":
+            waits = [(self.global_pause.wait_time(), "Discord's global limit"),
+                     (max(self.edit_pause.wait_time(), self.edit_headers.wait_time(),
+                          self.edit_window.wait_time()), "the webhook's limit for edits")]
+        else:
+            waits = [(self.global_pause.wait_time(), "Discord's global limit"),
+                     (max(self.channel_pause.wait_time(), self.channel.wait_time()),
+                      "Discord's channel limit"),
+                     (max(self.pause.wait_time(), self.headers.wait_time(),
+                          self.webhook.wait_time()), "the webhook's limit")]
+        seconds, why = max(waits, key=lambda wait: wait[0])
+        return Holdup(seconds, why) if seconds > 0 else None
 
     def wait_time(self, route: Route = "execute") -> float:
         if route == "edit":
