@@ -157,6 +157,25 @@ async def test_fallback_events_drain_and_dead_ones_stay(mocked, session, tmp_pat
     assert spool.used_bytes == path.stat().st_size
 
 
+async def test_a_drain_shows_the_sink_its_whole_segment_as_backlog(mocked, session, tmp_path
+                                                                     ) -> None:
+    """The drain feeds the worker a chunk at a time, but every spooled event waits: the
+    sink decides full embeds or digests (issue 18) on all of them, so a big spool does
+    not go out in full at 30 messages a minute."""
+    mocked.post(POST, payload=OK, repeat=True)
+    spool = Spool(tmp_path)
+    spool.append([record(n) for n in range(1, 251)])
+    worker = worker_for(session, spool)
+    asked: list[int] = []
+    batch = worker.sink.batch
+    worker.sink.batch = lambda pending, backlog: asked.append(backlog) or batch(  # type: ignore[method-assign]
+        pending, backlog)
+    await drain_once(worker, spool)
+    assert sent_ids(mocked) == list(range(1, 251))
+    assert asked[0] == 250  # the first request knew of every event behind its chunk
+    assert asked == sorted(asked, reverse=True)  # and it only shrinks from there
+
+
 async def test_a_restart_does_not_resend_what_was_drained(mocked, session, tmp_path) -> None:
     mocked.post(POST, payload=OK, repeat=True)
     spool = Spool(tmp_path)

@@ -106,7 +106,7 @@ def embedded_ids(messages: list[Received]) -> set[int]:
 
 async def test_every_event_a_storm_counts_is_attached_in_full(tmp_path: Path, inbox: Inbox
                                                               ) -> None:
-    count = 1000
+    count = 600  # a storm, and a minute's worth of the channel's 30 messages at most
     async with FakeDiscord(host="127.0.0.1", port=0, on_message=inbox, latency=0.3) as slow:
         config = write_config(tmp_path, slow, sink_options={
             "queue_size": 50, "storm_after": 1.0, "storm_every": 2.0})
@@ -159,7 +159,7 @@ async def test_a_stop_during_a_storm_loses_nothing(tmp_path: Path, inbox: Inbox)
     """SIGTERM while a storm has counted events whose summary is not due for a minute:
     the summary goes out at the stop with the events it counts (or they are spooled).
     Every event is then delivered, in the spool, or after the checkpoint."""
-    count = 1000
+    count = 600  # a storm, and a minute's worth of the channel's 30 messages at most
     async with FakeDiscord(host="127.0.0.1", port=0, on_message=inbox, latency=0.3) as slow:
         config = write_config(tmp_path, slow, sink_options={
             "queue_size": 50, "storm_after": 1.0, "storm_every": 60.0})
@@ -284,6 +284,19 @@ async def test_a_summary_goes_alone_and_its_200_delivers_the_events_it_attaches(
     for n in range(30):
         assert f"Handler failed #{n}" in text and f"line {n + 1}, in handle" in text
     assert "hunter22" not in text  # redacted like everything sent
+
+
+async def test_the_storm_s_notice_goes_first_ahead_of_the_errors_it_speaks_of(
+        session: aiohttp.ClientSession, fake: FakeDiscord, tmp_path: Path) -> None:
+    """"storm on" is a warning: sorted by level, it would wait behind the very errors
+    whose flood it announces, and arrive after "storm over"."""
+    worker = storm_worker(session, fake, tmp_path)
+    notice = Event(None, Level.WARNING, "⛈️ storm on errors: more events than the channel "
+                   "can take", kind="status", source="logship", fields={"storm": "errors"})
+    backlog = [Item(Event(None, Level.ERROR, f"queued {n}")) for n in range(40)]
+    await run_until_idle(worker, [*backlog, Item(notice)])
+    first = fake.messages[0].payload["embeds"]
+    assert len(first) == 1 and "storm on errors" in first[0]["title"]
 
 
 async def test_a_summary_that_cannot_be_delivered_spools_each_event_it_counts(

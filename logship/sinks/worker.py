@@ -268,6 +268,9 @@ class SinkWorker:
         # The spool drainer is feeding this worker and waits for it: room in a full spool
         # comes only after this worker is through, so it must not wait for room itself.
         self.draining = False
+        # Events waiting for this worker outside its queue (the rest of the spool segment
+        # being drained): the sink's choice of full embeds or digests counts them too.
+        self.waiting_behind = 0
         # A long wait for budget, while it lasts (/metrics and systemd's status show it);
         # `on_wait` is told when one begins, and (with None) when it ends.
         self.waiting: Waiting | None = None
@@ -438,7 +441,7 @@ class SinkWorker:
 
     def _next_batch(self) -> Batch:
         """The sink's next request, taken out of the pending list."""
-        batch = self.sink.batch(self._pending, self.backlog)
+        batch = self.sink.batch(self._pending, self.backlog + self.waiting_behind)
         taken = {id(item) for item in batch.items}
         self._pending = [item for item in self._pending if id(item) not in taken]
         return batch

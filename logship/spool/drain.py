@@ -158,6 +158,7 @@ class SpoolDrainer:
                     return False
                 size = 1 if self.worker.circuit.tripped else CHUNK  # half-open: one probe
                 chunk = records[first : first + size]
+                self.worker.waiting_behind = len(records) - first - len(chunk)
                 for index, (end, record) in enumerate(chunk):
                     if self.stopping:  # the rest stays in the segment, after the mark
                         chunk = chunk[:index]
@@ -174,6 +175,7 @@ class SpoolDrainer:
             return True
         finally:
             self.worker.draining = False
+            self.worker.waiting_behind = 0
 
     def _finish(self, path: Path, *, fallback_seen: bool) -> None:
         """The segment is through: delete it, keeping its dead records."""

@@ -165,10 +165,12 @@ class _Replayer:
                 break
             chunk = [(end, r) for end, r in chosen[first : first + CHUNK]
                      if r.sink not in self.stopped]
+            behind = Counter(r.sink for _, r in chosen[first + CHUNK:])
             for _, record in chunk:
                 record.event.ack = Ack(record.event.offset, lambda _ack: self.advance(1))
                 record.event.ack.expect(1)
                 worker = self.worker(self.config.sinks[record.sink])
+                worker.waiting_behind = behind[record.sink]  # a digest's choice counts them
                 await worker.put(Item(self.redactor.redact_event(record.event),
                                       worker.sink.route(record.route), origin=record))
             for worker, _ in self._workers.values():

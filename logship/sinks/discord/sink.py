@@ -145,9 +145,11 @@ class DiscordSink:
 
         The request this batch goes in has its place in the budget already (the worker
         acquired it); `backlog` counts every event waiting, `pending` first."""
-        carrier = next((item for item in pending if item.counted), None)
-        if carrier is not None:
-            return Batch([carrier])
+        storm = next((item for item in pending if _storm_notice(item)), None)
+        if storm is None:
+            storm = next((item for item in pending if item.counted), None)
+        if storm is not None:
+            return Batch([storm])
         backlog = max(backlog, len(pending))
         count = self._in_full(pending, backlog)
         if count == 0 and pending[0].event.level >= Level.CRITICAL:
@@ -288,6 +290,12 @@ class DiscordSink:
             self.limiter.rate_limited(answer.retry_after, answer.is_global, answer.scope,
                                       "edit")
         return answer
+
+
+def _storm_notice(item: Item) -> bool:
+    """A storm's notice ("storm on", "storm over") with no events to carry."""
+    event = item.event
+    return not item.counted and event.source == "logship" and "storm" in event.fields
 
 
 def _with_files(embed: Embed, files: tuple[Attachment, ...]) -> Embed:
