@@ -8,7 +8,7 @@ What it recognises, in FOLDER and the folders below it (`DEPTH` levels):
 - a sibling bot's, `logs/YYYY-MM-DD/{BOT}-YYYY-MM-DD.log` with `{BOT}-Errors-….log`
   repeating its errors: one source per bot, its full files;
 - any other `*.log`, `*.json` or `*.jsonl` in dated folders (a date in its name becomes
-  a glob) or in FOLDER itself: a source each.
+  a glob) or in FOLDER itself or its `logs/` (`log/`): a source each.
 
 A source's format comes from its lines (JSON objects: json; none: text; both: auto).
 Webhook URLs are `${ENV}` placeholders, so the file holds no secret and `logship check`
@@ -30,6 +30,7 @@ import tomli_w
 
 from logship.tail.globs import COMPRESSED_SUFFIXES, PathMatcher
 
+PLAIN_FOLDERS = ("logs", "log")  # below FOLDER, also searched for plain log files
 DEPTH = 4  # folder levels below FOLDER searched for a logs/YYYY-MM-DD/ layout
 FOLDERS_MAX = 5000  # folders looked at in all (a home folder is big)
 DAYS_LOOKED_AT = 7  # the newest dated folders whose file names are taken
@@ -40,7 +41,7 @@ SKIPPED = frozenset({"node_modules", "__pycache__", "site-packages", "venv", "en
                      "sys", "dev"})
 WEBHOOK_ENV = "DISCORD_WEBHOOK_ERRORS"
 LOOKED_FOR = ("logs/YYYY-MM-DD/ folders (StatsBot's logs.json, logs.log; a sibling bot's "
-              "BOT-YYYY-MM-DD.log) and *.log, *.json, *.jsonl files")
+              "BOT-YYYY-MM-DD.log) and *.log, *.json, *.jsonl files, in it and its logs/")
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _SIBLING = re.compile(r"(?P<bot>.+?)-(?P<errors>Errors-)?\d{4}-\d{2}-\d{2}\.log")
@@ -68,7 +69,8 @@ def find_logs(folder: Path) -> list[FoundLogs]:
     found: list[FoundLogs] = []
     for root in _dated_roots(folder):
         found += _dated_sources(root)
-    found += _plain_sources(folder)
+    for plain in (folder, *(folder / name for name in PLAIN_FOLDERS)):
+        found += _plain_sources(plain)
     return _unique(found)
 
 

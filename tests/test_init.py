@@ -100,6 +100,15 @@ def test_plain_log_files_get_their_format_from_their_lines(tmp_path: Path) -> No
     ]
 
 
+def test_plain_log_files_in_the_bots_logs_folder_are_found(tmp_path: Path) -> None:
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "bot.json").write_bytes(JSON_LINE)
+    out = tmp_path / "config.toml"
+    status, printed, err = init(tmp_path, out)
+    assert status == 0, printed + err
+    assert list(sources(out).values()) == [((f"{tmp_path}/logs/bot.json",), "json")]
+
+
 def test_it_never_overwrites_a_config_unless_forced(tmp_path: Path) -> None:
     bot = statsbot(tmp_path)
     out = tmp_path / "config.toml"
