@@ -1088,61 +1088,35 @@ async def read_after_restart(tail: Callable[..., Running], saved: list[Checkpoin
     return again.collector.messages
 
 
-async def test_two_copytruncates_while_stopped_read_both_copies_and_the_file(
-    tmp_path: Path, tail: Callable[..., Running]
+# What a host does while logship is stopped, step by step: a string is a line written
+# (and expected, in that order), a callable rotates the log in the folder.
+Step = str | Callable[[Path], None]
+WHILE_STOPPED: dict[str, list[Step]] = {
+    "two copytruncates": ["first copy's", lambda log: copytruncate(log), "second copy's",
+                          lambda log: copytruncate(log), "the file's"],
+    "copytruncate then rename": ["the copy's", lambda log: copytruncate(log),
+                                 "the renamed file's", rename_create, "the new file's"],
+    "rename, copytruncate, then compress both": [
+        "the renamed file's", rename_create, "the copy's", lambda log: copytruncate(log),
+        lambda log: (pack(log.with_name("bot.log.2")), pack(log.with_name("bot.log.1"))),
+        "the file's"],
+    "two renames": ["the checkpointed file's", rename_create, "the file in between's",
+                    rename_create, "the new file's"],
+}
+
+
+@pytest.mark.parametrize("steps", list(WHILE_STOPPED.values()), ids=list(WHILE_STOPPED))
+async def test_rotations_while_stopped_read_every_generation_once_in_order(
+    tmp_path: Path, tail: Callable[..., Running], steps: list[Step]
 ) -> None:
     log, saved = await stopped_after(tmp_path, tail, lines=3)
     after_the_clock_ticks(tmp_path)
-    append(log, "[INFO] first copy's")
-    copytruncate(log)
-    append(log, "[INFO] second copy's")
-    copytruncate(log)
-    append(log, "[INFO] the file's")
-    expected = ["first copy's", "second copy's", "the file's"]
-    assert await read_after_restart(tail, saved, expected) == expected
-
-
-async def test_copytruncate_then_rename_while_stopped_reads_every_generation(
-    tmp_path: Path, tail: Callable[..., Running]
-) -> None:
-    log, saved = await stopped_after(tmp_path, tail, lines=3)
-    after_the_clock_ticks(tmp_path)
-    append(log, "[INFO] the copy's")
-    copytruncate(log)
-    append(log, "[INFO] the renamed file's")
-    rename_create(log)
-    append(log, "[INFO] the new file's")
-    expected = ["the copy's", "the renamed file's", "the new file's"]
-    assert await read_after_restart(tail, saved, expected) == expected
-
-
-async def test_rename_then_copytruncate_then_compress_while_stopped_reads_every_generation(
-    tmp_path: Path, tail: Callable[..., Running]
-) -> None:
-    log, saved = await stopped_after(tmp_path, tail, lines=3)
-    after_the_clock_ticks(tmp_path)
-    append(log, "[INFO] the renamed file's")
-    rename_create(log)
-    append(log, "[INFO] the copy's")
-    copytruncate(log)
-    pack(tmp_path / "bot.log.2")  # `compress` catches up with both rotated files
-    pack(tmp_path / "bot.log.1")
-    append(log, "[INFO] the file's")
-    expected = ["the renamed file's", "the copy's", "the file's"]
-    assert await read_after_restart(tail, saved, expected) == expected
-
-
-async def test_two_renames_while_stopped_read_the_file_in_between(
-    tmp_path: Path, tail: Callable[..., Running]
-) -> None:
-    log, saved = await stopped_after(tmp_path, tail, lines=3)
-    after_the_clock_ticks(tmp_path)
-    append(log, "[INFO] the checkpointed file's")
-    rename_create(log)
-    append(log, "[INFO] the file in between's")
-    rename_create(log)
-    append(log, "[INFO] the new file's")
-    expected = ["the checkpointed file's", "the file in between's", "the new file's"]
+    for step in steps:
+        if isinstance(step, str):
+            append(log, f"[INFO] {step}")
+        else:
+            step(log)
+    expected = [step for step in steps if isinstance(step, str)]
     assert await read_after_restart(tail, saved, expected) == expected
 
 
