@@ -79,3 +79,23 @@ async def test_redis_gone_each_falls_back_to_its_share_then_comes_back(
     redis_server.start_again()
     assert await links[0].start()
     assert await granted([one], 2) == 2  # the shared window has room again
+
+
+async def test_each_host_judges_its_backlog_and_its_waits_at_its_own_share(
+    redis_server: RedisServer, links: list[RedisLink]
+) -> None:
+    """`time_for` (full embeds or digests, issue 18) is this host's call at its share,
+    counting what Redis granted it; a wait is foretold only while Redis is down (while it
+    is up, Redis decides at each request)."""
+    one = limiter(links[0], requests=6, share=1 / 3)  # this host's share: 2 per 60 s
+    assert one.time_for(2) == 0.0
+    await one.acquire()
+    one.completed({})
+    await one.acquire()
+    one.completed({})
+    assert one.time_for(1) > 50  # its share of the window is spent: the next in a minute
+    assert one.holdup() is None  # Redis up: it would still grant the webhook's third
+    redis_server.stop()
+    assert await granted([one], 1) == 0  # down: the fallback knows this host's two
+    holdup = one.holdup()
+    assert holdup is not None and holdup.why == "the webhook's limit"

@@ -24,6 +24,7 @@ import asyncio
 from collections.abc import Mapping
 
 from logship.cluster.link import Down, RedisLink
+from logship.sinks.base import Holdup
 from logship.sinks.discord.ratelimit import SAFETY_MARGIN, RateLimiter, Route
 
 IN_FLIGHT_MS = 15_000  # an unanswered request keeps its place this long (a crash)
@@ -121,6 +122,11 @@ class SharedLimiter:
     def wait_time(self, route: Route = "execute") -> float:
         """The local view (the fallback's): Redis decides at `acquire`."""
         return self.fallback.wait_time(route)
+
+    def holdup(self, route: Route = "execute") -> Holdup | None:
+        """What `acquire` waits for, when this host can tell: while Redis is down, the
+        fallback's wait; while it is up, Redis decides at each request (none foretold)."""
+        return None if self.link.up else self.fallback.holdup(route)
 
     def time_for(self, messages: int) -> float:
         """How long `messages` more posts would take at this host's share of the budget

@@ -469,9 +469,7 @@ class SinkWorker:
         """Wait for the sink's budget; a long wait is said once, at info level, and
         shown while it lasts (`waiting`)."""
         limiter = self.sink.limiter
-        # (a limiter that cannot tell what it waits for just waits, unannounced)
-        tell = getattr(limiter, "holdup", None)
-        holdup = tell() if tell is not None else None
+        holdup = limiter.holdup()
         if holdup is None or holdup.seconds < self.say_waits_from:
             await limiter.acquire()
             return
