@@ -6,7 +6,7 @@ Discord's answers mean.
   within `digest_after` seconds at the budget the webhook has now (`RateLimiter.time_for`);
   past that, digests: a line per event, every event attached in full (`events.log`).
   Criticals go in full whenever the budget can carry them so, whatever waits behind. A
-  storm summary goes alone, its events attached.
+  storm's notice goes first, alone; a storm summary alone, its events attached.
 - `send`: `?wait=true` (a 200 with a message object is the only proof of delivery), the
   budget's windows fed with Discord's `X-RateLimit-*` headers.
 - `repair` after a 400: never the same bytes again: drop a refused username or avatar,
@@ -140,8 +140,9 @@ class DiscordSink:
     def batch(self, pending: Sequence[Item], backlog: int) -> Batch:
         """Full embeds while the backlog clears at full detail within `digest_after`
         seconds; digests past that, except for criticals the budget can carry in full. A
-        storm summary goes alone, first: its files are the events it counts (a digest
-        has no room for them), and its delivery resolves them all.
+        storm's notice goes first, alone (a warning: it must not wait behind the errors
+        it announces); then a storm summary, alone: its files are the events it counts
+        (a digest has no room for them), and its delivery resolves them all.
 
         The request this batch goes in has its place in the budget already (the worker
         acquired it); `backlog` counts every event waiting, `pending` first."""
