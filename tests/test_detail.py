@@ -134,6 +134,8 @@ def test_time_for_paces_a_slow_webhook_one_request_at_a_time() -> None:
     assert limiter.time_for(10) == pytest.approx(20.0)
     limiter.take()  # one in flight, let go now: the next may go once it is answered
     assert limiter.time_for(1) == pytest.approx(4.0)
+    assert limiter.time_for(3) == pytest.approx(8.0)  # room for all three: its pace alone
+    assert limiter.time_for(4) == pytest.approx(10.0)  # the fourth waits for the window
 
 
 # -- the policy: backlog and budget in, full or digest out --------------------------------

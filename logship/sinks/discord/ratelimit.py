@@ -255,6 +255,10 @@ class RateLimiter:
         start = max(answered, now + max(self.global_pause.wait_time(),
                                         self.channel_pause.wait_time(),
                                         self.pause.wait_time()))
+        if (len(webhook) + messages <= self.webhook.limit
+                and len(channel) + messages <= self.channel.limit
+                and (left is None or messages <= left)):
+            return start + messages * latency - now  # every window has room: its pace
         for sent in range(messages):
             start = max(start, self.webhook.earliest(webhook), self.channel.earliest(channel))
             if left is not None and sent >= left:
