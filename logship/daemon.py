@@ -145,7 +145,8 @@ class Daemon:
             for sink in self.config.sinks.values():
                 self._start_worker(sink)
             self.tailer = Tailer(self.config.sources, saved.files, self._dispatch,
-                                 known_sources=saved.sources)
+                                 known_sources=saved.sources,
+                                 saved_at_ns=saved.saved_at_ns)
             tail_task = asyncio.create_task(self.tailer.run(self._stop), name="tail")
             saver = asyncio.create_task(self._save_periodically(), name="checkpoints")
             self.noise.start()

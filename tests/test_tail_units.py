@@ -253,6 +253,16 @@ def test_checkpoint_store_round_trip_and_atomic_file(tmp_path: Path) -> None:
         [Checkpoint("/l/a.json", ident, 42)], [])
 
 
+def test_the_saved_state_says_when_it_was_saved_by_the_file_systems_clock(
+    tmp_path: Path,
+) -> None:
+    """What a rotated file's modification time is compared with (see `Tailer`)."""
+    store = CheckpointStore(tmp_path)
+    assert store.load().saved_at_ns is None
+    store.save([], sources=["statsbot"])
+    assert store.load().saved_at_ns == store.path.stat().st_mtime_ns
+
+
 def test_checkpoints_keep_their_mark_and_old_files_without_marks_still_load(
     tmp_path: Path,
 ) -> None:

@@ -19,7 +19,7 @@ import pytest
 
 from logship.config import SourceConfig
 from logship.event import Event
-from logship.tail.checkpoint import Checkpoint, FileProgress
+from logship.tail.checkpoint import Checkpoint, CheckpointStore, FileProgress, SavedState
 from logship.tail.tailer import ROTATED_LINGER, Tailer, TrackedFile
 
 WAIT = 10.0
@@ -80,10 +80,12 @@ async def tail(tmp_path: Path) -> AsyncIterator[Callable[..., Running]]:
     started: list[Running] = []
 
     def start(*sources: SourceConfig, saved: list[Checkpoint] | None = None,
-              max_open: int = 64, known: list[str] | None = None) -> Running:
+              max_open: int = 64, known: list[str] | None = None,
+              saved_at_ns: int | None = None) -> Running:
         collector = Collector()
         running = Running(Tailer(sources or (source(tmp_path),), saved or [], collector,
-                                 max_open=max_open, known_sources=known or []), collector)
+                                 max_open=max_open, known_sources=known or [],
+                                 saved_at_ns=saved_at_ns), collector)
         started.append(running)
         return running
 
@@ -1078,10 +1080,11 @@ def after_the_clock_ticks(folder: Path) -> None:
 
 
 async def read_after_restart(tail: Callable[..., Running], saved: list[Checkpoint],
-                             expected: list[str]) -> list[str]:
+                             expected: list[str], *sources: SourceConfig,
+                             **options: object) -> list[str]:
     """What a tailer started on `saved` reads: the expected lines, and a while longer
     to catch any line read again."""
-    again = tail(saved=saved)
+    again = tail(*sources, saved=saved, **options)
     with contextlib.suppress(TimeoutError):  # a line missing: the assertion shows which
         await again.collector.wait_for(lambda: len(again.collector.events) >= len(expected))
     await asyncio.sleep(0.3)
@@ -1183,6 +1186,112 @@ async def test_a_file_last_seen_empty_then_rotated_every_way_while_stopped_reads
     expected = ["in flight at the kill", "written after the kill", "refilled, then renamed",
                 "the new file's, copied", "the new file's now"]
     assert await read_after_restart(tail, saved, expected) == expected
+
+
+# -- a file new since the last stop, rotated while logship was stopped -------------------
+# (a known source: the new day's file is read from its beginning, and so is every
+# generation rotated from it, oldest first; logship's last save tells what is new)
+
+async def saved_state(tmp_path: Path, running: Running) -> SavedState:
+    """Stop `running` and save its state as the daemon does; that state, loaded."""
+    store = CheckpointStore(tmp_path / "state")
+    store.save(await running.finish(), running.known)
+    return store.load()
+
+
+async def stopped_with_a_day(tmp_path: Path, tail: Callable[..., Running],
+                             days: SourceConfig) -> SavedState:
+    """A day's file read by a tailer that has stopped: its saved state."""
+    day = tmp_path / "2025-07-16" / "logs.json"
+    put_whole(day, "[INFO] day 16 before the first start")
+    first = tail(days)
+    await asyncio.wait_for(first.tailer.watching.wait(), WAIT)
+    append(day, "[INFO] day 16")
+    await first.collector.wait_for(lambda: "day 16" in first.collector.messages)
+    return await saved_state(tmp_path, first)
+
+
+NEW_FILE_WHILE_STOPPED: dict[str, list[Step]] = {
+    "copytruncate": ["the copy's", lambda log: copytruncate(log), "the file's"],
+    "copytruncate, compressed": ["the copy's", lambda log: copytruncate(log, compress=True),
+                                 "the file's"],
+    "rename": ["the renamed file's", rename_create, "the new file's"],
+    "rename, copytruncate, then compress both": [
+        "the renamed file's", rename_create, "the copy's", lambda log: copytruncate(log),
+        lambda log: (pack(log.with_name("logs.json.2")), pack(log.with_name("logs.json.1"))),
+        "the file's"],
+}
+
+
+@pytest.mark.parametrize("steps", list(NEW_FILE_WHILE_STOPPED.values()),
+                         ids=list(NEW_FILE_WHILE_STOPPED))
+async def test_a_new_file_rotated_while_stopped_is_read_every_generation_once_in_order(
+    tmp_path: Path, tail: Callable[..., Running], steps: list[Step]
+) -> None:
+    """The chaos test, seed 1910690193: while logship was stopped the bot opened a new
+    day's file, wrote to it, logrotate copytruncated and compressed it, the bot wrote
+    more. logship read the file from its beginning, never the copy: its lines were lost."""
+    days = source(tmp_path, "*/logs.json", start_at="end")
+    state = await stopped_with_a_day(tmp_path, tail, days)
+    after_the_clock_ticks(tmp_path)
+    log = tmp_path / "2025-07-17" / "logs.json"
+    log.parent.mkdir()
+    for step in steps:
+        if isinstance(step, str):
+            append(log, f"[INFO] {step}")
+        else:
+            step(log)
+    expected = [step for step in steps if isinstance(step, str)]
+    assert await read_after_restart(tail, state.files, expected, days, known=state.sources,
+                                    saved_at_ns=state.saved_at_ns) == expected
+
+
+async def test_a_new_files_rotations_read_before_the_stop_and_siblings_stay_unread(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    """A rotation logship read while running (renamed away, no new file made then), and
+    a sibling that is not a rotation written while it was stopped, are not read again
+    with the file created under that name while logship was stopped."""
+    days = source(tmp_path, "*/logs.json")
+    log = tmp_path / "2025-07-17" / "logs.json"
+    put_whole(log, "[INFO] one", "[INFO] two")
+    first = tail(days)
+    await first.collector.wait_for(lambda: len(first.collector.events) == 2)
+    os.rename(log, log.with_name("logs.json.1"))  # logrotate's `nocreate`
+    await asyncio.sleep(ROTATED_LINGER + 0.2)  # read to its end, then let go
+    state = await saved_state(tmp_path, first)
+    assert [c.path for c in state.files] == []
+    after_the_clock_ticks(tmp_path)
+    append(log.with_name("logs.json.bak"), "[INFO] a backup, not a rotation")
+    append(log.with_name("logs.json.1"), "[INFO] a late write")  # (modified since: lost)
+    os.utime(log.with_name("logs.json.1"), ns=(0, state.saved_at_ns or 0))
+    append(log, "[INFO] three")
+    assert await read_after_restart(tail, state.files, ["three"], days, known=state.sources,
+                                    saved_at_ns=state.saved_at_ns) == ["three"]
+
+
+@pytest.mark.parametrize("start_at", ["end", "beginning"])
+async def test_a_new_sources_rotated_files_are_history_not_read(
+    tmp_path: Path, tail: Callable[..., Running], start_at: str
+) -> None:
+    """A source logship never saw starts per `start_at`: what was rotated from its
+    files before this start is history, never read, however recent."""
+    state = await stopped_with_a_day(tmp_path, tail, source(tmp_path, "*/logs.json"))
+    after_the_clock_ticks(tmp_path)
+    log = tmp_path / "worker" / "worker.log"
+    log.parent.mkdir()
+    append(log, "[INFO] rotated away")
+    copytruncate(log)
+    append(log, "[INFO] before the start")
+    worker = source(tmp_path, "worker/*.log", name="worker", start_at=start_at)
+    running = tail(worker, saved=state.files, known=state.sources,
+                   saved_at_ns=state.saved_at_ns)
+    await asyncio.wait_for(running.tailer.watching.wait(), WAIT)
+    append(log, "[INFO] after the start")
+    await running.collector.wait_for(lambda: "after the start" in running.collector.messages)
+    await asyncio.sleep(0.3)
+    backlog = ["before the start"] if start_at == "beginning" else []
+    assert running.collector.messages == [*backlog, "after the start"]
 
 
 class HoldsBack(Collector):

@@ -14,7 +14,7 @@ import logging
 import os
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -127,10 +127,15 @@ class FileProgress:
 @dataclass
 class SavedState:
     """What checkpoints.json holds: the files' checkpoints, and the sources known (a
-    file written before `sources` existed has none: every source counts as new)."""
+    file written before `sources` existed has none: every source counts as new).
+    `saved_at_ns` is when it was written (its modification time, by the file system's
+    clock, the one the logs are stamped with; None without a file): what logship saw
+    last before it stopped. A rotated file modified later was written while logship was
+    stopped (see `Tailer`'s `saved_at_ns`)."""
 
     files: list[Checkpoint]
     sources: list[str]
+    saved_at_ns: int | None = field(default=None, compare=False)
 
 
 class CheckpointStore:
@@ -143,7 +148,9 @@ class CheckpointStore:
         """The checkpoints on disk; a missing file is an empty state, a corrupt one is
         moved aside (so the evidence is kept) and logged."""
         try:
-            data = orjson.loads(self.path.read_bytes())
+            with self.path.open("rb") as f:
+                saved_at_ns = os.fstat(f.fileno()).st_mtime_ns
+                data = orjson.loads(f.read())
             entries = [_entry(e) for e in data["files"]]
             sources = [str(name) for name in data.get("sources", [])]
         except FileNotFoundError:
@@ -154,7 +161,7 @@ class CheckpointStore:
             log.error("checkpoint file %s is unreadable (%s); moved to %s, starting fresh",
                       self.path, exc, aside)
             return SavedState([], [])
-        return SavedState(entries, sources)
+        return SavedState(entries, sources, saved_at_ns)
 
     def save(self, checkpoints: list[Checkpoint], sources: Iterable[str] = ()) -> None:
         """Write all `checkpoints` and the `sources` known atomically: temp file, fsync,

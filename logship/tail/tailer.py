@@ -16,7 +16,9 @@ mark) and read to its end, or read from its compressed copy; a file truncated wh
 logship was stopped is caught up from its copy, then read from 0. However many
 rotations came while it was stopped, every later generation (a file under a rotated
 name modified after the checkpointed file was last seen, see `later_generations`) is
-read too, from its start, oldest first, once (see `_Rotated`). Equal heads alone
+read too, from its start, oldest first, once (see `_Rotated`); so is every generation
+rotated, since logship's last save, from a file a known source has without a checkpoint
+at start (created while logship was stopped: a new day's file). Equal heads alone
 prove nothing (a bot may open every day's file with the same banner): a checkpoint or a
 followed file is taken for a file only when the bytes where reading stopped (the mark)
 match too, and a copy must carry a rotated name of the file (see `reader`).
@@ -181,9 +183,13 @@ class Tailer:
         own_log: OwnLog | None = None,
         known_sources: Iterable[str] = (),
         unmatched_again: float = UNMATCHED_AGAIN,
+        saved_at_ns: int | None = None,
     ) -> None:
         # sources whose files were looked at already: `start_at` is for the others only
         self._known = set(known_sources)
+        # when `saved` was saved (the file system's clock): see `_note_new_file`; None
+        # once the startup scan is over
+        self._saved_at_ns = saved_at_ns
         self._known_saved = set(self._known)
         self._sources = [_Source(s) for s in sources]
         # by inode: one inode may have two (its old content's, still in flight when a
@@ -275,6 +281,7 @@ class Tailer:
             if initial:
                 await self._recover_renamed()
             await self._scan(initial=True)
+            self._saved_at_ns = None  # only a file found at start was created while stopped
             while not watch_stop.is_set():
                 done, _ = await asyncio.wait({next_batch, relay}, timeout=self._until_flush(),
                                              return_when=asyncio.FIRST_COMPLETED)
@@ -440,6 +447,8 @@ class Tailer:
             self._note_rotated(saved, source)  # its lines may be in rotated files only
         if await self._recover_replaced(reader, source):
             starts_at_end = False  # a file we knew, truncated: its new content is read
+        elif saved is None:
+            self._note_new_file(path, source)
         await self._read_later_generations(path, current=reader.fd)
         if saved is not None:
             reader.seek(min(saved.offset, reader.size()))
@@ -705,6 +714,15 @@ class Tailer:
             rotated.since_ns = since if rotated.since_ns is None else min(rotated.since_ns,
                                                                           since)
         return rotated
+
+    def _note_new_file(self, path: str, source: SourceConfig) -> None:
+        """`path`, found at start without a checkpoint in a source logship knew before,
+        was created while logship was stopped (a new day's file): what was rotated from
+        it since logship's last save (`_saved_at_ns`) was written then too, and is read
+        first (see `_Rotated`). A source never seen has no such history: `start_at`."""
+        if (self._saved_at_ns is not None and source.name in self._known
+                and path not in self._rotated):
+            self._rotated[path] = _Rotated(source, self._saved_at_ns)
 
     async def _read_later_generations(self, path: str, current: int | None) -> None:
         """Read, oldest first and each from its start, the files rotated from `path`
