@@ -79,6 +79,17 @@ def is_same_file(fd: int, saved: FileIdentity, mark: Mark | None = None) -> bool
     return _digest(os.pread(fd, mark.length, mark.end - mark.length)) == mark.hash
 
 
+@dataclass(frozen=True)
+class ReadContent:
+    """What logship read of a file: its identity and where reading reached (`position`,
+    the mark there). A rotated file holding it is that file's copy, whatever its inode
+    (`compress` packs a renamed file under a new one): see `find_copy`'s `read_elsewhere`."""
+
+    identity: FileIdentity
+    mark: Mark
+    position: int
+
+
 @dataclass
 class Lines:
     """A batch of complete lines and the offset just past each one's newline."""
@@ -196,6 +207,13 @@ class TailedFile:
         if self._given_mark is not None:
             return self._given_mark
         return _mark(self._window, self._window_end)
+
+    def read_content(self) -> ReadContent | None:
+        """What has been read of the file, None while it showed no bytes."""
+        mark = self.mark()
+        if self.identity.head_len == 0 and mark.length == 0:
+            return None
+        return ReadContent(self.identity, mark, self.position)
 
     def close(self) -> None:
         """Let go of the descriptor. An unfinished line held is forgotten: it lies past
@@ -393,7 +411,8 @@ def is_rotated_name(name: str, candidate: str) -> bool:
 def find_copy(path: str, identity: FileIdentity, mark: Mark | None, position: int, *,
               empty_since: float | None = None, current: int | None = None,
               exclude: Collection[tuple[int, int, int]] = (),
-              known: Collection[int] = ()) -> str | None:
+              known: Collection[int] = (),
+              read_elsewhere: Collection[ReadContent] = ()) -> str | None:
     """The rotated copy of the file at `path` that `identity` and `mark` describe,
     holding at least its first `position` bytes: what logrotate's copytruncate leaves
     before it truncates (plain or compressed), or a renamed file compressed since.
@@ -411,13 +430,16 @@ def find_copy(path: str, identity: FileIdentity, mark: Mark | None, position: in
     with (logrotate's `copy` leaves the file as it was), and neither one of `exclude`
     (copies read already, by `copy_key`) nor a file logship follows or has a checkpoint
     of (`known`, their inodes: a file rotated away just before this one was created is
-    no copy of it). Without `empty_since` there is none.
+    no copy of it), nor a file holding what was read of another one (`read_elsewhere`:
+    the file rotated away before this one, renamed and compressed since, under a new
+    inode with its modification time kept, which a late write may have made later than
+    when this one was seen empty). Without `empty_since` there is none.
     """
     entries = _rotated_files(path)
     if identity.head_len == 0 and (mark is None or mark.length == 0):
         return _written_since([e for e in entries if copy_key(e) not in exclude
                                and e.inode() not in known and e.inode() != identity.inode],
-                              empty_since, current)
+                              empty_since, current, read_elsewhere)
     for entry in sorted(entries, key=_copy_order):
         if is_copy(entry.path, identity, mark, position):
             return entry.path
@@ -493,9 +515,10 @@ with a coarse clock (a few milliseconds behind `time.time()`)."""
 
 
 def _written_since(entries: list[os.DirEntry[str]], since: float | None,
-                   current: int | None) -> str | None:
+                   current: int | None, read_elsewhere: Collection[ReadContent] = ()
+                   ) -> str | None:
     """The newest of `entries` written after `since` that holds bytes the file
-    `current` does not begin with."""
+    `current` does not begin with, and none of `read_elsewhere` (another file's)."""
     if since is None:
         return None
     fresh = []
@@ -505,6 +528,8 @@ def _written_since(entries: list[os.DirEntry[str]], since: float | None,
             if st.st_size > 0 and st.st_mtime > since - CLOCK_SLACK:
                 fresh.append((st.st_mtime, entry.path))
     for _, path in sorted(fresh, reverse=True):
+        if any(is_copy(path, c.identity, c.mark, c.position) for c in read_elsewhere):
+            continue
         if current is None or not _begins_with_copy(current, path):
             return path
     return None

@@ -64,6 +64,7 @@ from logship.tail.reader import (
     CLOCK_SLACK,
     COPY_ERRORS,
     Lines,
+    ReadContent,
     TailedFile,
     copy_key,
     end_of_last_line,
@@ -113,6 +114,8 @@ class TrackedFile:
     # a generation of a file rotated while logship was stopped, read at start: the
     # generations of that file read then (see `_Rotated`)
     chain: _Rotated | None = None
+    # what was read of the file its path named before (see `Tailer._replaced_content`)
+    replaced: ReadContent | None = None
 
     @property
     def path(self) -> str:
@@ -464,8 +467,21 @@ class Tailer:
         else:
             how = "from the beginning"
         tracked = self._track(source, reader)
+        tracked.replaced = self._replaced_content(path)
         log.info("following %s %s (source %s)", path, how, source.name)
         return tracked
+
+    def _replaced_content(self, path: str) -> ReadContent | None:
+        """What was read of the file `path` named before (the one let go of last under
+        it; if that one showed no bytes, what it replaced in turn). Renamed and
+        compressed since, that file is under a new inode, and a late write may have
+        stamped it after the new file was seen empty: holding what was read, it is that
+        file's copy, never the new one's (see `find_copy`)."""
+        for tracked in reversed(self._retired):
+            if tracked.path == path:
+                content = tracked.reader.read_content()
+                return content if content is not None else tracked.replaced
+        return None
 
     def _remember_unopened(self, path: str) -> None:
         """A start_at = "end" file found at start could not be opened (EMFILE, EACCES):
@@ -897,7 +913,8 @@ class Tailer:
             tracked.reader = reader
         elif (copy := find_copy(old.path, old.identity, old.mark(), old.position,
                                 empty_since=old.empty_at, exclude=self._copied,
-                                known=self._known_inodes())) is not None:
+                                known=self._known_inodes(),
+                                read_elsewhere=_read_before(tracked))) is not None:
             if not self._follows(copy):  # renamed and compressed at once
                 await self._read_copy(tracked, copy)
         else:
@@ -918,7 +935,7 @@ class Tailer:
         reader = tracked.reader
         if reader.closed:
             return True
-        if reader.was_truncated() or self._emptied_into_copy(reader):
+        if reader.was_truncated() or self._emptied_into_copy(tracked):
             await self._retire_old_content(tracked)
             log.warning("%s was truncated; reading it again from the start", reader.path)
             reader.rewind()
@@ -950,13 +967,16 @@ class Tailer:
         known = {c.identity.inode for entries in self._saved.values() for c in entries}
         return known | {f.reader.identity.inode for f in self._all()}
 
-    def _emptied_into_copy(self, reader: TailedFile) -> bool:
+    def _emptied_into_copy(self, tracked: TrackedFile) -> bool:
         """A file seen empty, written to and copytruncated before it could be read: no
-        size or head tells, only a copy written since it was seen empty."""
+        size or head tells, only a copy written since it was seen empty (and not the
+        file it replaced, compressed since)."""
+        reader = tracked.reader
         return (reader.identity.head_len == 0 and reader.position == 0
                 and find_copy(reader.path, reader.identity, None, 0,
                               empty_since=reader.empty_at, current=reader.fd,
-                              exclude=self._copied, known=self._known_inodes()) is not None)
+                              exclude=self._copied, known=self._known_inodes(),
+                              read_elsewhere=_read_before(tracked)) is not None)
 
     async def _retire_old_content(self, tracked: TrackedFile) -> None:
         """`tracked`'s file was truncated in place. Its old content lives on as a retired
@@ -972,7 +992,8 @@ class Tailer:
         reader = old.reader
         copy = find_copy(reader.path, reader.identity, reader.mark(), reader.position,
                          empty_since=reader.empty_at, current=tracked.reader.fd,
-                         exclude=self._copied, known=self._known_inodes())
+                         exclude=self._copied, known=self._known_inodes(),
+                         read_elsewhere=_read_before(tracked))
         if copy is None:
             await self._flush(old)  # an unfinished last line too: nothing can finish it
             return
@@ -1068,6 +1089,11 @@ async def _first_of(*events: asyncio.Event, then: Callable[[], None]) -> None:
 
 def _inode(reader: TailedFile) -> tuple[int, int]:
     return reader.identity.dev, reader.identity.inode
+
+
+def _read_before(tracked: TrackedFile) -> tuple[ReadContent, ...]:
+    """What was read of the file `tracked`'s path named before it: no copy of it."""
+    return () if tracked.replaced is None else (tracked.replaced,)
 
 
 def _has_content(saved: Checkpoint) -> bool:
