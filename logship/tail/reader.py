@@ -386,11 +386,14 @@ COPY_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error)  # gzip's BadGzipF
 _PACKED = re.compile(r"\.(gz|bz2|xz|zst|zip)$")
 _ROTATION_TAG = r"[._-]\d(?:[\d._:T-]*\d)?"
 """What logrotate puts after a name: `.1`, `-20250716`, `.2025-07-16`, `-2025071612`."""
+_BACKUP = r"(?:\.backup)?"
+"""Where logrotate's `create` found the name taken (a writer made the file again between
+the rename and the create), it moves that file to `NAME-YYYYMMDDHH.backup` first."""
 
 
 @functools.lru_cache(maxsize=1024)
 def _rotated_names(name: str) -> re.Pattern[str]:
-    forms = [re.escape(name) + _ROTATION_TAG]
+    forms = [re.escape(name) + _ROTATION_TAG + _BACKUP]
     stem, dot, ext = name.rpartition(".")
     if dot and stem:  # logrotate's `extension .json`: the tag goes before it
         forms.append(re.escape(stem) + _ROTATION_TAG + re.escape(dot + ext))
@@ -399,11 +402,13 @@ def _rotated_names(name: str) -> re.Pattern[str]:
 
 def is_rotated_name(name: str, candidate: str) -> bool:
     """`candidate` is a name logrotate gives a rotated `name`: `name.1`, `name.1.gz`,
-    `name-20250716[.gz]`, `name.2025-07-16`, or with `extension`, `stem.1.ext[.gz]`.
+    `name-20250716[.gz]`, `name.2025-07-16`, or with `extension`, `stem.1.ext[.gz]`;
+    or the one it moves a file made under `name` meanwhile to, `name-2025071612.backup`.
 
     >>> [is_rotated_name("logs.json", n) for n in ("logs.json.1.gz", "logs.1.json",
-    ...                                            "other.json", "logs.json.bak")]
-    [True, True, False, False]
+    ...                                            "other.json", "logs.json.bak",
+    ...                                            "logs.json-2025071612.backup")]
+    [True, True, False, False, True]
     """
     return _rotated_names(name).fullmatch(candidate) is not None
 
@@ -458,7 +463,8 @@ def _rotated_files(path: str) -> list[os.DirEntry[str]]:
 
 def later_generations(path: str, since_ns: int, *, current: int | None = None,
                       exclude: Collection[tuple[int, int, int]] = (),
-                      known: Collection[int] = ()) -> list[str]:
+                      known: Collection[int] = (),
+                      read_elsewhere: Collection[ReadContent] = ()) -> list[str]:
     """The files under rotated names of `path` modified after `since_ns` (the file's
     modification time, in nanoseconds, when logship last looked at it), oldest first:
     what rotations made while logship was stopped of content written since.
@@ -469,8 +475,10 @@ def later_generations(path: str, since_ns: int, *, current: int | None = None,
     the original) and `compress` keeps the time of what it packs. The generations that
     came after were written later. Left out: files holding nothing, copies read
     already (`exclude`, by `copy_key`), files logship follows or has a checkpoint of
-    (`known`, their inodes), and copies the file `current` (a descriptor) still begins
-    with (logrotate's `copy` leaves the file as it was). The file systems' clock is
+    (`known`, their inodes), files holding what was read of another one (`read_elsewhere`:
+    a file followed, renamed and compressed since under a new inode), and copies the file
+    `current` (a descriptor) still begins with (logrotate's `copy` leaves the file as it
+    was). The file systems' clock is
     coarse (a few milliseconds): a generation written within the same tick as the last
     look is taken for an older one.
     """
@@ -481,7 +489,9 @@ def later_generations(path: str, since_ns: int, *, current: int | None = None,
             if (st.st_size and st.st_mtime_ns > since_ns and st.st_ino not in known
                     and copy_key(st) not in exclude):
                 later.append((st.st_mtime_ns, entry.path))
-    return [p for _, p in sorted(later) if current is None or not _begins_with_copy(current, p)]
+    return [p for _, p in sorted(later)
+            if (current is None or not _begins_with_copy(current, p))
+            and not _holds_any(p, read_elsewhere)]
 
 
 @dataclass
@@ -528,11 +538,16 @@ def _written_since(entries: list[os.DirEntry[str]], since: float | None,
             if st.st_size > 0 and st.st_mtime > since - CLOCK_SLACK:
                 fresh.append((st.st_mtime, entry.path))
     for _, path in sorted(fresh, reverse=True):
-        if any(is_copy(path, c.identity, c.mark, c.position) for c in read_elsewhere):
+        if _holds_any(path, read_elsewhere):
             continue
         if current is None or not _begins_with_copy(current, path):
             return path
     return None
+
+
+def _holds_any(path: str, contents: Collection[ReadContent]) -> bool:
+    """The file at `path` (decompressed) holds one of `contents`: it is that file's."""
+    return any(is_copy(path, c.identity, c.mark, c.position) for c in contents)
 
 
 def _begins_with_copy(fd: int, copy: str) -> bool:
