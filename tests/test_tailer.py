@@ -1029,6 +1029,62 @@ async def test_the_file_rotated_away_just_before_an_empty_one_is_no_copy_of_it(
     assert second.collector.messages == ["three"]
 
 
+async def test_the_file_rotated_away_and_compressed_is_no_copy_of_its_empty_successor(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    """rename+create with `compress`: the old file is read to its end through its
+    descriptor, a late write included, then packed under a new inode that keeps its
+    modification time, later than when its successor was seen empty. That `.gz` holds
+    what logship read of the file the successor replaced: it is no copy of the
+    successor, and the successor's first line does not read it again (bench.torture's
+    rename+create sent a whole generation twice, one run in three)."""
+    log = tmp_path / "bot.log"
+    append(log, "[INFO] one", "[INFO] two")
+    running = tail()
+    await running.collector.wait_for(lambda: len(running.collector.events) == 2)
+    late = os.open(log, os.O_WRONLY | os.O_APPEND)  # a writer that checked its path just now
+    try:
+        os.rename(log, tmp_path / "bot.log.1")  # logrotate: rename, create
+        log.touch()
+        await _until(lambda: any(f.path == str(log) and f.reader.identity.head_len == 0
+                                 for f in running.tailer.files()))
+        os.write(late, b"[INFO] late, into the old file\n")  # after the new one was seen
+    finally:
+        os.close(late)
+    await running.collector.wait_for(lambda: len(running.collector.events) == 3)
+    pack(tmp_path / "bot.log.1")  # logrotate: compress (a new inode, the time kept)
+    append(log, "[INFO] three")
+    await running.collector.wait_for(lambda: "three" in running.collector.messages)
+    await asyncio.sleep(0.3)
+    assert running.collector.messages == ["one", "two", "late, into the old file", "three"]
+
+
+async def test_a_file_made_between_logrotates_rename_and_create_is_read(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    """A writer that reopens by path (Python's WatchedFileHandler) can find no file
+    between logrotate's rename and its `create`, and create it: logrotate then moves
+    that file to `NAME-YYYYMMDDHH.backup` and creates its own. When all of it happens
+    before logship looks, the writer's file was never followed under the name: its lines
+    are read from the backup, once, before the new file's (bench.torture's rename+create
+    lost them, one run in fifty)."""
+    log = tmp_path / "bot.log"
+    append(log, "[INFO] one", "[INFO] two")
+    running = tail()
+    await running.collector.wait_for(lambda: len(running.collector.events) == 2)
+    after_the_clock_ticks(tmp_path)
+    # no await from here on: the tailer sees the end state only
+    os.rename(log, tmp_path / "bot.log.1")  # logrotate: rename
+    append(log, "[INFO] in the gap")  # the writer: no file, so it creates one
+    os.rename(log, tmp_path / "bot.log-2026120313.backup")  # logrotate: it exists,
+    log.touch()  # move it aside, create
+    pack(tmp_path / "bot.log.1")  # compress
+    append(log, "[INFO] new")
+    await running.collector.wait_for(lambda: "new" in running.collector.messages)
+    await asyncio.sleep(0.3)
+    assert running.collector.messages == ["one", "two", "in the gap", "new"]
+
+
 # -- several rotations while stopped: every generation written since is read once --------
 # (logrotate's numbered names, as it makes them: older copies move up one, a plain copy
 # is stamped when it is made, `compress` keeps the modification time of what it packs)

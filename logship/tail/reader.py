@@ -79,6 +79,17 @@ def is_same_file(fd: int, saved: FileIdentity, mark: Mark | None = None) -> bool
     return _digest(os.pread(fd, mark.length, mark.end - mark.length)) == mark.hash
 
 
+@dataclass(frozen=True)
+class ReadContent:
+    """What logship read of a file: its identity and where reading reached (`position`,
+    the mark there). A rotated file holding it is that file's copy, whatever its inode
+    (`compress` packs a renamed file under a new one): see `find_copy`'s `read_elsewhere`."""
+
+    identity: FileIdentity
+    mark: Mark
+    position: int
+
+
 @dataclass
 class Lines:
     """A batch of complete lines and the offset just past each one's newline."""
@@ -196,6 +207,13 @@ class TailedFile:
         if self._given_mark is not None:
             return self._given_mark
         return _mark(self._window, self._window_end)
+
+    def read_content(self) -> ReadContent | None:
+        """What has been read of the file, None while it showed no bytes."""
+        mark = self.mark()
+        if self.identity.head_len == 0 and mark.length == 0:
+            return None
+        return ReadContent(self.identity, mark, self.position)
 
     def close(self) -> None:
         """Let go of the descriptor. An unfinished line held is forgotten: it lies past
@@ -368,11 +386,14 @@ COPY_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error)  # gzip's BadGzipF
 _PACKED = re.compile(r"\.(gz|bz2|xz|zst|zip)$")
 _ROTATION_TAG = r"[._-]\d(?:[\d._:T-]*\d)?"
 """What logrotate puts after a name: `.1`, `-20250716`, `.2025-07-16`, `-2025071612`."""
+_BACKUP = r"(?:\.backup)?"
+"""Where logrotate's `create` found the name taken (a writer made the file again between
+the rename and the create), it moves that file to `NAME-YYYYMMDDHH.backup` first."""
 
 
 @functools.lru_cache(maxsize=1024)
 def _rotated_names(name: str) -> re.Pattern[str]:
-    forms = [re.escape(name) + _ROTATION_TAG]
+    forms = [re.escape(name) + _ROTATION_TAG + _BACKUP]
     stem, dot, ext = name.rpartition(".")
     if dot and stem:  # logrotate's `extension .json`: the tag goes before it
         forms.append(re.escape(stem) + _ROTATION_TAG + re.escape(dot + ext))
@@ -381,11 +402,13 @@ def _rotated_names(name: str) -> re.Pattern[str]:
 
 def is_rotated_name(name: str, candidate: str) -> bool:
     """`candidate` is a name logrotate gives a rotated `name`: `name.1`, `name.1.gz`,
-    `name-20250716[.gz]`, `name.2025-07-16`, or with `extension`, `stem.1.ext[.gz]`.
+    `name-20250716[.gz]`, `name.2025-07-16`, or with `extension`, `stem.1.ext[.gz]`;
+    or the one it moves a file made under `name` meanwhile to, `name-2025071612.backup`.
 
     >>> [is_rotated_name("logs.json", n) for n in ("logs.json.1.gz", "logs.1.json",
-    ...                                            "other.json", "logs.json.bak")]
-    [True, True, False, False]
+    ...                                            "other.json", "logs.json.bak",
+    ...                                            "logs.json-2025071612.backup")]
+    [True, True, False, False, True]
     """
     return _rotated_names(name).fullmatch(candidate) is not None
 
@@ -393,7 +416,8 @@ def is_rotated_name(name: str, candidate: str) -> bool:
 def find_copy(path: str, identity: FileIdentity, mark: Mark | None, position: int, *,
               empty_since: float | None = None, current: int | None = None,
               exclude: Collection[tuple[int, int, int]] = (),
-              known: Collection[int] = ()) -> str | None:
+              known: Collection[int] = (),
+              read_elsewhere: Collection[ReadContent] = ()) -> str | None:
     """The rotated copy of the file at `path` that `identity` and `mark` describe,
     holding at least its first `position` bytes: what logrotate's copytruncate leaves
     before it truncates (plain or compressed), or a renamed file compressed since.
@@ -411,13 +435,16 @@ def find_copy(path: str, identity: FileIdentity, mark: Mark | None, position: in
     with (logrotate's `copy` leaves the file as it was), and neither one of `exclude`
     (copies read already, by `copy_key`) nor a file logship follows or has a checkpoint
     of (`known`, their inodes: a file rotated away just before this one was created is
-    no copy of it). Without `empty_since` there is none.
+    no copy of it), nor a file holding what was read of another one (`read_elsewhere`:
+    the file rotated away before this one, renamed and compressed since, under a new
+    inode with its modification time kept, which a late write may have made later than
+    when this one was seen empty). Without `empty_since` there is none.
     """
     entries = _rotated_files(path)
     if identity.head_len == 0 and (mark is None or mark.length == 0):
         return _written_since([e for e in entries if copy_key(e) not in exclude
                                and e.inode() not in known and e.inode() != identity.inode],
-                              empty_since, current)
+                              empty_since, current, read_elsewhere)
     for entry in sorted(entries, key=_copy_order):
         if is_copy(entry.path, identity, mark, position):
             return entry.path
@@ -436,7 +463,8 @@ def _rotated_files(path: str) -> list[os.DirEntry[str]]:
 
 def later_generations(path: str, since_ns: int, *, current: int | None = None,
                       exclude: Collection[tuple[int, int, int]] = (),
-                      known: Collection[int] = ()) -> list[str]:
+                      known: Collection[int] = (),
+                      read_elsewhere: Collection[ReadContent] = ()) -> list[str]:
     """The files under rotated names of `path` modified after `since_ns` (the file's
     modification time, in nanoseconds, when logship last looked at it), oldest first:
     what rotations made while logship was stopped of content written since.
@@ -447,8 +475,10 @@ def later_generations(path: str, since_ns: int, *, current: int | None = None,
     the original) and `compress` keeps the time of what it packs. The generations that
     came after were written later. Left out: files holding nothing, copies read
     already (`exclude`, by `copy_key`), files logship follows or has a checkpoint of
-    (`known`, their inodes), and copies the file `current` (a descriptor) still begins
-    with (logrotate's `copy` leaves the file as it was). The file systems' clock is
+    (`known`, their inodes), files holding what was read of another one (`read_elsewhere`:
+    a file followed, renamed and compressed since under a new inode), and copies the file
+    `current` (a descriptor) still begins with (logrotate's `copy` leaves the file as it
+    was). The file systems' clock is
     coarse (a few milliseconds): a generation written within the same tick as the last
     look is taken for an older one.
     """
@@ -459,7 +489,9 @@ def later_generations(path: str, since_ns: int, *, current: int | None = None,
             if (st.st_size and st.st_mtime_ns > since_ns and st.st_ino not in known
                     and copy_key(st) not in exclude):
                 later.append((st.st_mtime_ns, entry.path))
-    return [p for _, p in sorted(later) if current is None or not _begins_with_copy(current, p)]
+    return [p for _, p in sorted(later)
+            if (current is None or not _begins_with_copy(current, p))
+            and not _holds_any(p, read_elsewhere)]
 
 
 @dataclass
@@ -493,9 +525,10 @@ with a coarse clock (a few milliseconds behind `time.time()`)."""
 
 
 def _written_since(entries: list[os.DirEntry[str]], since: float | None,
-                   current: int | None) -> str | None:
+                   current: int | None, read_elsewhere: Collection[ReadContent] = ()
+                   ) -> str | None:
     """The newest of `entries` written after `since` that holds bytes the file
-    `current` does not begin with."""
+    `current` does not begin with, and none of `read_elsewhere` (another file's)."""
     if since is None:
         return None
     fresh = []
@@ -505,9 +538,16 @@ def _written_since(entries: list[os.DirEntry[str]], since: float | None,
             if st.st_size > 0 and st.st_mtime > since - CLOCK_SLACK:
                 fresh.append((st.st_mtime, entry.path))
     for _, path in sorted(fresh, reverse=True):
+        if _holds_any(path, read_elsewhere):
+            continue
         if current is None or not _begins_with_copy(current, path):
             return path
     return None
+
+
+def _holds_any(path: str, contents: Collection[ReadContent]) -> bool:
+    """The file at `path` (decompressed) holds one of `contents`: it is that file's."""
+    return any(is_copy(path, c.identity, c.mark, c.position) for c in contents)
 
 
 def _begins_with_copy(fd: int, copy: str) -> bool:

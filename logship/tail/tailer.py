@@ -66,6 +66,7 @@ from logship.tail.reader import (
     CLOCK_SLACK,
     COPY_ERRORS,
     Lines,
+    ReadContent,
     TailedFile,
     copy_key,
     end_of_last_line,
@@ -115,6 +116,8 @@ class TrackedFile:
     # a generation of a file rotated while logship was stopped, read at start: the
     # generations of that file read then (see `_Rotated`)
     chain: _Rotated | None = None
+    # what was read of the file its path named before (see `Tailer._replaced_content`)
+    replaced: ReadContent | None = None
 
     @property
     def path(self) -> str:
@@ -150,6 +153,9 @@ class _Rotated:
     since_ns: int | None  # the earliest time its checkpoints saw their files (None: unknown)
     members: list[TrackedFile] = field(default_factory=list)
     reading: bool = True  # generations are still being looked for and read
+    # what was read of files under the path: no generation of it (see `later_generations`)
+    read_elsewhere: tuple[ReadContent, ...] = ()
+    while_stopped: bool = True  # else a new file took the place of one followed live
 
     def join(self, tracked: TrackedFile) -> None:
         tracked.chain = self
@@ -449,6 +455,9 @@ class Tailer:
             starts_at_end = False  # a file we knew, truncated: its new content is read
         elif saved is None:
             self._note_new_file(path, source)
+        replaced = None if initial else self._latest_retired(path)
+        if replaced is not None:
+            self._note_replaced(replaced, source)
         await self._read_later_generations(path, current=reader.fd)
         if saved is not None:
             reader.seek(min(saved.offset, reader.size()))
@@ -473,8 +482,32 @@ class Tailer:
         else:
             how = "from the beginning"
         tracked = self._track(source, reader)
+        if replaced is not None:
+            tracked.replaced = _content_of(replaced)
         log.info("following %s %s (source %s)", path, how, source.name)
         return tracked
+
+    def _latest_retired(self, path: str) -> TrackedFile | None:
+        """The file let go of last under `path`, if it is still in flight or lingering:
+        the one a new file under `path` replaced."""
+        return next((t for t in reversed(self._retired) if t.path == path), None)
+
+    def _note_replaced(self, replaced: TrackedFile, source: SourceConfig) -> None:
+        """A new file took the place of `replaced`, followed live. A file that was under
+        the name only between two looks is one of its later generations, read from its
+        start (see `_read_later_generations`): a writer that reopens by path found no
+        file between logrotate's rename and its `create` and made one, which logrotate
+        moved to `NAME-YYYYMMDDHH.backup`. Later means written after `replaced` last
+        was; a file holding what was read of `replaced` (compressed since, under a new
+        inode) is `replaced`'s. Unknown for a dormant file (closed): nothing is looked
+        for then."""
+        if replaced.reader.closed or replaced.path in self._rotated:
+            return
+        last_written = os.fstat(replaced.reader.fd).st_mtime_ns
+        read = tuple(c for c in (replaced.reader.read_content(), replaced.replaced)
+                     if c is not None)
+        self._rotated[replaced.path] = _Rotated(source, last_written, read_elsewhere=read,
+                                                while_stopped=False)
 
     def _remember_unopened(self, path: str) -> None:
         """A start_at = "end" file found at start could not be opened (EMFILE, EACCES):
@@ -727,7 +760,8 @@ class Tailer:
     async def _read_later_generations(self, path: str, current: int | None) -> None:
         """Read, oldest first and each from its start, the files rotated from `path`
         while logship was stopped with content written after its checkpoints (the
-        chain's `since_ns`): not those read already as the generation holding a
+        chain's `since_ns`), or, live, before logship saw them (see `_note_replaced`):
+        not those read already as the generation holding a
         checkpoint's position, nor files logship reads as files of their own (followed,
         checkpointed, or matched by a glob). `current`: the file under `path` now, open
         (a copy it still begins with holds nothing new)."""
@@ -737,7 +771,8 @@ class Tailer:
         if rotated.since_ns is not None:
             for later in later_generations(path, rotated.since_ns, current=current,
                                            exclude=self._copied,
-                                           known=self._followed_inodes()):
+                                           known=self._followed_inodes(),
+                                           read_elsewhere=rotated.read_elsewhere):
                 if self._source_for(later) is None:
                     await self._read_generation(rotated, path, later)
         rotated.reading = False
@@ -752,11 +787,12 @@ class Tailer:
         """Read the file `later`, rotated from `path` after its checkpoint, whole (as a
         retired stand-in, a member of `rotated`)."""
         source = rotated.source
+        when = "while logship was stopped" if rotated.while_stopped else "before logship saw it"
         try:
             generation = read_generation(later)
         except (*COPY_ERRORS, KeyError) as exc:
-            log.error("cannot read %s, rotated from %s while logship was stopped: %s; "
-                      "its lines are not read", later, path, exc)
+            log.error("cannot read %s, rotated from %s %s: %s; its lines are not read",
+                      later, path, when, exc)
             return
         tracked = TrackedFile(
             source=source,
@@ -768,8 +804,8 @@ class Tailer:
         tracked.progress.changed = True
         rotated.join(tracked)
         self._retired.append(tracked)
-        log.info("%s was rotated while logship was stopped; reading %s, written since, "
-                 "from its start", path, later)
+        log.info("%s was rotated %s; reading %s, written since, from its start", path,
+                 when, later)
         await self._read_copy(tracked, later, generation.data)
         await self._flush_record(tracked)
 
@@ -915,7 +951,8 @@ class Tailer:
             tracked.reader = reader
         elif (copy := find_copy(old.path, old.identity, old.mark(), old.position,
                                 empty_since=old.empty_at, exclude=self._copied,
-                                known=self._known_inodes())) is not None:
+                                known=self._known_inodes(),
+                                read_elsewhere=_read_before(tracked))) is not None:
             if not self._follows(copy):  # renamed and compressed at once
                 await self._read_copy(tracked, copy)
         else:
@@ -936,7 +973,7 @@ class Tailer:
         reader = tracked.reader
         if reader.closed:
             return True
-        if reader.was_truncated() or self._emptied_into_copy(reader):
+        if reader.was_truncated() or self._emptied_into_copy(tracked):
             await self._retire_old_content(tracked)
             log.warning("%s was truncated; reading it again from the start", reader.path)
             reader.rewind()
@@ -968,13 +1005,16 @@ class Tailer:
         known = {c.identity.inode for entries in self._saved.values() for c in entries}
         return known | {f.reader.identity.inode for f in self._all()}
 
-    def _emptied_into_copy(self, reader: TailedFile) -> bool:
+    def _emptied_into_copy(self, tracked: TrackedFile) -> bool:
         """A file seen empty, written to and copytruncated before it could be read: no
-        size or head tells, only a copy written since it was seen empty."""
+        size or head tells, only a copy written since it was seen empty (and not the
+        file it replaced, compressed since)."""
+        reader = tracked.reader
         return (reader.identity.head_len == 0 and reader.position == 0
                 and find_copy(reader.path, reader.identity, None, 0,
                               empty_since=reader.empty_at, current=reader.fd,
-                              exclude=self._copied, known=self._known_inodes()) is not None)
+                              exclude=self._copied, known=self._known_inodes(),
+                              read_elsewhere=_read_before(tracked)) is not None)
 
     async def _retire_old_content(self, tracked: TrackedFile) -> None:
         """`tracked`'s file was truncated in place. Its old content lives on as a retired
@@ -990,7 +1030,8 @@ class Tailer:
         reader = old.reader
         copy = find_copy(reader.path, reader.identity, reader.mark(), reader.position,
                          empty_since=reader.empty_at, current=tracked.reader.fd,
-                         exclude=self._copied, known=self._known_inodes())
+                         exclude=self._copied, known=self._known_inodes(),
+                         read_elsewhere=_read_before(tracked))
         if copy is None:
             await self._flush(old)  # an unfinished last line too: nothing can finish it
             return
@@ -1086,6 +1127,20 @@ async def _first_of(*events: asyncio.Event, then: Callable[[], None]) -> None:
 
 def _inode(reader: TailedFile) -> tuple[int, int]:
     return reader.identity.dev, reader.identity.inode
+
+
+def _content_of(replaced: TrackedFile) -> ReadContent | None:
+    """What was read of the file `replaced` (if it showed no bytes, of the one it
+    replaced in turn). Renamed and compressed since, that file is under a new inode, and
+    a late write may have stamped it after the file that took its place was seen empty:
+    holding what was read, it is `replaced`'s copy, never the new one's (`find_copy`)."""
+    content = replaced.reader.read_content()
+    return content if content is not None else replaced.replaced
+
+
+def _read_before(tracked: TrackedFile) -> tuple[ReadContent, ...]:
+    """What was read of the file `tracked`'s path named before it: no copy of it."""
+    return () if tracked.replaced is None else (tracked.replaced,)
 
 
 def _has_content(saved: Checkpoint) -> bool:
