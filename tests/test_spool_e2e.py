@@ -63,17 +63,27 @@ async def test_an_outage_spools_then_drains_by_itself(tmp_path: Path, fake: Fake
     assert status == 0 and re.search(r" 200 delivered .*, by drain\)$", out, re.M), out
 
 
-async def test_a_dead_webhooks_events_replay_to_the_corrected_url(
-    tmp_path: Path, fake: FakeDiscord, inbox: Inbox
-) -> None:
+async def spool_to_a_deleted_webhook(tmp_path: Path, fake: FakeDiscord, count: int) -> Path:
+    """The daemon meets a deleted webhook: errors #1..#count go to the spool as dead;
+    stopped cleanly. Its config."""
     fake.delete_webhook(ERRORS)
     config = write_config(tmp_path, fake)
     daemon = await Logship("run", "--config", str(config)).start()
-    await daemon.wait_until_logged("running:")
-    for n in range(1, 6):
-        Bot(tmp_path).log("ERROR", f"nobody hears #{n}")
-    await daemon.wait_until_logged("webhook deleted")
-    assert (await daemon.stop())[0] == 0
+    try:
+        await daemon.wait_until_logged("running:")
+        for n in range(1, count + 1):
+            Bot(tmp_path).log("ERROR", f"nobody hears #{n}")
+        await daemon.wait_until_logged("webhook deleted")
+        assert (await daemon.stop())[0] == 0
+    finally:
+        daemon.kill()
+    return config
+
+
+async def test_a_dead_webhooks_events_replay_to_the_corrected_url(
+    tmp_path: Path, fake: FakeDiscord, inbox: Inbox
+) -> None:
+    config = await spool_to_a_deleted_webhook(tmp_path, fake, 5)
     spool_dir = tmp_path / "state" / "spool"
     assert spooled_ids(spool_dir) == Counter(range(1, 6))
 
@@ -95,14 +105,7 @@ async def test_a_dead_webhooks_events_replay_to_the_corrected_url(
 async def test_history_shows_what_replay_delivered(
     tmp_path: Path, fake: FakeDiscord, inbox: Inbox
 ) -> None:
-    fake.delete_webhook(ERRORS)
-    config = write_config(tmp_path, fake)
-    daemon = await Logship("run", "--config", str(config)).start()
-    await daemon.wait_until_logged("running:")
-    for n in range(1, 4):
-        Bot(tmp_path).log("ERROR", f"nobody hears #{n}")
-    await daemon.wait_until_logged("webhook deleted")
-    assert (await daemon.stop())[0] == 0
+    config = await spool_to_a_deleted_webhook(tmp_path, fake, 3)
     status, out, _ = await run_cli("history", "--config", str(config), "--failed")
     assert status == 0 and out.count(" dead ") == 3, out
 
