@@ -1510,3 +1510,30 @@ async def test_a_crash_after_a_live_rename_create_and_a_save_reads_nothing_again
     assert await read_after_restart(tail, state.files, [], days, known=state.sources,
                                     saved_at_ns=state.saved_at_ns) == []
 
+
+async def test_a_crash_after_a_live_rename_then_copytruncate_reads_nothing_again(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    """The chaos test, seed 414377594: rename+create, then copytruncate of the new file,
+    both live and every line delivered; a save while the renamed file still lingers, a
+    kill -9. At restart the renamed file is read on from its checkpoint (its end), and
+    the copy of the new file's old content, read live before the truncation, is no
+    generation written since: nothing is read again."""
+    log = tmp_path / "bot.log"
+    append(log, "[INFO] one")
+    first = tail()
+    await first.collector.wait_for(lambda: len(first.collector.events) == 1)
+    rename_create(log)
+    append(log, "[INFO] two")
+    await first.collector.wait_for(lambda: len(first.collector.events) == 2)
+    after_the_clock_ticks(tmp_path)
+    copytruncate(log)
+    append(log, "[INFO] three")
+    await first.collector.wait_for(lambda: len(first.collector.events) == 3)
+    store = CheckpointStore(tmp_path / "state")
+    store.save(first.tailer.checkpoints(), first.tailer.known_sources())  # then kill -9
+    await first.finish()
+    state = store.load()
+    assert len(state.files) == 2  # the renamed file's (lingering) and the file's
+    assert await read_after_restart(tail, state.files, [], known=state.sources,
+                                    saved_at_ns=state.saved_at_ns) == []
