@@ -94,6 +94,7 @@ from bench.torture import (
 )
 from logship.emulator.server import FakeDiscord, Received
 from logship.spool.store import outstanding, segments
+from logship.tail.reader import is_rotated_name
 
 MAIN, SECOND = "main", "second"
 WEBHOOKS = {MAIN: "300000000000000011", SECOND: "300000000000000012"}
@@ -418,6 +419,8 @@ class Observation:
 
     entries: dict[Key, list[int]]  # checkpoint offsets by (device, inode)
     checkpoints_inode: int | None
+    # when checkpoints.json was written (its modification time; None without one)
+    saved_at_ns: int | None
     marks: dict[Key, list[tuple[int, Marked]]]  # offsets with the bytes they were read at
     spooled: Counter[tuple[int, str]]  # outstanding spool records by (id, sink)
     delivered: Counter[tuple[int, str]]  # accepted messages holding each (id, sink)
@@ -448,7 +451,7 @@ class Invariant:
         deliveries, or checkpointed just after we looked at the spool, would be found
         nowhere. The deliveries are recorded by this process's event loop, which does not
         run while this (synchronous) function does."""
-        entries, marks, inode = self._checkpoints()
+        entries, marks, inode, saved_at_ns = self._checkpoints()
         spooled = self._spool()
         delivered: Counter[tuple[int, str]] = Counter()
         for key, count in self.collector.counts.items():
@@ -457,18 +460,19 @@ class Invariant:
         for key in entries:  # a file a checkpoint names is one logship knew
             if key in self.model.files:
                 self.model.files[key].seen = True
-        return Observation(entries, inode, marks, spooled, delivered)
+        return Observation(entries, inode, saved_at_ns, marks, spooled, delivered)
 
     def _checkpoints(self) -> tuple[dict[Key, list[int]], dict[Key, list[tuple[int, Marked]]],
-                                    int | None]:
+                                    int | None, int | None]:
         path = self.state_dir / "checkpoints.json"
         for _ in range(20):  # written by rename: a read may meet the old file or the new
             try:
                 with path.open("rb") as f:
                     inode = os.fstat(f.fileno()).st_ino
                     data = orjson.loads(f.read())
+                    saved_at_ns = os.fstat(f.fileno()).st_mtime_ns
             except FileNotFoundError:
-                return {}, {}, None
+                return {}, {}, None, None
             except orjson.JSONDecodeError:
                 time.sleep(0.01)
                 continue
@@ -482,7 +486,7 @@ class Invariant:
                     marks.setdefault(key, []).append(
                         (int(entry["offset"]), (int(mark["end"]), int(mark["length"]),
                                                 str(mark["hash"]))))
-            return entries, marks, inode
+            return entries, marks, inode, saved_at_ns
         raise HarnessError(f"{path} stays unreadable")
 
     def _spool(self) -> Counter[tuple[int, str]]:
@@ -513,12 +517,36 @@ class Invariant:
                    + self.carried_offsets(file, obs))
         if offsets:
             return PENDING if min(offsets) <= location.start else COVERED
+        if self.rotated_from_a_new_file(file, obs, setup):
+            return PENDING
         if file.inherited is not None:
             return UNSEEN  # a copy of a file logship had no checkpoint for
         assert file.path is not None
         if setup.matches(file.path, self.root):
             return PENDING  # no checkpoint: read from its start (start_at = "beginning")
         return COVERED if file.seen else UNSEEN  # renamed: forgotten, or never known
+
+    def rotated_from_a_new_file(self, file: LogFile, obs: Observation, setup: Setup
+                                ) -> bool:
+        """`file` is under a rotated name of a matched path whose file has no checkpoint,
+        and was modified after checkpoints.json was written: logship takes that file for
+        one created while it was stopped and reads, at its next start, every generation
+        rotated from it since its last save, whole (`Tailer._note_new_file`). Such a
+        file was made after the last save (else that save would name it), so its lines
+        were delivered since: what a kill allows to come again."""
+        if file.path is None or obs.saved_at_ns is None:
+            return False
+        folder, name = os.path.split(file.path)
+        with contextlib.suppress(OSError):
+            if os.stat(file.path).st_mtime_ns <= obs.saved_at_ns:
+                return False
+            for entry in os.scandir(folder):
+                if (is_rotated_name(entry.name, name) and setup.matches(entry.path, self.root)
+                        and entry.is_file()):
+                    st = entry.stat()
+                    if (st.st_dev, st.st_ino) not in obs.entries:
+                        return True
+        return False
 
     def carried_offsets(self, file: LogFile, obs: Observation) -> list[int]:
         """The offsets of a copy's originals' checkpoints that describe the copy's

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gzip
 import os
 import random
+import time
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,50 @@ def test_a_checkpoint_of_truncated_content_keeps_its_copy_pending(tmp_path: Path
 def key_of(path: Path) -> tuple[int, int]:
     st = path.stat()
     return st.st_dev, st.st_ino
+
+
+def test_a_generation_of_a_file_made_since_the_last_save_is_pending(tmp_path: Path) -> None:
+    """The harness's judgement (seed 1396171574): a new day's file made, read, delivered
+    and renamed away by logrotate (rename+create) all after logship's last save, then a
+    kill -9. At its next start logship takes the new file (no checkpoint) for one made
+    while it was stopped and reads every generation rotated from it since that save,
+    whole (`Tailer._note_new_file`): the renamed file's lines, delivered since the save,
+    are pending, and the kill allows them to come again."""
+    model = Model(tmp_path)
+    (tmp_path / "state" / "spool").mkdir(parents=True)
+    CheckpointStore(tmp_path / "state").save([], [BOT])  # the last save: no such day yet
+    after_the_clock_ticks(tmp_path)
+    day = tmp_path / "logs" / "2025-07-17"
+    day.mkdir(parents=True)
+    live, renamed = day / "logs.json", day / "logs.json.1"
+    lines = [model.new_line("line", BOT, 1, lambda n: json_line(n, "INFO", "fine"))
+             for _ in range(2)]
+    live.write_bytes(b"".join(line.data for line in lines))
+    original = model.register(key_of(live), str(live), BOT)
+    start = 0
+    for line in lines:
+        model.place(line, Location(original.key, start, start + len(line.data)))
+        start += len(line.data)
+    collector = Collector()
+    for line in lines:
+        collector.counts[(line.id, MAIN)] = 1  # delivered after the last save
+    os.rename(live, renamed)  # logrotate: rename, create
+    original.path = str(renamed)
+    live.touch()
+    model.register(key_of(live), str(live), BOT)
+    invariant = Invariant(model, tmp_path, collector)
+    obs = invariant.observe()
+    assert all(invariant.pending(line, obs, Setup()) for line in lines)
+    assert invariant.excess(obs, Setup()) == {(line.id, MAIN): 1 for line in lines}
+    model.close()
+
+
+def after_the_clock_ticks(folder: Path) -> None:
+    """Return once the file system's clock has moved on (its timestamps are coarse)."""
+    probe = folder / ".tick"
+    probe.touch()
+    first = probe.stat().st_mtime_ns
+    while probe.stat().st_mtime_ns == first:
+        time.sleep(0.001)
+        probe.touch()
+    probe.unlink()

@@ -1482,3 +1482,58 @@ async def test_a_glob_that_found_its_file_since_is_not_reported_again(
     assert tailer.report_unmatched(again=True) == []  # what the later look does
     await running.finish()
     assert not [line for line in tail_log.lines if "still no file" in line]
+
+
+@pytest.mark.parametrize("let_go", [False, True], ids=["lingering", "let go"])
+@pytest.mark.parametrize("new_lines", [0, 2])
+async def test_a_crash_after_a_live_rename_create_and_a_save_reads_nothing_again(
+    tmp_path: Path, tail: Callable[..., Running], let_go: bool, new_lines: int
+) -> None:
+    """The chaos test, seed 1396171574: a new day's file, followed live and all its lines
+    delivered, renamed away by logrotate (rename+create), a save, a kill -9. At restart
+    the renamed file is no later generation of the new one: nothing is read again."""
+    days = source(tmp_path, "*/logs.json")
+    log = tmp_path / "2025-07-17" / "logs.json"
+    put_whole(log, "[INFO] banner", "[INFO] one", "[INFO] two")
+    first = tail(days)
+    await first.collector.wait_for(lambda: len(first.collector.events) == 3)
+    rename_create(log)
+    for n in range(new_lines):
+        append(log, f"[INFO] new {n}")
+    await first.collector.wait_for(lambda: len(first.collector.events) == 3 + new_lines)
+    if let_go:
+        await asyncio.sleep(ROTATED_LINGER + 0.2)
+    store = CheckpointStore(tmp_path / "state")
+    store.save(first.tailer.checkpoints(), first.tailer.known_sources())  # then kill -9
+    await first.finish()
+    state = store.load()
+    assert await read_after_restart(tail, state.files, [], days, known=state.sources,
+                                    saved_at_ns=state.saved_at_ns) == []
+
+
+async def test_a_crash_after_a_live_rename_then_copytruncate_reads_nothing_again(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    """The chaos test, seed 414377594: rename+create, then copytruncate of the new file,
+    both live and every line delivered; a save while the renamed file still lingers, a
+    kill -9. At restart the renamed file is read on from its checkpoint (its end), and
+    the copy of the new file's old content, read live before the truncation, is no
+    generation written since: nothing is read again."""
+    log = tmp_path / "bot.log"
+    append(log, "[INFO] one")
+    first = tail()
+    await first.collector.wait_for(lambda: len(first.collector.events) == 1)
+    rename_create(log)
+    append(log, "[INFO] two")
+    await first.collector.wait_for(lambda: len(first.collector.events) == 2)
+    after_the_clock_ticks(tmp_path)
+    copytruncate(log)
+    append(log, "[INFO] three")
+    await first.collector.wait_for(lambda: len(first.collector.events) == 3)
+    store = CheckpointStore(tmp_path / "state")
+    store.save(first.tailer.checkpoints(), first.tailer.known_sources())  # then kill -9
+    await first.finish()
+    state = store.load()
+    assert len(state.files) == 2  # the renamed file's (lingering) and the file's
+    assert await read_after_restart(tail, state.files, [], known=state.sources,
+                                    saved_at_ns=state.saved_at_ns) == []

@@ -451,6 +451,8 @@ class Tailer:
         saved = self._claim_checkpoint(reader)
         if saved is not None and not _has_content(saved):
             self._note_rotated(saved, source)  # its lines may be in rotated files only
+        elif saved is not None and saved.path == path:
+            self._note_current(saved)
         if await self._recover_replaced(reader, source):
             starts_at_end = False  # a file we knew, truncated: its new content is read
         elif saved is None:
@@ -747,6 +749,19 @@ class Tailer:
             rotated.since_ns = since if rotated.since_ns is None else min(rotated.since_ns,
                                                                           since)
         return rotated
+
+    def _note_current(self, saved: Checkpoint) -> None:
+        """`saved` is the checkpoint of the very file under its path now, under that
+        name, with its content: logship followed it live and last looked at it at
+        `saved.mtime_ns`. What was rotated from the path before then was there while
+        logship ran and was read live (a copytruncate copy of this file's old content, a
+        file made between logrotate's rename and create): if a checkpoint of an earlier
+        file there started a chain, the path's later generations are those modified after
+        that look, not after the earlier file's."""
+        rotated = self._rotated.get(saved.path)
+        if rotated is None or rotated.since_ns is None or saved.mtime_ns is None:
+            return
+        rotated.since_ns = max(rotated.since_ns, saved.mtime_ns)
 
     def _note_new_file(self, path: str, source: SourceConfig) -> None:
         """`path`, found at start without a checkpoint in a source logship knew before,
