@@ -923,10 +923,7 @@ async def test_an_older_rotation_is_not_taken_for_the_copy_of_a_file_last_seen_e
     os.utime(old, (time.time() - 3600, time.time() - 3600))
     log, saved = await stopped_while_empty(tmp_path, tail)
     append(log, "[INFO] after stop")  # appended; nothing rotated
-    second = tail(saved=saved)
-    await second.collector.wait_for(lambda: len(second.collector.events) >= 1)
-    await asyncio.sleep(0.3)
-    assert second.collector.messages == ["after stop"]
+    assert await read_after_restart(tail, saved, ["after stop"]) == ["after stop"]
 
 
 async def test_a_copy_made_by_logrotate_copy_without_truncating_is_not_read_twice(
@@ -935,10 +932,7 @@ async def test_a_copy_made_by_logrotate_copy_without_truncating_is_not_read_twic
     log, saved = await stopped_while_empty(tmp_path, tail)
     append(log, "[INFO] after stop")
     (tmp_path / "bot.log.1").write_bytes(log.read_bytes())  # logrotate's `copy`: no truncate
-    second = tail(saved=saved)
-    await second.collector.wait_for(lambda: len(second.collector.events) >= 1)
-    await asyncio.sleep(0.3)
-    assert second.collector.messages == ["after stop"]
+    assert await read_after_restart(tail, saved, ["after stop"]) == ["after stop"]
 
 
 async def test_lines_copytruncated_away_before_a_file_last_seen_empty_is_read(
@@ -970,11 +964,8 @@ async def test_a_file_last_seen_empty_copytruncated_then_renamed_while_stopped(
     os.rename(tmp_path / "bot.log.1", tmp_path / "bot.log.2")  # then a rename rotation
     os.rename(log, tmp_path / "bot.log.1")
     append(log, "[INFO] the new file")
-    second = tail(saved=saved)
-    await second.collector.wait_for(lambda: len(second.collector.events) >= 3)
-    await asyncio.sleep(0.3)
-    assert second.collector.messages == ["first rotation's", "second rotation's",
-                                         "the new file"]
+    expected = ["first rotation's", "second rotation's", "the new file"]
+    assert await read_after_restart(tail, saved, expected) == expected
 
 
 async def test_a_file_truncated_refilled_and_renamed_while_stopped_is_read_whole(
@@ -995,10 +986,8 @@ async def test_a_file_truncated_refilled_and_renamed_while_stopped_is_read_whole
         os.rename(log, tmp_path / "bot.log.1")
         log.touch()
     append(log, "[INFO] the new file")
-    second = tail(saved=saved)
-    await second.collector.wait_for(lambda: len(second.collector.events) >= 3)
-    await asyncio.sleep(0.3)
-    assert second.collector.messages == ["after stop", "after the truncation", "the new file"]
+    expected = ["after stop", "after the truncation", "the new file"]
+    assert await read_after_restart(tail, saved, expected) == expected
 
 
 async def test_the_file_rotated_away_just_before_an_empty_one_is_no_copy_of_it(
@@ -1023,10 +1012,7 @@ async def test_the_file_rotated_away_just_before_an_empty_one_is_no_copy_of_it(
     os.rename(tmp_path / "bot.log.1", tmp_path / "bot.log.2")  # rotated again, stopped
     os.rename(log, tmp_path / "bot.log.1")
     append(log, "[INFO] three")
-    second = tail(saved=saved)
-    await second.collector.wait_for(lambda: len(second.collector.events) >= 1)
-    await asyncio.sleep(0.3)
-    assert second.collector.messages == ["three"]
+    assert await read_after_restart(tail, saved, ["three"]) == ["three"]
 
 
 async def test_the_file_rotated_away_and_compressed_is_no_copy_of_its_empty_successor(
