@@ -67,16 +67,22 @@ async def stop_all(daemons: list[Logship]) -> None:
             daemon.kill()
 
 
+def write_errors(tmp_path: Path, per_host: int, *, worker: bool = False) -> None:
+    """Each host's bot logs `per_host` errors, numbered #1.. across the hosts (with the
+    host as their `worker` field, if asked)."""
+    for n, host in enumerate(HOSTS):
+        bot = Bot(tmp_path / host)
+        for i in range(per_host):
+            fields = {"worker": host} if worker else {}
+            bot.log("ERROR", f"Failed to update heartbeat #{n * per_host + i + 1}", **fields)
+
+
 async def test_three_sidecars_share_one_budget_in_a_burst(
     tmp_path: Path, fake: FakeDiscord, inbox: Inbox, redis_server: RedisServer
 ) -> None:
     daemons = await start_all(tmp_path, fake, redis_server.url)
     try:
-        for n, host in enumerate(HOSTS):
-            bot = Bot(tmp_path / host)
-            for i in range(700):
-                bot.log("ERROR", f"Failed to update heartbeat #{n * 700 + i + 1}",
-                        worker=host)
+        write_errors(tmp_path, 700, worker=True)
         await inbox.wait_for(lambda: len(delivered_ids(inbox.received)) == 2100, timeout=180)
     finally:
         await stop_all(daemons)
@@ -108,10 +114,7 @@ async def test_redis_killed_mid_burst_loses_nothing(
 ) -> None:
     daemons = await start_all(tmp_path, fake, redis_server.url)
     try:
-        for n, host in enumerate(HOSTS):
-            bot = Bot(tmp_path / host)
-            for i in range(300):
-                bot.log("ERROR", f"Failed to update heartbeat #{n * 300 + i + 1}")
+        write_errors(tmp_path, 300)
         await inbox.wait_for(lambda: len(inbox.received) >= 2)
         redis_server.stop()
         await inbox.wait_for(lambda: len(delivered_ids(inbox.received)) == 900, timeout=240)
