@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -179,3 +180,15 @@ async def until(predicate: Callable[[], bool], timeout: float = WAIT) -> None:
 async def run_cli(*args: str, timeout: float = WAIT) -> tuple[int, str, str]:
     """Run a short `logship` command to its end: exit status, stdout, stderr."""
     return await (await Logship(*args).start()).wait(timeout)
+
+
+def after_the_clock_ticks(folder: Path) -> None:
+    """Return once the file system's clock has moved on (its timestamps are coarse), so
+    what is written next is stamped later than whatever logship last looked at."""
+    probe = folder / ".tick"
+    probe.touch()
+    first = probe.stat().st_mtime_ns
+    while probe.stat().st_mtime_ns == first:
+        time.sleep(0.001)
+        probe.touch()
+    probe.unlink()

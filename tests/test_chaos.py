@@ -15,7 +15,6 @@ from __future__ import annotations
 import gzip
 import os
 import random
-import time
 from pathlib import Path
 
 import pytest
@@ -34,6 +33,7 @@ from bench.chaos import (
 from bench.torture import Collector
 from logship.tail.checkpoint import Checkpoint, CheckpointStore
 from logship.tail.reader import read_identity, read_mark
+from tests.e2e import after_the_clock_ticks
 from tests.tools import needs
 
 STEPS = 40  # 15-25 s here (2 cores): a run's length depends on the steps it draws
@@ -130,14 +130,3 @@ def test_a_generation_of_a_file_made_since_the_last_save_is_pending(tmp_path: Pa
     assert all(invariant.pending(line, obs, Setup()) for line in lines)
     assert invariant.excess(obs, Setup()) == {(line.id, MAIN): 1 for line in lines}
     model.close()
-
-
-def after_the_clock_ticks(folder: Path) -> None:
-    """Return once the file system's clock has moved on (its timestamps are coarse)."""
-    probe = folder / ".tick"
-    probe.touch()
-    first = probe.stat().st_mtime_ns
-    while probe.stat().st_mtime_ns == first:
-        time.sleep(0.001)
-        probe.touch()
-    probe.unlink()

@@ -21,6 +21,7 @@ from logship.config import SourceConfig
 from logship.event import Event
 from logship.tail.checkpoint import Checkpoint, CheckpointStore, FileProgress, SavedState
 from logship.tail.tailer import ROTATED_LINGER, Tailer, TrackedFile
+from tests.e2e import after_the_clock_ticks
 
 WAIT = 10.0
 
@@ -1107,18 +1108,6 @@ def pack(path: Path) -> None:
     packed.write_bytes(gzip.compress(path.read_bytes()))
     os.utime(packed, ns=(st.st_atime_ns, st.st_mtime_ns))
     path.unlink()
-
-
-def after_the_clock_ticks(folder: Path) -> None:
-    """Return once the file system's clock has moved on (its timestamps are coarse), so
-    what is written next is stamped later than whatever logship last looked at."""
-    probe = folder / ".tick"
-    probe.touch()
-    first = probe.stat().st_mtime_ns
-    while probe.stat().st_mtime_ns == first:
-        time.sleep(0.001)
-        probe.touch()
-    probe.unlink()
 
 
 async def read_after_restart(tail: Callable[..., Running], saved: list[Checkpoint],
