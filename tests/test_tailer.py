@@ -1277,6 +1277,58 @@ async def test_a_new_file_rotated_while_stopped_is_read_every_generation_once_in
                                     saved_at_ns=state.saved_at_ns) == expected
 
 
+@pytest.mark.parametrize("steps", list(NEW_FILE_WHILE_STOPPED.values()),
+                         ids=list(NEW_FILE_WHILE_STOPPED))
+async def test_a_new_file_rotated_before_logship_sees_it_is_read_every_generation_once(
+    tmp_path: Path, tail: Callable[..., Running], steps: list[Step]
+) -> None:
+    """The chaos test, seed 353451416: while logship ran, the bot opened a new day's
+    file and wrote to it, and logrotate copytruncated and compressed it, all before
+    logship's watcher reported the new folder. logship found the file empty, followed
+    it from its beginning and never read the copy. A file new to logship, found live,
+    is read after every generation rotated from it since logship started."""
+    days = source(tmp_path, "*/logs.json")
+    running = tail(days)
+    await asyncio.wait_for(running.tailer.watching.wait(), WAIT)
+    after_the_clock_ticks(tmp_path)
+    log = tmp_path / "2025-07-19" / "logs.json"
+    log.parent.mkdir()
+    for step in steps:  # no await: the tailer sees the end state only
+        if isinstance(step, str):
+            append(log, f"[INFO] {step}")
+        else:
+            step(log)
+    expected = [step for step in steps if isinstance(step, str)]
+    with contextlib.suppress(TimeoutError):  # a line missing: the assertion shows which
+        await running.collector.wait_for(lambda: len(running.collector.events) >= len(expected))
+    await asyncio.sleep(0.3)
+    assert running.collector.messages == expected
+    saved = await running.finish()
+    assert await read_after_restart(tail, saved, [], days, known=running.known) == []
+
+
+async def test_a_file_made_again_live_under_a_name_let_go_reads_no_old_rotation(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    """A file followed, renamed away with nothing made under its name (`nocreate`) and
+    let go: its rotation was read then. A new file under that name later is read from
+    its start, without reading that rotation again, nor a sibling that is no rotation."""
+    days = source(tmp_path, "*/logs.json")
+    log = tmp_path / "2025-07-17" / "logs.json"
+    put_whole(log, "[INFO] one", "[INFO] two")
+    running = tail(days)
+    await running.collector.wait_for(lambda: len(running.collector.events) == 2)
+    os.rename(log, log.with_name("logs.json.1"))
+    await asyncio.sleep(ROTATED_LINGER + 0.2)  # read to its end, then let go
+    running.tailer.checkpoints()  # (forgets what is done, as every save does)
+    after_the_clock_ticks(tmp_path)
+    append(log.with_name("logs.json.bak"), "[INFO] a backup, not a rotation")
+    append(log, "[INFO] three")
+    await running.collector.wait_for(lambda: "three" in running.collector.messages)
+    await asyncio.sleep(0.3)
+    assert running.collector.messages == ["one", "two", "three"]
+
+
 async def test_a_new_files_rotations_read_before_the_stop_and_siblings_stay_unread(
     tmp_path: Path, tail: Callable[..., Running]
 ) -> None:

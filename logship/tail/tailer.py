@@ -220,6 +220,12 @@ class Tailer:
         self._copies_read: dict[tuple[int, int], int] = {}  # copytruncate copies: how far
         self._copied: set[tuple[int, int, int]] = set()  # copies read (`copy_key`)
         self._rotated: dict[str, _Rotated] = {}  # paths rotated while stopped, by path
+        # when logship started looking (the file system's clock, a little early): see
+        # `_note_new_file`
+        self._live_since_ns = time.time_ns() - int(CLOCK_SLACK * 1e9)
+        # paths whose files were let go of, and nothing under them opened since: the
+        # last modification time logship saw of a file there (see `_note_new_file`)
+        self._last_look: dict[str, int] = {}
         self.lines_read = 0
         self.lines_cut = 0
         # The files found at start are open (and followed): a slow webhook holding back
@@ -453,11 +459,11 @@ class Tailer:
             self._note_rotated(saved, source)  # its lines may be in rotated files only
         elif saved is not None and saved.path == path:
             self._note_current(saved)
+        replaced = None if initial else self._latest_retired(path)
         if await self._recover_replaced(reader, source):
             starts_at_end = False  # a file we knew, truncated: its new content is read
         elif saved is None:
-            self._note_new_file(path, source)
-        replaced = None if initial else self._latest_retired(path)
+            self._note_new_file(path, source, initial, replaced)
         if replaced is not None:
             self._note_replaced(replaced, source)
         await self._read_later_generations(path, current=reader.fd)
@@ -506,9 +512,8 @@ class Tailer:
         if replaced.reader.closed or replaced.path in self._rotated:
             return
         last_written = os.fstat(replaced.reader.fd).st_mtime_ns
-        read = tuple(c for c in (replaced.reader.read_content(), replaced.replaced)
-                     if c is not None)
-        self._rotated[replaced.path] = _Rotated(source, last_written, read_elsewhere=read,
+        self._rotated[replaced.path] = _Rotated(source, last_written,
+                                                read_elsewhere=_read_of(replaced),
                                                 while_stopped=False)
 
     def _remember_unopened(self, path: str) -> None:
@@ -763,14 +768,35 @@ class Tailer:
             return
         rotated.since_ns = max(rotated.since_ns, saved.mtime_ns)
 
-    def _note_new_file(self, path: str, source: SourceConfig) -> None:
-        """`path`, found at start without a checkpoint in a source logship knew before,
-        was created while logship was stopped (a new day's file): what was rotated from
-        it since logship's last save (`_saved_at_ns`) was written then too, and is read
-        first (see `_Rotated`). A source never seen has no such history: `start_at`."""
-        if (self._saved_at_ns is not None and source.name in self._known
-                and path not in self._rotated):
-            self._rotated[path] = _Rotated(source, self._saved_at_ns)
+    def _note_new_file(self, path: str, source: SourceConfig, initial: bool,
+                       replaced: TrackedFile | None) -> None:
+        """`path` names a file without a checkpoint: one new to logship. What was rotated
+        from it before logship saw it was written after what logship read under the
+        name, and is read first (see `_Rotated`):
+
+        - found at start, in a source logship knew before: the file was created while
+          logship was stopped (a new day's file); its rotations since logship's last
+          save (`_saved_at_ns`) were too. A source never seen has no such history:
+          `start_at`. Nor has a file a reload's scan finds.
+        - found live: the bot made it, wrote to it and rotated it before the watcher
+          told (a new day's folder). Its rotations since logship last looked at a file
+          under the name (one followed live that it replaced, see `_note_replaced`,
+          or let go of, see `_last_look`), or else since logship started.
+        """
+        if path in self._rotated:
+            return
+        if initial:
+            if self._saved_at_ns is not None and source.name in self._known:
+                self._rotated[path] = _Rotated(source, self._saved_at_ns)
+            return
+        if replaced is not None and not replaced.reader.closed:
+            return  # `_note_replaced`: it knows when the file it replaced was last written
+        looks = [self._live_since_ns, self._last_look.pop(path, self._live_since_ns)]
+        if replaced is not None and replaced.reader.mtime_ns is not None:
+            looks.append(replaced.reader.mtime_ns)
+        read = () if replaced is None else _read_of(replaced)
+        self._rotated[path] = _Rotated(source, max(looks), read_elsewhere=read,
+                                       while_stopped=False)
 
     async def _read_later_generations(self, path: str, current: int | None) -> None:
         """Read, oldest first and each from its start, the files rotated from `path`
@@ -910,7 +936,8 @@ class Tailer:
 
     def _forget_finished(self) -> None:
         """Let go of the retired files whose events are all done; a file a reload
-        dropped leaves its position among the saved ones (see `checkpoints`)."""
+        dropped leaves its position among the saved ones (see `checkpoints`), any other
+        its last look (see `_note_new_file`)."""
         retired, self._retired = self._retired, []
         for tracked in retired:
             if (tracked.progress.pending or tracked.linger_until is not None
@@ -919,6 +946,8 @@ class Tailer:
             elif tracked.dropped:
                 saved = tracked.checkpoint()
                 self._saved.setdefault(_inode(tracked.reader), []).append(saved)
+            elif (seen := tracked.reader.mtime_ns) is not None and tracked.path not in self._files:
+                self._last_look[tracked.path] = max(seen, self._last_look.get(tracked.path, 0))
 
     # -- descriptors ----------------------------------------------------------------
 
@@ -1151,6 +1180,12 @@ def _content_of(replaced: TrackedFile) -> ReadContent | None:
     holding what was read, it is `replaced`'s copy, never the new one's (`find_copy`)."""
     content = replaced.reader.read_content()
     return content if content is not None else replaced.replaced
+
+
+def _read_of(tracked: TrackedFile) -> tuple[ReadContent, ...]:
+    """What was read of `tracked`'s file, and of the file its path named before it."""
+    return tuple(c for c in (tracked.reader.read_content(), tracked.replaced)
+                 if c is not None)
 
 
 def _read_before(tracked: TrackedFile) -> tuple[ReadContent, ...]:
