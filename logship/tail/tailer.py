@@ -801,12 +801,11 @@ class Tailer:
         if replaced is not None and not replaced.reader.closed:
             self._note_replaced(replaced, source)  # it knows when that file was last written
             return
-        looks = [self._live_since_ns, self._last_look.get(path, self._live_since_ns)]
+        since = max(self._live_since_ns, self._last_look.get(path, 0))
         if replaced is not None and replaced.reader.mtime_ns is not None:
-            looks.append(replaced.reader.mtime_ns)
+            since = max(since, replaced.reader.mtime_ns)
         read = () if replaced is None else _read_of(replaced)
-        self._rotated[path] = _Rotated(source, max(looks), read_elsewhere=read,
-                                       while_stopped=False)
+        self._rotated[path] = _Rotated(source, since, read_elsewhere=read, while_stopped=False)
 
     def _rotated_away(self, source: _Source) -> list[str]:
         """The paths `source` matches that name no file now, with files under rotated
