@@ -579,11 +579,26 @@ class Invariant:
 
     def own_offsets(self, file: LogFile, obs: Observation) -> list[int]:
         """The checkpoint offsets of `file` that describe its content now: not those
-        saved before it was truncated, nor any past its end."""
+        saved before it was truncated, nor any past its end, nor any whose mark (the
+        bytes before where reading stopped) it no longer holds. logship takes such a
+        checkpoint for another content's (the old content of a file truncated since,
+        kept while its events were in flight) and reads this file by a checkpoint of its
+        own, or from its start."""
         if file.truncated_under is not None and file.truncated_under == obs.checkpoints_inode:
             return []
         size = os.fstat(file.pin).st_size
-        return [o for o in obs.entries.get(file.key, []) if o <= size]
+        marks = obs.marks.get(file.key, [])
+        held = {o for o, (end, length, digest) in marks if self._holds(file, end, length, digest)}
+        stale = {o for o, _ in marks} - held
+        return [o for o in obs.entries.get(file.key, []) if o <= size and o not in stale]
+
+    def _holds(self, file: LogFile, end: int, length: int, digest: str) -> bool:
+        """`file` holds now the bytes a checkpoint's mark describes."""
+        if (file.path or "").endswith(".gz"):
+            return self._marked(file, end, length) == digest
+        window = os.pread(file.pin, length, end - length) if end >= length else b""
+        return (len(window) == length
+                and hashlib.blake2b(window, digest_size=16).hexdigest() == digest)
 
     def state(self, line: LogLine, obs: Observation, setup: Setup) -> str:
         if obs.delivered[(line.id, MAIN)]:
