@@ -5,12 +5,12 @@
 against the Discord emulator (in this process, on 127.0.0.1), on real files, and takes
 random steps: it writes lines (whole, in pieces with pauses longer than `idle_flush`,
 longer than `max_line_bytes`, multi-line Python tracebacks, an identical banner at the top
-of each new file), rotates with the real `logrotate` (rename+create, copytruncate,
-copytruncate+compress) while logship runs and while it is stopped, opens a new dated
-folder as the bot does each day and deletes old ones, truncates files in place, kills
-logship with SIGKILL or stops it with SIGTERM and starts it again, reloads it with SIGHUP
-after rewriting its config (a second source, a second sink, a changed route), makes the
-webhooks answer 5xx, 429 and 404 for a while and recover, and runs `logship replay`
+of each new file), rotates with the real `logrotate` (rename+create, rename+nocreate,
+copytruncate, copytruncate+compress) while logship runs and while it is stopped, opens a
+new dated folder as the bot does each day and deletes old ones, truncates files in place,
+kills logship with SIGKILL or stops it with SIGTERM and starts it again, reloads it with
+SIGHUP after rewriting its config (a second source, a second sink, a changed route), makes
+the webhooks answer 5xx, 429 and 404 for a while and recover, and runs `logship replay`
 during and after outages. `--without` leaves steps out, `--script` takes the steps named
 in that order (to aim at one path); `--keep` leaves a run's files for diagnosis.
 
@@ -94,7 +94,7 @@ from bench.torture import (
 )
 from logship.emulator.server import FakeDiscord, Received
 from logship.spool.store import outstanding, segments
-from logship.tail.reader import is_rotated_name
+from logship.tail.reader import is_rotated_name, rotated_from
 
 MAIN, SECOND = "main", "second"
 WEBHOOKS = {MAIN: "300000000000000011", SECOND: "300000000000000012"}
@@ -528,18 +528,22 @@ class Invariant:
 
     def rotated_from_a_new_file(self, file: LogFile, obs: Observation, setup: Setup
                                 ) -> bool:
-        """`file` is under a rotated name of a matched path whose file has no checkpoint,
-        and was modified after checkpoints.json was written: logship takes that file for
-        one created while it was stopped and reads, at its next start, every generation
-        rotated from it since its last save, whole (`Tailer._note_new_file`). Such a
-        file was made after the last save (else that save would name it), so its lines
-        were delivered since: what a kill allows to come again."""
+        """`file` is under a rotated name of a matched path whose file has no checkpoint
+        (or that names no file: rotated away with `nocreate`), and was modified after
+        checkpoints.json was written: logship takes that file for one created while it
+        was stopped and reads, at its next start, every generation rotated from it since
+        its last save, whole (`Tailer._note_new_file`). Such a file was made after the
+        last save (else that save would name it), so its lines were delivered since:
+        what a kill allows to come again."""
         if file.path is None or obs.saved_at_ns is None:
             return False
         folder, name = os.path.split(file.path)
         with contextlib.suppress(OSError):
             if os.stat(file.path).st_mtime_ns <= obs.saved_at_ns:
                 return False
+            if any(setup.matches(path, self.root) and not os.path.lexists(path)
+                   for path in (os.path.join(folder, n) for n in rotated_from(name))):
+                return not file.seen
             for entry in os.scandir(folder):
                 if (is_rotated_name(entry.name, name) and setup.matches(entry.path, self.root)
                         and entry.is_file()):
@@ -575,11 +579,26 @@ class Invariant:
 
     def own_offsets(self, file: LogFile, obs: Observation) -> list[int]:
         """The checkpoint offsets of `file` that describe its content now: not those
-        saved before it was truncated, nor any past its end."""
+        saved before it was truncated, nor any past its end, nor any whose mark (the
+        bytes before where reading stopped) it no longer holds. logship takes such a
+        checkpoint for another content's (the old content of a file truncated since,
+        kept while its events were in flight) and reads this file by a checkpoint of its
+        own, or from its start."""
         if file.truncated_under is not None and file.truncated_under == obs.checkpoints_inode:
             return []
         size = os.fstat(file.pin).st_size
-        return [o for o in obs.entries.get(file.key, []) if o <= size]
+        marks = obs.marks.get(file.key, [])
+        held = {o for o, (end, length, digest) in marks if self._holds(file, end, length, digest)}
+        stale = {o for o, _ in marks} - held
+        return [o for o in obs.entries.get(file.key, []) if o <= size and o not in stale]
+
+    def _holds(self, file: LogFile, end: int, length: int, digest: str) -> bool:
+        """`file` holds now the bytes a checkpoint's mark describes."""
+        if (file.path or "").endswith(".gz"):
+            return self._marked(file, end, length) == digest
+        window = os.pread(file.pin, length, end - length) if end >= length else b""
+        return (len(window) == length
+                and hashlib.blake2b(window, digest_size=16).hexdigest() == digest)
 
     def state(self, line: LogLine, obs: Observation, setup: Setup) -> str:
         if obs.delivered[(line.id, MAIN)]:
@@ -981,7 +1000,8 @@ class Runner:
         folder = self.bot.path.parent
         live = self.bot.path
         conf = self.root / "logrotate.conf"
-        directives = {"rename+create": ("create",), "copytruncate": ("copytruncate",),
+        directives = {"rename+create": ("create",), "rename+nocreate": ("nocreate",),
+                      "copytruncate": ("copytruncate",),
                       "copytruncate+compress": ("copytruncate", "compress")}[mode]
         conf.write_text(f"{live} {{\n    rotate 1000\n    missingok\n    ifempty\n"
                         "    nomail\n" + "".join(f"    {d}\n" for d in directives) + "}\n")
@@ -1048,6 +1068,8 @@ class Runner:
     async def truncate(self, writer: Writer) -> str:
         """Truncate the file the writer's path names (the bot's live file: the writer
         may still hold a rotated one until its next write)."""
+        if not writer.path.exists():  # rotated away (nocreate), not written to since
+            return f"nothing to truncate: {writer.path.relative_to(self.root)} is not there"
         st = os.stat(writer.path)
         key = (st.st_dev, st.st_ino)
         file = self.model.files[key]
@@ -1267,7 +1289,7 @@ async def write_worker(r: Runner) -> str:
 
 
 async def rotate(r: Runner) -> str:
-    modes = ["rename+create", "copytruncate"]
+    modes = ["rename+create", "rename+nocreate", "copytruncate"]
     if not (r.bot.path.parent / "logs.json.1").exists():  # compress would copy onto it
         modes.append("copytruncate+compress")
     return await r.rotate(r.rng.choice(modes))

@@ -53,6 +53,23 @@ class Collector:
         await asyncio.wait_for(until(), WAIT)
 
 
+class HoldsBack(Collector):
+    """A dispatch that delivers every event except those whose message is in `held`
+    (a webhook that never takes them)."""
+
+    def __init__(self, *held: str) -> None:
+        super().__init__()
+        self.held = set(held)
+
+    async def __call__(self, events: list[Event], progress: FileProgress) -> None:
+        for event in events:
+            event.ack = progress.track(event.offset, 1)
+            if event.message not in self.held:
+                event.ack.resolve()
+        self.events += events
+        self._news.set()
+
+
 class Running:
     def __init__(self, tailer: Tailer, collector: Collector) -> None:
         self.tailer = tailer
@@ -1307,6 +1324,108 @@ async def test_a_new_file_rotated_before_logship_sees_it_is_read_every_generatio
     assert await read_after_restart(tail, saved, [], days, known=running.known) == []
 
 
+def rename_away(log: Path) -> None:
+    """logrotate's `nocreate`: rename, and make nothing under the name."""
+    shift_rotated(log)
+    os.rename(log, log.with_name(f"{log.name}.1"))
+
+
+# A new day's file rotated away before logship could look, nothing left under its name.
+ROTATED_AWAY: dict[str, list[Step]] = {
+    "renamed": ["the renamed file's", rename_away],
+    "renamed and compressed": ["the renamed file's", rename_away,
+                               lambda log: pack(log.with_name("logs.json.1"))],
+    "copytruncated, then renamed": ["the copy's", lambda log: copytruncate(log),
+                                    "the renamed file's", rename_away],
+    "renamed twice": ["the first file's", rename_away, "the second file's", rename_away],
+}
+
+
+def make_and_rotate_away(log: Path, steps: list[Step]) -> list[str]:
+    """Take `steps` on a new folder's `log`; the lines written, in order."""
+    log.parent.mkdir()
+    for step in steps:
+        if isinstance(step, str):
+            append(log, f"[INFO] {step}")
+        else:
+            step(log)
+    assert not log.exists()
+    return [step for step in steps if isinstance(step, str)]
+
+
+@pytest.mark.parametrize("steps", list(ROTATED_AWAY.values()), ids=list(ROTATED_AWAY))
+async def test_a_new_file_rotated_away_while_stopped_is_read_from_its_rotations(
+    tmp_path: Path, tail: Callable[..., Running], steps: list[Step]
+) -> None:
+    """While logship was stopped the bot opened a new day's file and wrote to it, and
+    logrotate renamed it away with `nocreate` (the bot's last line of the day, say):
+    no file under the name is left to find. Its rotations are read, oldest first."""
+    days = source(tmp_path, "*/logs.json", start_at="end")
+    state = await stopped_with_a_day(tmp_path, tail, days)
+    after_the_clock_ticks(tmp_path)
+    expected = make_and_rotate_away(tmp_path / "2025-07-17" / "logs.json", steps)
+    assert await read_after_restart(tail, state.files, expected, days, known=state.sources,
+                                    saved_at_ns=state.saved_at_ns) == expected
+
+
+@pytest.mark.parametrize("steps", list(ROTATED_AWAY.values()), ids=list(ROTATED_AWAY))
+async def test_a_new_file_rotated_away_before_logship_sees_it_is_read_from_its_rotations(
+    tmp_path: Path, tail: Callable[..., Running], steps: list[Step]
+) -> None:
+    """The same, live, before the watcher told of the new folder: its rotations are
+    read, once; after a restart, not again."""
+    days = source(tmp_path, "*/logs.json")
+    running = tail(days)
+    await asyncio.wait_for(running.tailer.watching.wait(), WAIT)
+    after_the_clock_ticks(tmp_path)
+    expected = make_and_rotate_away(tmp_path / "2025-07-19" / "logs.json", steps)
+    with contextlib.suppress(TimeoutError):  # a line missing: the assertion shows which
+        await running.collector.wait_for(lambda: len(running.collector.events) >= len(expected))
+    await asyncio.sleep(0.3)
+    assert running.collector.messages == expected
+    saved = await saved_state(tmp_path, running)
+    assert await read_after_restart(tail, saved.files, [], days, known=saved.sources,
+                                    saved_at_ns=saved.saved_at_ns) == []
+
+
+async def test_a_crash_while_a_file_rotated_away_is_in_flight_reads_only_that_again(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    """The rotations of a file rotated away before logship saw it keep their checkpoints
+    until all are done: a kill -9 meanwhile reads again what was in flight, only that."""
+    days = source(tmp_path, "*/logs.json")
+    collector = HoldsBack("the second file's")
+    crashed = Running(Tailer([days], [], collector), collector)
+    await asyncio.wait_for(crashed.tailer.watching.wait(), WAIT)
+    after_the_clock_ticks(tmp_path)
+    make_and_rotate_away(tmp_path / "2025-07-19" / "logs.json", ROTATED_AWAY["renamed twice"])
+    await collector.wait_for(lambda: len(collector.events) == 2)
+    store = CheckpointStore(tmp_path / "state")  # a save just before a kill -9
+    store.save(crashed.tailer.checkpoints(), crashed.tailer.known_sources())
+    await crashed.finish()
+    state = store.load()
+    assert await read_after_restart(tail, state.files, ["the second file's"], days,
+                                    known=state.sources, saved_at_ns=state.saved_at_ns
+                                    ) == ["the second file's"]
+
+
+async def test_a_file_made_and_renamed_away_in_a_followed_folder_is_read(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    """A new file in a folder already watched, renamed away before logship opened it:
+    the watcher told of it, but it was gone by then. Its rotation is read."""
+    append(tmp_path / "bot.log", "[INFO] one")
+    running = tail()
+    await running.collector.wait_for(lambda: running.collector.messages == ["one"])
+    after_the_clock_ticks(tmp_path)
+    log = tmp_path / "worker.log"
+    append(log, "[INFO] the worker's")
+    rename_away(log)
+    await running.collector.wait_for(lambda: len(running.collector.events) >= 2)
+    await asyncio.sleep(0.3)
+    assert running.collector.messages == ["one", "the worker's"]
+
+
 async def test_a_file_made_again_live_under_a_name_let_go_reads_no_old_rotation(
     tmp_path: Path, tail: Callable[..., Running]
 ) -> None:
@@ -1375,23 +1494,6 @@ async def test_a_new_sources_rotated_files_are_history_not_read(
     await asyncio.sleep(0.3)
     backlog = ["before the start"] if start_at == "beginning" else []
     assert running.collector.messages == [*backlog, "after the start"]
-
-
-class HoldsBack(Collector):
-    """A dispatch that delivers every event except those whose message is in `held`
-    (a webhook that never takes them)."""
-
-    def __init__(self, *held: str) -> None:
-        super().__init__()
-        self.held = set(held)
-
-    async def __call__(self, events: list[Event], progress: FileProgress) -> None:
-        for event in events:
-            event.ack = progress.track(event.offset, 1)
-            if event.message not in self.held:
-                event.ack.resolve()
-        self.events += events
-        self._news.set()
 
 
 @pytest.mark.parametrize("held", ["first copy's", "second copy's"])

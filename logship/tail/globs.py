@@ -162,6 +162,14 @@ class PathMatcher:
                     found.add(path)
         return sorted(found)
 
+    def folders(self) -> list[str]:
+        """Every existing folder a file the patterns match may be in now, sorted."""
+        found: set[str] = set()
+        for pattern in self.patterns:
+            found.update(p for p in glob.iglob(os.path.dirname(pattern), recursive=True)
+                         if os.path.isdir(p))
+        return sorted(found)
+
     def unmatched(self, found: list[str]) -> list[str]:
         """The patterns none of `found` (files this matcher matched) matches."""
         return [pattern for pattern in self.patterns

@@ -413,6 +413,27 @@ def is_rotated_name(name: str, candidate: str) -> bool:
     return _rotated_names(name).fullmatch(candidate) is not None
 
 
+def rotated_from(candidate: str) -> set[str]:
+    """The names `candidate` is a rotated name of (see `is_rotated_name`); a dated name
+    may be read several ways (`bot-2025-07-19.log-20250720`: of `bot-2025-07-19.log`,
+    and with `extension`, of `bot.log-20250720`).
+
+    >>> rotated_from("logs.json.1.gz"), rotated_from("logs.1.json")
+    ({'logs.json'}, {'logs.json'})
+    >>> rotated_from("logs.json-20250716"), rotated_from("logs.json")
+    ({'logs.json'}, set())
+    """
+    base = _PACKED.sub("", candidate)
+    _, dot, ext = base.rpartition(".")
+    names = set()
+    for i in range(1, len(base) - 1):
+        if base[i] in "._-" and base[i + 1].isdigit():
+            names.add(base[:i])
+            if dot:
+                names.add(f"{base[:i]}.{ext}")
+    return {name for name in names if is_rotated_name(name, candidate)}
+
+
 def find_copy(path: str, identity: FileIdentity, mark: Mark | None, position: int, *,
               empty_since: float | None = None, current: int | None = None,
               exclude: Collection[tuple[int, int, int]] = (),

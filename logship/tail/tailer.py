@@ -78,6 +78,7 @@ from logship.tail.reader import (
     later_generations,
     read_copy,
     read_generation,
+    rotated_from,
     split_lines,
 )
 
@@ -366,10 +367,14 @@ class Tailer:
     # -- discovery ----------------------------------------------------------------
 
     def _relevant(self, change: Change, path: str) -> bool:
-        """watchfiles filter: matched files, and folders (a new one may hold matches)."""
+        """watchfiles filter: matched files, folders (a new one may hold matches), and
+        files under a rotated name of a matched one (it may have been rotated away before
+        logship could open it)."""
         if any(s.matcher.matches(path) for s in self._sources):
             return True
-        return change == Change.added and os.path.isdir(path)
+        if change == Change.added and os.path.isdir(path):
+            return True
+        return bool(self._rotated_from(path))
 
     async def _scan(self, initial: bool = False) -> None:
         """Open every matched file not followed yet, then read each one's news.
@@ -384,6 +389,9 @@ class Tailer:
                 if path not in self._files:
                     await self._open(source.config, path, initial)
                     self._release_descriptors()
+        for source in self._sources:
+            for path in self._rotated_away(source):
+                await self._read_rotated_away(path, source.config, initial)
         for path in list(self._rotated):  # rotated away with nothing under its name now
             await self._read_later_generations(path, current=None)
         if initial:  # from now on, a file of theirs without a checkpoint is a new one
@@ -464,7 +472,7 @@ class Tailer:
             starts_at_end = False  # a file we knew, truncated: its new content is read
         elif saved is None:
             self._note_new_file(path, source, initial, replaced)
-        if replaced is not None:
+        elif replaced is not None:
             self._note_replaced(replaced, source)
         await self._read_later_generations(path, current=reader.fd)
         if saved is not None:
@@ -668,6 +676,7 @@ class Tailer:
         return None
 
     def _track(self, source: SourceConfig, reader: TailedFile) -> TrackedFile:
+        self._last_look.pop(reader.path, None)  # (its successor's tells from now on)
         tracked = TrackedFile(
             source=source,
             reader=reader,
@@ -790,13 +799,46 @@ class Tailer:
                 self._rotated[path] = _Rotated(source, self._saved_at_ns)
             return
         if replaced is not None and not replaced.reader.closed:
-            return  # `_note_replaced`: it knows when the file it replaced was last written
-        looks = [self._live_since_ns, self._last_look.pop(path, self._live_since_ns)]
+            self._note_replaced(replaced, source)  # it knows when that file was last written
+            return
+        since = max(self._live_since_ns, self._last_look.get(path, 0))
         if replaced is not None and replaced.reader.mtime_ns is not None:
-            looks.append(replaced.reader.mtime_ns)
+            since = max(since, replaced.reader.mtime_ns)
         read = () if replaced is None else _read_of(replaced)
-        self._rotated[path] = _Rotated(source, max(looks), read_elsewhere=read,
-                                       while_stopped=False)
+        self._rotated[path] = _Rotated(source, since, read_elsewhere=read, while_stopped=False)
+
+    def _rotated_away(self, source: _Source) -> list[str]:
+        """The paths `source` matches that name no file now, with files under rotated
+        names of them beside them: files rotated away (logrotate's `nocreate`) before
+        logship could open them, or while it was stopped."""
+        found = set()
+        for folder in source.matcher.folders():
+            with contextlib.suppress(OSError), os.scandir(folder) as entries:
+                for entry in entries:
+                    for name in rotated_from(entry.name):
+                        path = os.path.join(folder, name)
+                        if (path not in self._files and source.matcher.matches(path)
+                                and not os.path.lexists(path)):
+                            found.add(path)
+        return sorted(found)
+
+    def _rotated_from(self, path: str) -> list[tuple[str, SourceConfig]]:
+        """The matched paths `path` is under a rotated name of, with their sources."""
+        folder, name = os.path.split(path)
+        found = []
+        for original in sorted(os.path.join(folder, n) for n in rotated_from(name)):
+            if (source := self._source_for(original)) is not None:
+                found.append((original, source))
+        return found
+
+    async def _read_rotated_away(self, path: str, source: SourceConfig, initial: bool
+                                 ) -> None:
+        """`path` names no file, but files under its rotated names are there: read those
+        written after what logship read under the name, as for a new file found there
+        (see `_note_new_file`), oldest first."""
+        replaced = None if initial else self._latest_retired(path)
+        self._note_new_file(path, source, initial, replaced)
+        await self._read_later_generations(path, current=None)
 
     async def _read_later_generations(self, path: str, current: int | None) -> None:
         """Read, oldest first and each from its start, the files rotated from `path`
@@ -858,14 +900,20 @@ class Tailer:
             tracked = self._files.get(path)
             if tracked is not None:
                 await self._follow(tracked)
-            elif change != Change.deleted:
-                source = self._source_for(path)
-                if source is not None:
+            elif (source := self._source_for(path)) is not None:
+                opened = None
+                if change != Change.deleted:
                     opened = await self._open(source, path, initial=False)
-                    if opened is not None:
-                        await self._pump(opened)
-                elif os.path.isdir(path):
-                    rescan = True
+                if opened is not None:
+                    await self._pump(opened)
+                elif not os.path.lexists(path):
+                    await self._read_rotated_away(path, source, initial=False)
+            elif change != Change.deleted and os.path.isdir(path):
+                rescan = True
+            else:
+                for original, source in self._rotated_from(path):
+                    if original not in self._files and not os.path.lexists(original):
+                        await self._read_rotated_away(original, source, initial=False)
         if rescan:
             await self._scan()
         self._release_descriptors()
