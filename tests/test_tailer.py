@@ -1426,6 +1426,37 @@ async def test_a_file_made_and_renamed_away_in_a_followed_folder_is_read(
     assert running.collector.messages == ["one", "the worker's"]
 
 
+@pytest.mark.parametrize("rotate_away", [rename_create, rename_away],
+                         ids=["rename+create", "nocreate, then the bot makes the file"])
+async def test_an_empty_file_rotated_away_takes_no_copy_of_its_successor(
+    tmp_path: Path, tail: Callable[..., Running], rotate_away: Callable[[Path], None]
+) -> None:
+    """The chaos test, seed 3112719: logrotate made an empty file (`create`) and renamed
+    it away; the file that took its name was read, then copytruncated, while the empty
+    one lingered. At its last read the empty file took that copy, written after it was
+    seen empty, for its own and sent the successor's lines a second time. Only a file
+    under its name can be copytruncated: a file rotated away has no copy made later."""
+    log = tmp_path / "bot.log"
+    append(log, "[INFO] one")
+    running = tail()
+    await running.collector.wait_for(lambda: running.collector.messages == ["one"])
+    rename_create(log)  # an empty file, followed
+    await _until(lambda: any(f.path == str(log) and f.reader.identity.head_len == 0
+                             for f in running.tailer.files()))
+    rotate_away(log)  # the empty file lingers
+    append(log, "[INFO] two", "[INFO] three")
+    await running.collector.wait_for(lambda: len(running.collector.events) == 3)
+    after_the_clock_ticks(tmp_path)
+    shift_rotated(log)  # logrotate's copytruncate: the copy first,
+    log.with_name("bot.log.1").write_bytes(log.read_bytes())
+    await asyncio.sleep(ROTATED_LINGER + 0.3)  # (the empty file's last read, let go)
+    os.truncate(log, 0)  # then the truncation
+    append(log, "[INFO] four")
+    await running.collector.wait_for(lambda: "four" in running.collector.messages)
+    await asyncio.sleep(0.3)
+    assert running.collector.messages == ["one", "two", "three", "four"]
+
+
 async def test_a_file_made_again_live_under_a_name_let_go_reads_no_old_rotation(
     tmp_path: Path, tail: Callable[..., Running]
 ) -> None:

@@ -1100,9 +1100,12 @@ class Tailer:
     def _emptied_into_copy(self, tracked: TrackedFile) -> bool:
         """A file seen empty, written to and copytruncated before it could be read: no
         size or head tells, only a copy written since it was seen empty (and not the
-        file it replaced, compressed since)."""
+        file it replaced, compressed since). Only a file under its name can be: logrotate
+        copies and truncates what the name names, so a copy made once a file was rotated
+        away is its successor's."""
         reader = tracked.reader
-        return (reader.identity.head_len == 0 and reader.position == 0
+        return (self._files.get(tracked.path) is tracked
+                and reader.identity.head_len == 0 and reader.position == 0
                 and find_copy(reader.path, reader.identity, None, 0,
                               empty_since=reader.empty_at, current=reader.fd,
                               exclude=self._copied, known=self._known_inodes(),
