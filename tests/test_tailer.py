@@ -1671,14 +1671,17 @@ async def test_a_crash_after_a_live_rename_create_and_a_save_reads_nothing_again
                                     saved_at_ns=state.saved_at_ns) == []
 
 
+@pytest.mark.parametrize("after", [["three"], []], ids=["written to since", "left empty"])
 async def test_a_crash_after_a_live_rename_then_copytruncate_reads_nothing_again(
-    tmp_path: Path, tail: Callable[..., Running]
+    tmp_path: Path, tail: Callable[..., Running], after: list[str]
 ) -> None:
-    """The chaos test, seed 414377594: rename+create, then copytruncate of the new file,
-    both live and every line delivered; a save while the renamed file still lingers, a
-    kill -9. At restart the renamed file is read on from its checkpoint (its end), and
-    the copy of the new file's old content, read live before the truncation, is no
-    generation written since: nothing is read again."""
+    """The chaos test, seeds 414377594 and (the file left empty) 315736642: rename+create,
+    then copytruncate of the new file, both live and every line delivered; a save while
+    the renamed file still lingers, a kill -9 (or a SIGTERM: its drain saves the same).
+    At restart the renamed file is read on from its checkpoint (its end), and the copy
+    of the new file's old content, read live before the truncation, is no generation
+    written since (the file's own checkpoint, empty or not, says logship looked at it
+    after): nothing is read again."""
     log = tmp_path / "bot.log"
     append(log, "[INFO] one")
     first = tail()
@@ -1688,8 +1691,11 @@ async def test_a_crash_after_a_live_rename_then_copytruncate_reads_nothing_again
     await first.collector.wait_for(lambda: len(first.collector.events) == 2)
     after_the_clock_ticks(tmp_path)
     copytruncate(log)
-    append(log, "[INFO] three")
-    await first.collector.wait_for(lambda: len(first.collector.events) == 3)
+    append(log, *(f"[INFO] {line}" for line in after))
+    await _until(lambda: any(f.path == str(log) and f.reader.position == log.stat().st_size
+                             and f.reader.identity.head_len == min(log.stat().st_size, 256)
+                             for f in first.tailer.files()))
+    await first.collector.wait_for(lambda: len(first.collector.events) == 2 + len(after))
     store = CheckpointStore(tmp_path / "state")
     store.save(first.tailer.checkpoints(), first.tailer.known_sources())  # then kill -9
     await first.finish()

@@ -221,6 +221,9 @@ class Tailer:
         self._copies_read: dict[tuple[int, int], int] = {}  # copytruncate copies: how far
         self._copied: set[tuple[int, int, int]] = set()  # copies read (`copy_key`)
         self._rotated: dict[str, _Rotated] = {}  # paths rotated while stopped, by path
+        # when logship last looked at the file under a path, by its checkpoint found at
+        # start: see `_note_current`
+        self._looked_at: dict[str, int] = {}
         # when logship started looking (the file system's clock, a little early): see
         # `_note_new_file`
         self._live_since_ns = time.time_ns() - int(CLOCK_SLACK * 1e9)
@@ -465,7 +468,7 @@ class Tailer:
         saved = self._claim_checkpoint(reader)
         if saved is not None and not _has_content(saved):
             self._note_rotated(saved, source)  # its lines may be in rotated files only
-        elif saved is not None and saved.path == path:
+        if saved is not None and saved.path == path:
             self._note_current(saved)
         replaced = None if initial else self._latest_retired(path)
         if await self._recover_replaced(reader, source):
@@ -766,16 +769,15 @@ class Tailer:
 
     def _note_current(self, saved: Checkpoint) -> None:
         """`saved` is the checkpoint of the very file under its path now, under that
-        name, with its content: logship followed it live and last looked at it at
-        `saved.mtime_ns`. What was rotated from the path before then was there while
-        logship ran and was read live (a copytruncate copy of this file's old content, a
-        file made between logrotate's rename and create): if a checkpoint of an earlier
-        file there started a chain, the path's later generations are those modified after
-        that look, not after the earlier file's."""
-        rotated = self._rotated.get(saved.path)
-        if rotated is None or rotated.since_ns is None or saved.mtime_ns is None:
-            return
-        rotated.since_ns = max(rotated.since_ns, saved.mtime_ns)
+        name (with content, or last seen empty): logship followed it live and looked at
+        it at `saved.mtime_ns`. What was rotated from the path before then was there
+        while logship ran and was read live (a copytruncate copy of this file's old
+        content, a file made between logrotate's rename and create): whatever
+        checkpoints start a chain there (an earlier file's, this file's old content's),
+        the path's later generations are those modified after that look."""
+        if saved.mtime_ns is not None:
+            self._looked_at[saved.path] = max(saved.mtime_ns,
+                                              self._looked_at.get(saved.path, 0))
 
     def _note_new_file(self, path: str, source: SourceConfig, initial: bool,
                        replaced: TrackedFile | None) -> None:
@@ -849,10 +851,12 @@ class Tailer:
         checkpointed, or matched by a glob). `current`: the file under `path` now, open
         (a copy it still begins with holds nothing new)."""
         rotated = self._rotated.pop(path, None)
+        looked_at = self._looked_at.pop(path, None)
         if rotated is None:
             return
         if rotated.since_ns is not None:
-            for later in later_generations(path, rotated.since_ns, current=current,
+            since = max(rotated.since_ns, looked_at or 0)
+            for later in later_generations(path, since, current=current,
                                            exclude=self._copied,
                                            known=self._followed_inodes(),
                                            read_elsewhere=rotated.read_elsewhere):
