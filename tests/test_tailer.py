@@ -1409,6 +1409,33 @@ async def test_a_crash_while_a_file_rotated_away_is_in_flight_reads_only_that_ag
                                     ) == ["the second file's"]
 
 
+async def test_a_file_read_and_rotated_away_is_not_read_again_at_the_next_scan(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    """The chaos test, seed 817110357: a day's file, its head read with its first
+    write and written to again later, renamed away (`nocreate`), read to its end and let
+    go. A new day's folder made the tailer scan again: the renamed file, modified after
+    the time logship noted with its head, was taken for a rotation written since and
+    read whole once more. What was read of a file let go is never read again."""
+    days = source(tmp_path, "*/logs.json")
+    running = tail(days)
+    await asyncio.wait_for(running.tailer.watching.wait(), WAIT)
+    log = tmp_path / "2025-07-17" / "logs.json"
+    log.parent.mkdir()
+    append(log, "[INFO] a banner " + "=" * 300, "[INFO] one")  # the head, read at once
+    await running.collector.wait_for(lambda: len(running.collector.events) == 2)
+    after_the_clock_ticks(tmp_path)
+    append(log, "[INFO] two")
+    await running.collector.wait_for(lambda: len(running.collector.events) == 3)
+    rename_away(log)
+    await asyncio.sleep(ROTATED_LINGER + 0.3)  # read to its end, let go
+    running.tailer.checkpoints()  # (forgets what is done, as every save does)
+    put_whole(tmp_path / "2025-07-18" / "logs.json", "[INFO] next day")
+    await running.collector.wait_for(lambda: "next day" in running.collector.messages)
+    await asyncio.sleep(0.3)
+    assert running.collector.messages[1:] == ["one", "two", "next day"]
+
+
 async def test_a_file_made_and_renamed_away_in_a_followed_folder_is_read(
     tmp_path: Path, tail: Callable[..., Running]
 ) -> None:

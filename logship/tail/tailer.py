@@ -168,6 +168,16 @@ class _Rotated:
                                             for m in self.members)
 
 
+@dataclass(frozen=True)
+class _LastLook:
+    """What logship saw last of a file under a path before it let go of it."""
+
+    # a modification time logship saw it at (when its head was last read: it may have
+    # been written to since, so `read` tells it apart, not this time)
+    mtime_ns: int
+    read: tuple[ReadContent, ...]  # what was read of it (and of the file it replaced)
+
+
 @dataclass
 class _Source:
     config: SourceConfig
@@ -227,9 +237,9 @@ class Tailer:
         # when logship started looking (the file system's clock, a little early): see
         # `_note_new_file`
         self._live_since_ns = time.time_ns() - int(CLOCK_SLACK * 1e9)
-        # paths whose files were let go of, and nothing under them opened since: the
-        # last modification time logship saw of a file there (see `_note_new_file`)
-        self._last_look: dict[str, int] = {}
+        # paths whose files were let go of, and nothing under them opened since: what
+        # logship saw last there (see `_note_new_file`)
+        self._last_look: dict[str, _LastLook] = {}
         self.lines_read = 0
         self.lines_cut = 0
         # The files found at start are open (and followed): a slow webhook holding back
@@ -803,10 +813,12 @@ class Tailer:
         if replaced is not None and not replaced.reader.closed:
             self._note_replaced(replaced, source)  # it knows when that file was last written
             return
-        since = max(self._live_since_ns, self._last_look.get(path, 0))
-        if replaced is not None and replaced.reader.mtime_ns is not None:
-            since = max(since, replaced.reader.mtime_ns)
-        read = () if replaced is None else _read_of(replaced)
+        since, read = self._live_since_ns, ()
+        if (last := self._last_look.get(path)) is not None:
+            since, read = max(since, last.mtime_ns), last.read
+        if replaced is not None:
+            since = max(since, replaced.reader.mtime_ns or 0)
+            read += _read_of(replaced)
         self._rotated[path] = _Rotated(source, since, read_elsewhere=read, while_stopped=False)
 
     def _rotated_away(self, source: _Source) -> list[str]:
@@ -998,8 +1010,15 @@ class Tailer:
             elif tracked.dropped:
                 saved = tracked.checkpoint()
                 self._saved.setdefault(_inode(tracked.reader), []).append(saved)
-            elif (seen := tracked.reader.mtime_ns) is not None and tracked.path not in self._files:
-                self._last_look[tracked.path] = max(seen, self._last_look.get(tracked.path, 0))
+            elif tracked.path not in self._files:
+                self._remember_last_look(tracked)
+
+    def _remember_last_look(self, tracked: TrackedFile) -> None:
+        """`tracked`, let go of, was the last file under its path: keep when logship
+        saw it and what was read of it (see `_note_new_file`)."""
+        before = self._last_look.get(tracked.path)
+        mtime_ns = max(tracked.reader.mtime_ns or 0, before.mtime_ns if before else 0)
+        self._last_look[tracked.path] = _LastLook(mtime_ns, _read_of(tracked))
 
     # -- descriptors ----------------------------------------------------------------
 
