@@ -1409,6 +1409,33 @@ async def test_a_crash_while_a_file_rotated_away_is_in_flight_reads_only_that_ag
                                     ) == ["the second file's"]
 
 
+async def test_a_file_read_and_rotated_away_is_not_read_again_at_the_next_scan(
+    tmp_path: Path, tail: Callable[..., Running]
+) -> None:
+    """The chaos test, seed 817110357: a day's file, its head read with its first
+    write and written to again later, renamed away (`nocreate`), read to its end and let
+    go. A new day's folder made the tailer scan again: the renamed file, modified after
+    the time logship noted with its head, was taken for a rotation written since and
+    read whole once more. What was read of a file let go is never read again."""
+    days = source(tmp_path, "*/logs.json")
+    running = tail(days)
+    await asyncio.wait_for(running.tailer.watching.wait(), WAIT)
+    log = tmp_path / "2025-07-17" / "logs.json"
+    log.parent.mkdir()
+    append(log, "[INFO] a banner " + "=" * 300, "[INFO] one")  # the head, read at once
+    await running.collector.wait_for(lambda: len(running.collector.events) == 2)
+    after_the_clock_ticks(tmp_path)
+    append(log, "[INFO] two")
+    await running.collector.wait_for(lambda: len(running.collector.events) == 3)
+    rename_away(log)
+    await asyncio.sleep(ROTATED_LINGER + 0.3)  # read to its end, let go
+    running.tailer.checkpoints()  # (forgets what is done, as every save does)
+    put_whole(tmp_path / "2025-07-18" / "logs.json", "[INFO] next day")
+    await running.collector.wait_for(lambda: "next day" in running.collector.messages)
+    await asyncio.sleep(0.3)
+    assert running.collector.messages[1:] == ["one", "two", "next day"]
+
+
 async def test_a_file_made_and_renamed_away_in_a_followed_folder_is_read(
     tmp_path: Path, tail: Callable[..., Running]
 ) -> None:
@@ -1424,6 +1451,37 @@ async def test_a_file_made_and_renamed_away_in_a_followed_folder_is_read(
     await running.collector.wait_for(lambda: len(running.collector.events) >= 2)
     await asyncio.sleep(0.3)
     assert running.collector.messages == ["one", "the worker's"]
+
+
+@pytest.mark.parametrize("rotate_away", [rename_create, rename_away],
+                         ids=["rename+create", "nocreate, then the bot makes the file"])
+async def test_an_empty_file_rotated_away_takes_no_copy_of_its_successor(
+    tmp_path: Path, tail: Callable[..., Running], rotate_away: Callable[[Path], None]
+) -> None:
+    """The chaos test, seed 3112719: logrotate made an empty file (`create`) and renamed
+    it away; the file that took its name was read, then copytruncated, while the empty
+    one lingered. At its last read the empty file took that copy, written after it was
+    seen empty, for its own and sent the successor's lines a second time. Only a file
+    under its name can be copytruncated: a file rotated away has no copy made later."""
+    log = tmp_path / "bot.log"
+    append(log, "[INFO] one")
+    running = tail()
+    await running.collector.wait_for(lambda: running.collector.messages == ["one"])
+    rename_create(log)  # an empty file, followed
+    await _until(lambda: any(f.path == str(log) and f.reader.identity.head_len == 0
+                             for f in running.tailer.files()))
+    rotate_away(log)  # the empty file lingers
+    append(log, "[INFO] two", "[INFO] three")
+    await running.collector.wait_for(lambda: len(running.collector.events) == 3)
+    after_the_clock_ticks(tmp_path)
+    shift_rotated(log)  # logrotate's copytruncate: the copy first,
+    log.with_name("bot.log.1").write_bytes(log.read_bytes())
+    await asyncio.sleep(ROTATED_LINGER + 0.3)  # (the empty file's last read, let go)
+    os.truncate(log, 0)  # then the truncation
+    append(log, "[INFO] four")
+    await running.collector.wait_for(lambda: "four" in running.collector.messages)
+    await asyncio.sleep(0.3)
+    assert running.collector.messages == ["one", "two", "three", "four"]
 
 
 async def test_a_file_made_again_live_under_a_name_let_go_reads_no_old_rotation(
@@ -1640,14 +1698,17 @@ async def test_a_crash_after_a_live_rename_create_and_a_save_reads_nothing_again
                                     saved_at_ns=state.saved_at_ns) == []
 
 
+@pytest.mark.parametrize("after", [["three"], []], ids=["written to since", "left empty"])
 async def test_a_crash_after_a_live_rename_then_copytruncate_reads_nothing_again(
-    tmp_path: Path, tail: Callable[..., Running]
+    tmp_path: Path, tail: Callable[..., Running], after: list[str]
 ) -> None:
-    """The chaos test, seed 414377594: rename+create, then copytruncate of the new file,
-    both live and every line delivered; a save while the renamed file still lingers, a
-    kill -9. At restart the renamed file is read on from its checkpoint (its end), and
-    the copy of the new file's old content, read live before the truncation, is no
-    generation written since: nothing is read again."""
+    """The chaos test, seeds 414377594 and (the file left empty) 315736642: rename+create,
+    then copytruncate of the new file, both live and every line delivered; a save while
+    the renamed file still lingers, a kill -9 (or a SIGTERM: its drain saves the same).
+    At restart the renamed file is read on from its checkpoint (its end), and the copy
+    of the new file's old content, read live before the truncation, is no generation
+    written since (the file's own checkpoint, empty or not, says logship looked at it
+    after): nothing is read again."""
     log = tmp_path / "bot.log"
     append(log, "[INFO] one")
     first = tail()
@@ -1657,8 +1718,11 @@ async def test_a_crash_after_a_live_rename_then_copytruncate_reads_nothing_again
     await first.collector.wait_for(lambda: len(first.collector.events) == 2)
     after_the_clock_ticks(tmp_path)
     copytruncate(log)
-    append(log, "[INFO] three")
-    await first.collector.wait_for(lambda: len(first.collector.events) == 3)
+    append(log, *(f"[INFO] {line}" for line in after))
+    await _until(lambda: any(f.path == str(log) and f.reader.position == log.stat().st_size
+                             and f.reader.identity.head_len == min(log.stat().st_size, 256)
+                             for f in first.tailer.files()))
+    await first.collector.wait_for(lambda: len(first.collector.events) == 2 + len(after))
     store = CheckpointStore(tmp_path / "state")
     store.save(first.tailer.checkpoints(), first.tailer.known_sources())  # then kill -9
     await first.finish()

@@ -168,6 +168,16 @@ class _Rotated:
                                             for m in self.members)
 
 
+@dataclass(frozen=True)
+class _LastLook:
+    """What logship saw last of a file under a path before it let go of it."""
+
+    # a modification time logship saw it at (when its head was last read: it may have
+    # been written to since, so `read` tells it apart, not this time)
+    mtime_ns: int
+    read: tuple[ReadContent, ...]  # what was read of it (and of the file it replaced)
+
+
 @dataclass
 class _Source:
     config: SourceConfig
@@ -221,12 +231,15 @@ class Tailer:
         self._copies_read: dict[tuple[int, int], int] = {}  # copytruncate copies: how far
         self._copied: set[tuple[int, int, int]] = set()  # copies read (`copy_key`)
         self._rotated: dict[str, _Rotated] = {}  # paths rotated while stopped, by path
+        # when logship last looked at the file under a path, by its checkpoint found at
+        # start: see `_note_current`
+        self._looked_at: dict[str, int] = {}
         # when logship started looking (the file system's clock, a little early): see
         # `_note_new_file`
         self._live_since_ns = time.time_ns() - int(CLOCK_SLACK * 1e9)
-        # paths whose files were let go of, and nothing under them opened since: the
-        # last modification time logship saw of a file there (see `_note_new_file`)
-        self._last_look: dict[str, int] = {}
+        # paths whose files were let go of, and nothing under them opened since: what
+        # logship saw last there (see `_note_new_file`)
+        self._last_look: dict[str, _LastLook] = {}
         self.lines_read = 0
         self.lines_cut = 0
         # The files found at start are open (and followed): a slow webhook holding back
@@ -465,7 +478,7 @@ class Tailer:
         saved = self._claim_checkpoint(reader)
         if saved is not None and not _has_content(saved):
             self._note_rotated(saved, source)  # its lines may be in rotated files only
-        elif saved is not None and saved.path == path:
+        if saved is not None and saved.path == path:
             self._note_current(saved)
         replaced = None if initial else self._latest_retired(path)
         if await self._recover_replaced(reader, source):
@@ -766,16 +779,15 @@ class Tailer:
 
     def _note_current(self, saved: Checkpoint) -> None:
         """`saved` is the checkpoint of the very file under its path now, under that
-        name, with its content: logship followed it live and last looked at it at
-        `saved.mtime_ns`. What was rotated from the path before then was there while
-        logship ran and was read live (a copytruncate copy of this file's old content, a
-        file made between logrotate's rename and create): if a checkpoint of an earlier
-        file there started a chain, the path's later generations are those modified after
-        that look, not after the earlier file's."""
-        rotated = self._rotated.get(saved.path)
-        if rotated is None or rotated.since_ns is None or saved.mtime_ns is None:
-            return
-        rotated.since_ns = max(rotated.since_ns, saved.mtime_ns)
+        name (with content, or last seen empty): logship followed it live and looked at
+        it at `saved.mtime_ns`. What was rotated from the path before then was there
+        while logship ran and was read live (a copytruncate copy of this file's old
+        content, a file made between logrotate's rename and create): whatever
+        checkpoints start a chain there (an earlier file's, this file's old content's),
+        the path's later generations are those modified after that look."""
+        if saved.mtime_ns is not None:
+            self._looked_at[saved.path] = max(saved.mtime_ns,
+                                              self._looked_at.get(saved.path, 0))
 
     def _note_new_file(self, path: str, source: SourceConfig, initial: bool,
                        replaced: TrackedFile | None) -> None:
@@ -801,10 +813,12 @@ class Tailer:
         if replaced is not None and not replaced.reader.closed:
             self._note_replaced(replaced, source)  # it knows when that file was last written
             return
-        since = max(self._live_since_ns, self._last_look.get(path, 0))
-        if replaced is not None and replaced.reader.mtime_ns is not None:
-            since = max(since, replaced.reader.mtime_ns)
-        read = () if replaced is None else _read_of(replaced)
+        since, read = self._live_since_ns, ()
+        if (last := self._last_look.get(path)) is not None:
+            since, read = max(since, last.mtime_ns), last.read
+        if replaced is not None:
+            since = max(since, replaced.reader.mtime_ns or 0)
+            read += _read_of(replaced)
         self._rotated[path] = _Rotated(source, since, read_elsewhere=read, while_stopped=False)
 
     def _rotated_away(self, source: _Source) -> list[str]:
@@ -849,10 +863,12 @@ class Tailer:
         checkpointed, or matched by a glob). `current`: the file under `path` now, open
         (a copy it still begins with holds nothing new)."""
         rotated = self._rotated.pop(path, None)
+        looked_at = self._looked_at.pop(path, None)
         if rotated is None:
             return
         if rotated.since_ns is not None:
-            for later in later_generations(path, rotated.since_ns, current=current,
+            since = max(rotated.since_ns, looked_at or 0)
+            for later in later_generations(path, since, current=current,
                                            exclude=self._copied,
                                            known=self._followed_inodes(),
                                            read_elsewhere=rotated.read_elsewhere):
@@ -994,8 +1010,15 @@ class Tailer:
             elif tracked.dropped:
                 saved = tracked.checkpoint()
                 self._saved.setdefault(_inode(tracked.reader), []).append(saved)
-            elif (seen := tracked.reader.mtime_ns) is not None and tracked.path not in self._files:
-                self._last_look[tracked.path] = max(seen, self._last_look.get(tracked.path, 0))
+            elif tracked.path not in self._files:
+                self._remember_last_look(tracked)
+
+    def _remember_last_look(self, tracked: TrackedFile) -> None:
+        """`tracked`, let go of, was the last file under its path: keep when logship
+        saw it and what was read of it (see `_note_new_file`)."""
+        before = self._last_look.get(tracked.path)
+        mtime_ns = max(tracked.reader.mtime_ns or 0, before.mtime_ns if before else 0)
+        self._last_look[tracked.path] = _LastLook(mtime_ns, _read_of(tracked))
 
     # -- descriptors ----------------------------------------------------------------
 
@@ -1100,9 +1123,12 @@ class Tailer:
     def _emptied_into_copy(self, tracked: TrackedFile) -> bool:
         """A file seen empty, written to and copytruncated before it could be read: no
         size or head tells, only a copy written since it was seen empty (and not the
-        file it replaced, compressed since)."""
+        file it replaced, compressed since). Only a file under its name can be: logrotate
+        copies and truncates what the name names, so a copy made once a file was rotated
+        away is its successor's."""
         reader = tracked.reader
-        return (reader.identity.head_len == 0 and reader.position == 0
+        return (self._files.get(tracked.path) is tracked
+                and reader.identity.head_len == 0 and reader.position == 0
                 and find_copy(reader.path, reader.identity, None, 0,
                               empty_since=reader.empty_at, current=reader.fd,
                               exclude=self._copied, known=self._known_inodes(),
