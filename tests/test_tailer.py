@@ -372,6 +372,20 @@ async def _until(predicate: Callable[[], bool]) -> None:
         await asyncio.sleep(0.05)
 
 
+async def until_seen_empty(running: Running, log: Path) -> None:
+    """Until `running` follows the file under `log`, seen empty."""
+    await _until(lambda: any(f.path == str(log) and f.reader.identity.head_len == 0
+                             for f in running.tailer.files()))
+
+
+async def messages_through(running: Running, last: str) -> list[str]:
+    """Every message `running` read once `last` is among them, and a while longer (to
+    catch a line read again)."""
+    await running.collector.wait_for(lambda: last in running.collector.messages)
+    await asyncio.sleep(0.3)
+    return running.collector.messages
+
+
 async def test_a_file_that_reuses_a_let_go_files_inode_is_read_from_its_start(
     tmp_path: Path,
 ) -> None:
@@ -1021,8 +1035,7 @@ async def test_the_file_rotated_away_just_before_an_empty_one_is_no_copy_of_it(
     await first.collector.wait_for(lambda: len(first.collector.events) == 2)
     os.rename(log, tmp_path / "bot.log.1")  # rename+create: an empty new file
     log.touch()
-    await _until(lambda: any(f.path == str(log) and f.reader.identity.head_len == 0
-                             for f in first.tailer.files()))
+    await until_seen_empty(first, log)
     later = time.time() + 5  # as if written to after the new file was seen empty
     os.utime(tmp_path / "bot.log.1", (later, later))
     saved = await first.finish()  # within the old file's linger: both are checkpointed
@@ -1050,17 +1063,15 @@ async def test_the_file_rotated_away_and_compressed_is_no_copy_of_its_empty_succ
     try:
         os.rename(log, tmp_path / "bot.log.1")  # logrotate: rename, create
         log.touch()
-        await _until(lambda: any(f.path == str(log) and f.reader.identity.head_len == 0
-                                 for f in running.tailer.files()))
+        await until_seen_empty(running, log)
         os.write(late, b"[INFO] late, into the old file\n")  # after the new one was seen
     finally:
         os.close(late)
     await running.collector.wait_for(lambda: len(running.collector.events) == 3)
     pack(tmp_path / "bot.log.1")  # logrotate: compress (a new inode, the time kept)
     append(log, "[INFO] three")
-    await running.collector.wait_for(lambda: "three" in running.collector.messages)
-    await asyncio.sleep(0.3)
-    assert running.collector.messages == ["one", "two", "late, into the old file", "three"]
+    assert (await messages_through(running, "three")) == ["one", "two",
+                                                          "late, into the old file", "three"]
 
 
 async def test_a_file_made_between_logrotates_rename_and_create_is_read(
@@ -1084,9 +1095,7 @@ async def test_a_file_made_between_logrotates_rename_and_create_is_read(
     log.touch()  # move it aside, create
     pack(tmp_path / "bot.log.1")  # compress
     append(log, "[INFO] new")
-    await running.collector.wait_for(lambda: "new" in running.collector.messages)
-    await asyncio.sleep(0.3)
-    assert running.collector.messages == ["one", "two", "in the gap", "new"]
+    assert (await messages_through(running, "new")) == ["one", "two", "in the gap", "new"]
 
 
 # -- several rotations while stopped: every generation written since is read once --------
@@ -1156,18 +1165,25 @@ WHILE_STOPPED: dict[str, list[Step]] = {
 }
 
 
+def take_steps(log: Path, steps: list[Step]) -> list[str]:
+    """Take `steps` on `log` (its folder made if need be), with no await between them (a
+    tailer running sees the end state only); the lines written, in order."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    for step in steps:
+        if isinstance(step, str):
+            append(log, f"[INFO] {step}")
+        else:
+            step(log)
+    return [step for step in steps if isinstance(step, str)]
+
+
 @pytest.mark.parametrize("steps", list(WHILE_STOPPED.values()), ids=list(WHILE_STOPPED))
 async def test_rotations_while_stopped_read_every_generation_once_in_order(
     tmp_path: Path, tail: Callable[..., Running], steps: list[Step]
 ) -> None:
     log, saved = await stopped_after(tmp_path, tail, lines=3)
     after_the_clock_ticks(tmp_path)
-    for step in steps:
-        if isinstance(step, str):
-            append(log, f"[INFO] {step}")
-        else:
-            step(log)
-    expected = [step for step in steps if isinstance(step, str)]
+    expected = take_steps(log, steps)
     assert await read_after_restart(tail, saved, expected) == expected
 
 
@@ -1283,13 +1299,7 @@ async def test_a_new_file_rotated_while_stopped_is_read_every_generation_once_in
     state = await stopped_with_a_day(tmp_path, tail, days)
     after_the_clock_ticks(tmp_path)
     log = tmp_path / "2025-07-17" / "logs.json"
-    log.parent.mkdir()
-    for step in steps:
-        if isinstance(step, str):
-            append(log, f"[INFO] {step}")
-        else:
-            step(log)
-    expected = [step for step in steps if isinstance(step, str)]
+    expected = take_steps(log, steps)
     assert await read_after_restart(tail, state.files, expected, days, known=state.sources,
                                     saved_at_ns=state.saved_at_ns) == expected
 
@@ -1309,13 +1319,7 @@ async def test_a_new_file_rotated_before_logship_sees_it_is_read_every_generatio
     await asyncio.wait_for(running.tailer.watching.wait(), WAIT)
     after_the_clock_ticks(tmp_path)
     log = tmp_path / "2025-07-19" / "logs.json"
-    log.parent.mkdir()
-    for step in steps:  # no await: the tailer sees the end state only
-        if isinstance(step, str):
-            append(log, f"[INFO] {step}")
-        else:
-            step(log)
-    expected = [step for step in steps if isinstance(step, str)]
+    expected = take_steps(log, steps)
     with contextlib.suppress(TimeoutError):  # a line missing: the assertion shows which
         await running.collector.wait_for(lambda: len(running.collector.events) >= len(expected))
     await asyncio.sleep(0.3)
@@ -1341,18 +1345,6 @@ ROTATED_AWAY: dict[str, list[Step]] = {
 }
 
 
-def make_and_rotate_away(log: Path, steps: list[Step]) -> list[str]:
-    """Take `steps` on a new folder's `log`; the lines written, in order."""
-    log.parent.mkdir()
-    for step in steps:
-        if isinstance(step, str):
-            append(log, f"[INFO] {step}")
-        else:
-            step(log)
-    assert not log.exists()
-    return [step for step in steps if isinstance(step, str)]
-
-
 @pytest.mark.parametrize("steps", list(ROTATED_AWAY.values()), ids=list(ROTATED_AWAY))
 async def test_a_new_file_rotated_away_while_stopped_is_read_from_its_rotations(
     tmp_path: Path, tail: Callable[..., Running], steps: list[Step]
@@ -1363,7 +1355,7 @@ async def test_a_new_file_rotated_away_while_stopped_is_read_from_its_rotations(
     days = source(tmp_path, "*/logs.json", start_at="end")
     state = await stopped_with_a_day(tmp_path, tail, days)
     after_the_clock_ticks(tmp_path)
-    expected = make_and_rotate_away(tmp_path / "2025-07-17" / "logs.json", steps)
+    expected = take_steps(tmp_path / "2025-07-17" / "logs.json", steps)
     assert await read_after_restart(tail, state.files, expected, days, known=state.sources,
                                     saved_at_ns=state.saved_at_ns) == expected
 
@@ -1378,7 +1370,7 @@ async def test_a_new_file_rotated_away_before_logship_sees_it_is_read_from_its_r
     running = tail(days)
     await asyncio.wait_for(running.tailer.watching.wait(), WAIT)
     after_the_clock_ticks(tmp_path)
-    expected = make_and_rotate_away(tmp_path / "2025-07-19" / "logs.json", steps)
+    expected = take_steps(tmp_path / "2025-07-19" / "logs.json", steps)
     with contextlib.suppress(TimeoutError):  # a line missing: the assertion shows which
         await running.collector.wait_for(lambda: len(running.collector.events) >= len(expected))
     await asyncio.sleep(0.3)
@@ -1398,7 +1390,7 @@ async def test_a_crash_while_a_file_rotated_away_is_in_flight_reads_only_that_ag
     crashed = Running(Tailer([days], [], collector), collector)
     await asyncio.wait_for(crashed.tailer.watching.wait(), WAIT)
     after_the_clock_ticks(tmp_path)
-    make_and_rotate_away(tmp_path / "2025-07-19" / "logs.json", ROTATED_AWAY["renamed twice"])
+    take_steps(tmp_path / "2025-07-19" / "logs.json", ROTATED_AWAY["renamed twice"])
     await collector.wait_for(lambda: len(collector.events) == 2)
     store = CheckpointStore(tmp_path / "state")  # a save just before a kill -9
     store.save(crashed.tailer.checkpoints(), crashed.tailer.known_sources())
@@ -1431,9 +1423,7 @@ async def test_a_file_read_and_rotated_away_is_not_read_again_at_the_next_scan(
     await asyncio.sleep(ROTATED_LINGER + 0.3)  # read to its end, let go
     running.tailer.checkpoints()  # (forgets what is done, as every save does)
     put_whole(tmp_path / "2025-07-18" / "logs.json", "[INFO] next day")
-    await running.collector.wait_for(lambda: "next day" in running.collector.messages)
-    await asyncio.sleep(0.3)
-    assert running.collector.messages[1:] == ["one", "two", "next day"]
+    assert (await messages_through(running, "next day"))[1:] == ["one", "two", "next day"]
 
 
 async def test_a_file_made_and_renamed_away_in_a_followed_folder_is_read(
@@ -1468,8 +1458,7 @@ async def test_an_empty_file_rotated_away_takes_no_copy_of_its_successor(
     running = tail()
     await running.collector.wait_for(lambda: running.collector.messages == ["one"])
     rename_create(log)  # an empty file, followed
-    await _until(lambda: any(f.path == str(log) and f.reader.identity.head_len == 0
-                             for f in running.tailer.files()))
+    await until_seen_empty(running, log)
     rotate_away(log)  # the empty file lingers
     append(log, "[INFO] two", "[INFO] three")
     await running.collector.wait_for(lambda: len(running.collector.events) == 3)
@@ -1479,9 +1468,7 @@ async def test_an_empty_file_rotated_away_takes_no_copy_of_its_successor(
     await asyncio.sleep(ROTATED_LINGER + 0.3)  # (the empty file's last read, let go)
     os.truncate(log, 0)  # then the truncation
     append(log, "[INFO] four")
-    await running.collector.wait_for(lambda: "four" in running.collector.messages)
-    await asyncio.sleep(0.3)
-    assert running.collector.messages == ["one", "two", "three", "four"]
+    assert (await messages_through(running, "four")) == ["one", "two", "three", "four"]
 
 
 async def test_a_file_made_again_live_under_a_name_let_go_reads_no_old_rotation(
@@ -1501,9 +1488,7 @@ async def test_a_file_made_again_live_under_a_name_let_go_reads_no_old_rotation(
     after_the_clock_ticks(tmp_path)
     append(log.with_name("logs.json.bak"), "[INFO] a backup, not a rotation")
     append(log, "[INFO] three")
-    await running.collector.wait_for(lambda: "three" in running.collector.messages)
-    await asyncio.sleep(0.3)
-    assert running.collector.messages == ["one", "two", "three"]
+    assert (await messages_through(running, "three")) == ["one", "two", "three"]
 
 
 async def test_a_new_files_rotations_read_before_the_stop_and_siblings_stay_unread(
