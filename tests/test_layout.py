@@ -32,10 +32,25 @@ def modules() -> dict[str, Path]:
     return found
 
 
+def parse(path: Path) -> ast.Module:
+    """`path`'s syntax tree. CPython 3.11 keeps the AST builder's recursion count in
+    state all threads share: a thread that parses meanwhile (3.11's tracebacks parse the
+    failing line for their carets) can make `ast.parse` raise a spurious SystemError,
+    "AST constructor recursion depth mismatch" (python/cpython#106905). That one is
+    tried again; nothing else is."""
+    for _ in range(3):
+        try:
+            return ast.parse(path.read_text())
+        except SystemError as exc:
+            if "recursion depth mismatch" not in str(exc):
+                raise
+    return ast.parse(path.read_text())
+
+
 def imports(path: Path, name: str, *, at_load: bool) -> Iterator[str]:
     """What `path` imports: at load time only (module level, outside TYPE_CHECKING), or
     every import anywhere in it."""
-    tree = ast.parse(path.read_text())
+    tree = parse(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     nodes = tree.body if at_load else list(ast.walk(tree))
     for node in nodes:
