@@ -230,7 +230,9 @@ class Tailer:
         self._unopened_at_start: dict[str, tuple[int, int, int]] = {}
         self._copies_read: dict[tuple[int, int], int] = {}  # copytruncate copies: how far
         self._copied: set[tuple[int, int, int]] = set()  # copies read (`copy_key`)
-        self._rotated: dict[str, _Rotated] = {}  # paths rotated while stopped, by path
+        # paths whose rotations logship did not see (made while it was stopped, or
+        # before it looked) and reads first, by path
+        self._rotated: dict[str, _Rotated] = {}
         # when logship last looked at the file under a path, by its checkpoint found at
         # start: see `_note_current`
         self._looked_at: dict[str, int] = {}
