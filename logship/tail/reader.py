@@ -413,15 +413,17 @@ def is_rotated_name(name: str, candidate: str) -> bool:
     return _rotated_names(name).fullmatch(candidate) is not None
 
 
-def rotated_from(candidate: str) -> set[str]:
+@functools.lru_cache(maxsize=4096)
+def rotated_from(candidate: str) -> frozenset[str]:
     """The names `candidate` is a rotated name of (see `is_rotated_name`); a dated name
     may be read several ways (`bot-2025-07-19.log-20250720`: of `bot-2025-07-19.log`,
-    and with `extension`, of `bot.log-20250720`).
+    and with `extension`, of `bot.log-20250720`). Cached: the watcher's filter asks it
+    of every change to a file no glob matches, and a scan of every file in a folder.
 
-    >>> rotated_from("logs.json.1.gz"), rotated_from("logs.1.json")
-    ({'logs.json'}, {'logs.json'})
-    >>> rotated_from("logs.json-20250716"), rotated_from("logs.json")
-    ({'logs.json'}, set())
+    >>> sorted(rotated_from("logs.json.1.gz")), sorted(rotated_from("logs.1.json"))
+    (['logs.json'], ['logs.json'])
+    >>> sorted(rotated_from("logs.json-20250716")), sorted(rotated_from("logs.json"))
+    (['logs.json'], [])
     """
     base = _PACKED.sub("", candidate)
     _, dot, ext = base.rpartition(".")
@@ -431,7 +433,7 @@ def rotated_from(candidate: str) -> set[str]:
             names.add(base[:i])
             if dot:
                 names.add(f"{base[:i]}.{ext}")
-    return {name for name in names if is_rotated_name(name, candidate)}
+    return frozenset(name for name in names if is_rotated_name(name, candidate))
 
 
 def find_copy(path: str, identity: FileIdentity, mark: Mark | None, position: int, *,
